@@ -1,0 +1,42 @@
+// swift-tools-version:5.9
+// The layout is the architecture (see ../shared/STYLE.md):
+//   C shims (module maps only) -> VAEEngine (tensors, BLAS, RNG)
+//   -> VAEModels (layers, losses, models, optimiser; no files, no terminal)
+//   VAEData (IDX, gzip, PNG/PGM, safetensors; knows no layers)
+//   -> VAETraining (data sets, batches, checkpoints, the training loop)
+//   -> vae (the command-line tool: flags in, library calls, reports out)
+import PackageDescription
+
+let package = Package(
+    name: "vae",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "vae", targets: ["vae"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+
+        .target(name: "VAEEngine", dependencies: ["CBLAS"]),
+        .target(name: "VAEModels", dependencies: ["VAEEngine"]),
+        .target(name: "VAEData", dependencies: ["CZlib", "CPNG"]),
+        .target(name: "VAETraining", dependencies: ["VAEEngine", "VAEModels", "VAEData"]),
+        .executableTarget(name: "vae", dependencies: [
+            "VAETraining",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "EngineTests", dependencies: ["VAEEngine"]),
+        .testTarget(name: "ModelTests", dependencies: ["VAEModels"]),
+        .testTarget(name: "DataTests", dependencies: ["VAEData"]),
+        .testTarget(name: "TrainingTests", dependencies: ["VAETraining"]),
+        .testTarget(name: "CLITests", dependencies: ["vae", "VAEData"]),
+    ]
+)

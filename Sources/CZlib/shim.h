@@ -1,0 +1,2 @@
+// zlib: streaming inflate of gzip-wrapped IDX files.
+#include <zlib.h>

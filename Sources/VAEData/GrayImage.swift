@@ -1,0 +1,65 @@
+/// An 8-bit grey image, row-major: what PNG and PGM files hold for `vae`.
+public struct GrayImage: Equatable {
+    public let width: Int
+    public let height: Int
+    public var pixels: [UInt8]
+
+    public init(width: Int, height: Int, pixels: [UInt8]) {
+        precondition(pixels.count == width * height)
+        self.width = width
+        self.height = height
+        self.pixels = pixels
+    }
+
+    /// Largest side accepted from a file: beyond it a header is taken as hostile.
+    public static let maximumSide = 16384
+
+    public static func read(path: String) throws -> GrayImage {
+        let bytes = try readFile(path, limit: 256 << 20)
+        if bytes.starts(with: [0x89, 0x50, 0x4e, 0x47]) { return try PNG.decode(bytes, path: path) }
+        if bytes.starts(with: [0x50, 0x35]) || bytes.starts(with: [0x50, 0x32]) { return try PGM.decode(bytes, path: path) }
+        throw FileError(path, "not a PNG or PGM image (unrecognised first bytes)")
+    }
+
+    /// Writes the image atomically, as PNG or binary PGM by the file's extension.
+    public func write(path: String) throws {
+        let lower = path.lowercased()
+        let bytes: [UInt8]
+        if lower.hasSuffix(".png") {
+            bytes = try PNG.encode(self, path: path)
+        } else if lower.hasSuffix(".pgm") {
+            bytes = PGM.encode(self)
+        } else {
+            throw FileError(path, "unknown image format: use a .png or .pgm extension")
+        }
+        try AtomicFile.write(bytes, to: path)
+    }
+}
+
+/// Tiles of equal size in a grid, `columns` tiles wide, with `border` pixels
+/// of `borderLevel` grey between and around them.
+public func makeGrid(tiles: [GrayImage], columns: Int, border: Int = 2, borderLevel: UInt8 = 96) -> GrayImage {
+    precondition(!tiles.isEmpty && columns > 0)
+    let tw = tiles[0].width, th = tiles[0].height
+    precondition(tiles.allSatisfy { $0.width == tw && $0.height == th })
+    let rows = (tiles.count + columns - 1) / columns
+    let width = columns * tw + (columns + 1) * border
+    let height = rows * th + (rows + 1) * border
+    var pixels = [UInt8](repeating: borderLevel, count: width * height)
+    for (n, tile) in tiles.enumerated() {
+        let x0 = border + (n % columns) * (tw + border)
+        let y0 = border + (n / columns) * (th + border)
+        for y in 0..<th {
+            let dst = (y0 + y) * width + x0
+            pixels.replaceSubrange(dst..<(dst + tw), with: tile.pixels[(y * tw)..<((y + 1) * tw)])
+        }
+    }
+    return GrayImage(width: width, height: height, pixels: pixels)
+}
+
+/// The columns of a near-square grid for n tiles: ⌈√n⌉.
+public func nearSquareColumns(_ n: Int) -> Int {
+    var c = 1
+    while c * c < n { c += 1 }
+    return c
+}

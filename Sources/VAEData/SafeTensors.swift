@@ -1,0 +1,160 @@
+import Foundation
+
+/// One named Float32 tensor of a safetensors file.
+public struct NamedTensor: Equatable {
+    public let name: String
+    public let shape: [Int]
+    public let values: [Float]
+
+    public init(name: String, shape: [Int], values: [Float]) {
+        precondition(shape.reduce(1, *) == values.count, "\(name): \(values.count) values for shape \(shape)")
+        self.name = name
+        self.shape = shape
+        self.values = values
+    }
+}
+
+/// The contents of a safetensors file: tensors in data order, and the
+/// `__metadata__` string map.
+public struct SafeTensorsFile: Equatable {
+    public var tensors: [NamedTensor]
+    public var metadata: [String: String]
+
+    public init(tensors: [NamedTensor], metadata: [String: String]) {
+        self.tensors = tensors
+        self.metadata = metadata
+    }
+
+    public func tensor(_ name: String) -> NamedTensor? { tensors.first { $0.name == name } }
+}
+
+/// The safetensors format (Hugging Face): 8-byte little-endian header length
+/// N, N bytes of JSON — `{"NAME": {"dtype": "F32", "shape": [..],
+/// "data_offsets": [begin, end]}, …, "__metadata__": {str: str}}` — padded
+/// with spaces, then the tensors' raw little-endian bytes. Offsets are relative
+/// to the end of the header and must tile the data exactly: no gaps, no
+/// overlaps, nothing after. `vae` writes and reads F32 only.
+public enum SafeTensors {
+    /// The reference implementation refuses headers above 100 MB.
+    public static let maximumHeaderSize = 100_000_000
+    public static let maximumFileSize = 4 << 30
+
+    public static func encode(_ file: SafeTensorsFile) throws -> [UInt8] {
+        var header: [String: Any] = [:]
+        var offset = 0
+        for t in file.tensors {
+            let size = t.values.count * 4
+            header[t.name] = ["dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + size]] as [String: Any]
+            offset += size
+        }
+        if !file.metadata.isEmpty { header["__metadata__"] = file.metadata }
+        var json = Array(try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]))
+        // Pad with spaces so the data starts 8-byte aligned.
+        while (8 + json.count) % 8 != 0 { json.append(0x20) }
+        var out = [UInt8]()
+        out.reserveCapacity(8 + json.count + offset)
+        let n = UInt64(json.count)
+        for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: n >> (8 * UInt64(i)))) }
+        out += json
+        for t in file.tensors {
+            for v in t.values {
+                let bits = v.bitPattern.littleEndian
+                withUnsafeBytes(of: bits) { out += $0 }
+            }
+        }
+        return out
+    }
+
+    public static func write(_ file: SafeTensorsFile, to path: String) throws {
+        try AtomicFile.write(try encode(file), to: path)
+    }
+
+    public static func read(path: String) throws -> SafeTensorsFile {
+        try decode(try readFile(path, limit: maximumFileSize), path: path)
+    }
+
+    public static func decode(_ bytes: [UInt8], path: String) throws -> SafeTensorsFile {
+        func fail(_ problem: String) -> FileError { FileError(path, problem) }
+        guard bytes.count >= 8 else { throw fail("not a safetensors file: \(bytes.count) bytes, shorter than the 8-byte header length") }
+        var headerSize: UInt64 = 0
+        for i in 0..<8 { headerSize |= UInt64(bytes[i]) << (8 * UInt64(i)) }
+        guard headerSize <= UInt64(min(maximumHeaderSize, bytes.count - 8)) else {
+            throw fail("header length \(headerSize) is larger than the file (\(bytes.count) bytes) or the \(maximumHeaderSize)-byte limit")
+        }
+        let dataStart = 8 + Int(headerSize)
+        let headerBytes = bytes[8..<dataStart]
+        guard headerBytes.first == UInt8(ascii: "{"),
+              let object = try? JSONSerialization.jsonObject(with: Data(headerBytes)),
+              let header = object as? [String: Any] else {
+            throw fail("safetensors header is not a JSON object")
+        }
+        var metadata: [String: String] = [:]
+        if let raw = header["__metadata__"] {
+            guard let map = raw as? [String: Any] else { throw fail("__metadata__ is not an object") }
+            for (k, v) in map {
+                guard let s = v as? String else { throw fail("__metadata__ value of \(k) is not a string") }
+                metadata[k] = s
+            }
+        }
+        struct Entry { let name: String; let shape: [Int]; let begin: Int; let end: Int }
+        var entries: [Entry] = []
+        let dataSize = bytes.count - dataStart
+        for (name, raw) in header where name != "__metadata__" {
+            guard let info = raw as? [String: Any] else { throw fail("tensor \(name): entry is not an object") }
+            guard let dtype = info["dtype"] as? String else { throw fail("tensor \(name): no dtype") }
+            guard dtype == "F32" else { throw fail("tensor \(name): dtype \(dtype), expected F32") }
+            guard let shape = integers(info["shape"]), shape.allSatisfy({ $0 >= 0 }) else {
+                throw fail("tensor \(name): shape is not a list of non-negative integers")
+            }
+            guard let offsets = integers(info["data_offsets"]), offsets.count == 2,
+                  offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= dataSize else {
+                throw fail("tensor \(name): data_offsets are not [begin, end] within the \(dataSize) data bytes")
+            }
+            var count = 1
+            for d in shape {
+                let (p, overflow) = count.multipliedReportingOverflow(by: d)
+                guard !overflow, p <= dataSize else { throw fail("tensor \(name): shape \(shape) is larger than the file") }
+                count = p
+            }
+            guard count * 4 == offsets[1] - offsets[0] else {
+                throw fail("tensor \(name): shape \(shape) needs \(count * 4) bytes, data_offsets span \(offsets[1] - offsets[0])")
+            }
+            entries.append(Entry(name: name, shape: shape, begin: offsets[0], end: offsets[1]))
+        }
+        entries.sort { ($0.begin, $0.end, $0.name) < ($1.begin, $1.end, $1.name) }
+        var expected = 0
+        for e in entries {
+            guard e.begin == expected else {
+                throw fail(e.begin < expected ? "tensor \(e.name) overlaps the tensor before it"
+                                              : "gap before tensor \(e.name): data bytes \(expected)..<\(e.begin) belong to no tensor")
+            }
+            expected = e.end
+        }
+        guard expected == dataSize else {
+            throw fail("tensors cover \(expected) data bytes but the file has \(dataSize)")
+        }
+        let tensors = bytes.withUnsafeBytes { raw in
+            entries.map { e in
+                let count = (e.end - e.begin) / 4
+                var values = [Float](repeating: 0, count: count)
+                for i in 0..<count {
+                    let bits = raw.loadUnaligned(fromByteOffset: dataStart + e.begin + 4 * i, as: UInt32.self)
+                    values[i] = Float(bitPattern: UInt32(littleEndian: bits))
+                }
+                return NamedTensor(name: e.name, shape: e.shape, values: values)
+            }
+        }
+        return SafeTensorsFile(tensors: tensors, metadata: metadata)
+    }
+
+    /// A JSON array of whole numbers, or nil.
+    private static func integers(_ value: Any?) -> [Int]? {
+        guard let array = value as? [Any] else { return nil }
+        var out: [Int] = []
+        for item in array {
+            guard !(item is String), let n = item as? NSNumber, let i = Int(exactly: n.doubleValue) else { return nil }
+            out.append(i)
+        }
+        return out
+    }
+}

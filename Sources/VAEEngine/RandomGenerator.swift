@@ -1,0 +1,90 @@
+/// The one random number generator of `vae`: xoshiro256** (Blackman & Vigna,
+/// 2018), seeded through SplitMix64. Every command that draws random numbers
+/// makes one from `--seed`, and separate purposes (initialisation, shuffling,
+/// the ε of the reparameterisation, evaluation) use separate `stream`s, so
+/// changing how many numbers one purpose draws never shifts another.
+///
+/// The generator is fully specified here (no platform RNG), so the same seed
+/// gives the same numbers on every machine.
+public struct RandomGenerator {
+    private var s0, s1, s2, s3: UInt64
+
+    public init(seed: UInt64, stream: UInt64 = 0) {
+        var x = seed ^ (stream &* 0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03
+        func splitMix() -> UInt64 {
+            x &+= 0x9E37_79B9_7F4A_7C15
+            var z = x
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        s0 = splitMix(); s1 = splitMix(); s2 = splitMix(); s3 = splitMix()
+    }
+
+    @inline(__always)
+    public mutating func next() -> UInt64 {
+        let result = rotate(s1 &* 5, 7) &* 9
+        let t = s1 << 17
+        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3
+        s2 ^= t
+        s3 = rotate(s3, 45)
+        return result
+    }
+
+    @inline(__always)
+    private func rotate(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
+
+    /// Uniform in [0, 1), 24 random bits (every Float32 step of that range).
+    @inline(__always)
+    public mutating func uniform() -> Float { Float(next() >> 40) * 0x1p-24 }
+
+    /// Uniform in [low, high).
+    public mutating func uniform(_ low: Float, _ high: Float) -> Float { low + (high - low) * uniform() }
+
+    /// Uniform integer in 0..<bound, without modulo bias (Lemire's method).
+    public mutating func integer(below bound: Int) -> Int {
+        precondition(bound > 0)
+        let b = UInt64(bound)
+        var product = next().multipliedFullWidth(by: b)
+        if product.low < b {
+            let threshold = (0 &- b) % b
+            while product.low < threshold { product = next().multipliedFullWidth(by: b) }
+        }
+        return Int(product.high)
+    }
+
+    /// Fills `out` with N(0, 1) draws: Box–Muller in Double, two per pair of
+    /// uniforms, so the sequence depends only on the seed and the count.
+    public mutating func fillNormal(_ out: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i < count {
+            let u1 = (Double(next() >> 11) + 1) * 0x1p-53      // (0, 1]: log is finite
+            let u2 = Double(next() >> 11) * 0x1p-53
+            let radius = (-2 * log(u1)).squareRoot()
+            let angle = 2 * Double.pi * u2
+            out[i] = Float(radius * cos(angle))
+            if i + 1 < count { out[i + 1] = Float(radius * sin(angle)) }
+            i += 2
+        }
+    }
+
+    /// Fisher–Yates shuffle of 0..<count.
+    public mutating func permutation(_ count: Int) -> [Int] {
+        var p = Array(0..<count)
+        if count > 1 {
+            for i in stride(from: count - 1, to: 0, by: -1) { p.swapAt(i, integer(below: i + 1)) }
+        }
+        return p
+    }
+}
+
+/// Named streams, so every purpose draws from its own sequence.
+public enum RandomStream: UInt64 {
+    case initialisation = 1, shuffle = 2, noise = 3, evaluation = 4, sampling = 5
+}
+
+public extension RandomGenerator {
+    init(seed: UInt64, stream: RandomStream, index: UInt64 = 0) {
+        self.init(seed: seed, stream: stream.rawValue &* 1_000_003 &+ index)
+    }
+}

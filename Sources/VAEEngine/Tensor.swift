@@ -1,0 +1,70 @@
+/// A block of Float32 memory that the engine owns: row-major, contiguous,
+/// zero-initialised. Tensors are allocated once (per batch size, or once for
+/// all parameters) and then reused, so hot loops never allocate.
+public final class Tensor {
+    public let shape: [Int]
+    public let count: Int
+    public let pointer: UnsafeMutablePointer<Float>
+
+    public init(shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        self.shape = shape
+        self.count = shape.reduce(1, *)
+        self.pointer = .allocate(capacity: max(count, 1))
+        pointer.initialize(repeating: 0, count: max(count, 1))
+    }
+
+    public convenience init(shape: [Int], values: [Float]) {
+        self.init(shape: shape)
+        precondition(values.count == count, "\(values.count) values for shape \(shape)")
+        values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: count) }
+    }
+
+    deinit { pointer.deallocate() }
+
+    public var buffer: UnsafeMutableBufferPointer<Float> { .init(start: pointer, count: count) }
+    public var array: [Float] { Array(buffer) }
+
+    public func fill(_ value: Float) { buffer.update(repeating: value) }
+
+    /// A (rows, columns) view of the first rows·columns floats: a buffer
+    /// sized for the largest batch serves every smaller one.
+    public func matrix(rows: Int, columns: Int) -> Matrix {
+        precondition(rows >= 0 && columns >= 0 && rows * columns <= count,
+                     "a (\(rows), \(columns)) view does not fit in \(count) floats")
+        return Matrix(pointer, rows: rows, columns: columns)
+    }
+}
+
+/// A borrowed, row-major (rows, columns) view of memory that a `Tensor` owns.
+/// A value type of a pointer and two counts: making one costs nothing, so the
+/// training step passes them around freely. Its owner must outlive it.
+public struct Matrix {
+    public let pointer: UnsafeMutablePointer<Float>
+    public let rows: Int
+    public let columns: Int
+
+    public init(_ pointer: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
+        self.pointer = pointer
+        self.rows = rows
+        self.columns = columns
+    }
+
+    public var count: Int { rows * columns }
+    public var buffer: UnsafeMutableBufferPointer<Float> { .init(start: pointer, count: count) }
+    public var array: [Float] { Array(buffer) }
+
+    public subscript(row: Int, column: Int) -> Float {
+        get { pointer[row * columns + column] }
+        nonmutating set { pointer[row * columns + column] = newValue }
+    }
+
+    public func row(_ index: Int) -> UnsafeMutablePointer<Float> { pointer + index * columns }
+
+    public func fill(_ value: Float) { buffer.update(repeating: value) }
+
+    public func copy(from other: Matrix) {
+        precondition(other.rows == rows && other.columns == columns, "copy between different shapes")
+        pointer.update(from: other.pointer, count: count)
+    }
+}

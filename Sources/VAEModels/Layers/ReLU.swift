@@ -1,0 +1,25 @@
+import VAEEngine
+
+/// y = max(x, 0), in place: forward overwrites x with y and keeps the view,
+/// backward multiplies dy in place by 1[y > 0]. No buffers of its own.
+public final class ReLU {
+    private var output: Matrix?
+
+    public init() {}
+
+    public func forward(_ x: Matrix) -> Matrix {
+        let p = x.pointer
+        for i in 0..<x.count where p[i] < 0 { p[i] = 0 }
+        output = x
+        return x
+    }
+
+    /// dL/dx = dL/dy · 1[y > 0] (the subgradient at 0 is taken as 0, as PyTorch does).
+    public func backward(_ dy: Matrix) -> Matrix {
+        guard let y = output else { preconditionFailure("ReLU.backward before forward") }
+        precondition(dy.count == y.count)
+        let g = dy.pointer, p = y.pointer
+        for i in 0..<dy.count where p[i] <= 0 { g[i] = 0 }
+        return dy
+    }
+}

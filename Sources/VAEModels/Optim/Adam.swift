@@ -1,0 +1,51 @@
+import VAEEngine
+
+/// Adam (Kingma & Ba 2014, Algorithm 1), as PyTorch implements it, over a
+/// whole `ParameterStore` in one loop:
+///
+///   m ← β1 m + (1 − β1) g          v ← β2 v + (1 − β2) g²
+///   θ ← θ − (lr / (1 − β1ᵗ)) · m / (√v / √(1 − β2ᵗ) + ε)
+///
+/// Defaults are PyTorch's: β1 0.9, β2 0.999, ε 1e-8.
+public final class Adam {
+    public var learningRate: Float
+    public let beta1: Float
+    public let beta2: Float
+    public let epsilon: Float
+    /// Steps taken so far (t); saved in checkpoints so `--resume` continues exactly.
+    public var step: Int = 0
+    /// First and second moments, laid out like the parameters.
+    public let m: Tensor
+    public let v: Tensor
+    private let parameters: ParameterStore
+
+    public init(parameters: ParameterStore, learningRate: Float = 1e-3,
+                beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8) {
+        self.parameters = parameters
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        m = Tensor(shape: [parameters.count])
+        v = Tensor(shape: [parameters.count])
+    }
+
+    /// One update from the gradients in the store.
+    public func update() {
+        step += 1
+        let t = Double(step)
+        let biasCorrection1 = 1 - pow(Double(beta1), t)
+        let biasCorrection2 = 1 - pow(Double(beta2), t)
+        let stepSize = Float(Double(learningRate) / biasCorrection1)
+        let rootCorrection2 = Float(biasCorrection2.squareRoot())
+        let theta = parameters.values.pointer, g = parameters.gradients.pointer
+        let mp = m.pointer, vp = v.pointer
+        let b1 = beta1, b2 = beta2, eps = epsilon
+        for i in 0..<parameters.count {
+            let gi = g[i]
+            mp[i] = b1 * mp[i] + (1 - b1) * gi
+            vp[i] = b2 * vp[i] + (1 - b2) * gi * gi
+            theta[i] -= stepSize * mp[i] / (vp[i].squareRoot() / rootCorrection2 + eps)
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import VAEEngine
+
+/// The name and shape of one learnable tensor, e.g. `encoder.0.weight` (512, 784).
+/// Names follow PyTorch's `state_dict`, so a checkpoint loads into torch.
+public struct ParameterSpec: Equatable {
+    public let name: String
+    public let shape: [Int]
+    public init(name: String, shape: [Int]) { self.name = name; self.shape = shape }
+    public var count: Int { shape.reduce(1, *) }
+}
+
+/// Where one parameter lives inside the flat store.
+public struct ParameterSlot: Equatable {
+    public let spec: ParameterSpec
+    public let offset: Int
+}
+
+/// All parameters of a model in one contiguous block, their gradients in a
+/// second block of the same layout (as llm.c does): the optimiser is then one
+/// loop, zeroing gradients one memset, and layers hold views into the blocks.
+/// The order of `specs` is the memory order; a model can place tensors it
+/// wants to treat as one (the μ and log σ² heads) side by side.
+public final class ParameterStore {
+    public let slots: [ParameterSlot]
+    public let values: Tensor
+    public let gradients: Tensor
+    private let index: [String: Int]
+
+    public init(specs: [ParameterSpec]) {
+        var offset = 0
+        var slots: [ParameterSlot] = []
+        for spec in specs {
+            slots.append(ParameterSlot(spec: spec, offset: offset))
+            offset += spec.count
+        }
+        self.slots = slots
+        self.values = Tensor(shape: [offset])
+        self.gradients = Tensor(shape: [offset])
+        var index: [String: Int] = [:]
+        for (i, slot) in slots.enumerated() {
+            precondition(index[slot.spec.name] == nil, "parameter \(slot.spec.name) declared twice")
+            index[slot.spec.name] = i
+        }
+        self.index = index
+    }
+
+    public var count: Int { values.count }
+    public var names: [String] { slots.map(\.spec.name) }
+
+    public func slot(_ name: String) -> ParameterSlot {
+        guard let i = index[name] else { preconditionFailure("no parameter named \(name)") }
+        return slots[i]
+    }
+
+    public func contains(_ name: String) -> Bool { index[name] != nil }
+
+    /// One parameter, or several adjacent ones, as a single (rows, columns) view:
+    /// a 1-D tensor is one row. Adjacent tensors of equal width stack as rows.
+    public func values(_ names: String...) -> Matrix { view(values, names) }
+    public func gradients(_ names: String...) -> Matrix { view(gradients, names) }
+
+    private func view(_ block: Tensor, _ names: [String]) -> Matrix {
+        let parts = names.map(slot)
+        for (a, b) in zip(parts, parts.dropFirst()) {
+            precondition(a.offset + a.spec.count == b.offset, "\(a.spec.name) and \(b.spec.name) are not adjacent")
+        }
+        let first = parts[0].spec.shape
+        let columns = first.count == 1 ? first[0] : first.dropFirst().reduce(1, *)
+        let total = parts.reduce(0) { $0 + $1.spec.count }
+        let rows = first.count == 1 ? 1 : total / columns
+        return Matrix(block.pointer + parts[0].offset, rows: rows, columns: first.count == 1 ? total : columns)
+    }
+
+    public func zeroGradients() { gradients.fill(0) }
+}

@@ -1,0 +1,165 @@
+import VAEData
+import VAEEngine
+import VAEModels
+
+/// What a checkpoint records beyond the weights: enough to rebuild the model,
+/// resume training exactly, and tell a user what the model is.
+public struct CheckpointInfo: Equatable {
+    public var configuration: VAEConfiguration
+    public var beta: Double = 1
+    public var learningRate: Double = 1e-3
+    public var batchSize: Int = 128
+    public var seed: UInt64 = 0
+    /// Completed epochs.
+    public var epoch: Int = 0
+    /// Negative ELBO per test sample after the last epoch, and its two terms.
+    public var test = ELBOTerms()
+
+    public init(configuration: VAEConfiguration) { self.configuration = configuration }
+}
+
+/// A model and (optionally) its optimiser state, saved as safetensors.
+///
+/// Tensors: the model's parameters under their PyTorch names
+/// (`encoder.0.weight` [512, 784], …), then `adam.m.<name>` and `adam.v.<name>`.
+/// `__metadata__`: format_version, arch, input_size, hidden ("512,256"),
+/// latent, loss (bce|mse), beta, lr, batch_size, seed, epoch, adam_step,
+/// test_nelbo, test_recon, test_kl.
+public enum Checkpoint {
+    public static let formatVersion = "1"
+    static let limits = (latent: 1...4096, width: 1...65536, input: 1...(4096 * 4096), layers: 0...16)
+
+    public static func save(model: MLPVAE, optimizer: Adam?, info: CheckpointInfo, to path: String) throws {
+        var tensors: [NamedTensor] = []
+        func add(_ prefix: String, _ block: Tensor) {
+            for slot in model.parameters.slots {
+                let values = Array(UnsafeBufferPointer(start: block.pointer + slot.offset, count: slot.spec.count))
+                tensors.append(NamedTensor(name: prefix + slot.spec.name, shape: slot.spec.shape, values: values))
+            }
+        }
+        add("", model.parameters.values)
+        if let optimizer {
+            add("adam.m.", optimizer.m)
+            add("adam.v.", optimizer.v)
+        }
+        let c = info.configuration
+        var metadata: [String: String] = [
+            "format_version": formatVersion,
+            "arch": c.arch,
+            "input_size": String(c.inputSize),
+            "hidden": c.hidden.map(String.init).joined(separator: ","),
+            "latent": String(c.latent),
+            "loss": c.likelihood.rawValue,
+            "beta": String(info.beta),
+            "lr": String(info.learningRate),
+            "batch_size": String(info.batchSize),
+            "seed": String(info.seed),
+            "epoch": String(info.epoch),
+            "test_nelbo": String(info.test.negativeELBOPerSample),
+            "test_recon": String(info.test.reconstructionPerSample),
+            "test_kl": String(info.test.klPerSample),
+            "test_count": String(info.test.count),
+        ]
+        if let optimizer { metadata["adam_step"] = String(optimizer.step) }
+        try SafeTensors.write(SafeTensorsFile(tensors: tensors, metadata: metadata), to: path)
+    }
+
+    public struct Loaded {
+        public let model: MLPVAE
+        public let info: CheckpointInfo
+        /// Present when the file holds the optimiser's state.
+        public let optimizer: Adam?
+    }
+
+    public static func load(path: String, learningRate: Float? = nil) throws -> Loaded {
+        let file = try SafeTensors.read(path: path)
+        let info = try parseInfo(file.metadata, path: path)
+        let model = MLPVAE(configuration: info.configuration)
+        let store = model.parameters
+        let expected = Set(store.names)
+        let adamNames = Set(store.names.flatMap { ["adam.m.\($0)", "adam.v.\($0)"] })
+        let present = Set(file.tensors.map(\.name))
+        if let missing = store.names.first(where: { !present.contains($0) }) {
+            throw FileError(path, "tensor \(missing) is missing for a \(info.configuration.arch) model with hidden \(info.configuration.hidden)")
+        }
+        if let extra = file.tensors.first(where: { !expected.contains($0.name) && !adamNames.contains($0.name) }) {
+            throw FileError(path, "unexpected tensor \(extra.name) for this architecture")
+        }
+        let hasAdam = file.metadata["adam_step"] != nil
+        if hasAdam, let missing = adamNames.sorted().first(where: { !present.contains($0) }) {
+            throw FileError(path, "optimiser tensor \(missing) is missing")
+        }
+        func fill(_ block: Tensor, prefix: String) throws {
+            for slot in store.slots {
+                guard let t = file.tensor(prefix + slot.spec.name) else { continue }
+                guard t.shape == slot.spec.shape else {
+                    throw FileError(path, "tensor \(t.name) has shape \(t.shape), expected \(slot.spec.shape)")
+                }
+                guard t.values.allSatisfy({ $0.isFinite }) else {
+                    throw FileError(path, "tensor \(t.name) holds NaN or infinite values")
+                }
+                t.values.withUnsafeBufferPointer { (block.pointer + slot.offset).update(from: $0.baseAddress!, count: t.values.count) }
+            }
+        }
+        try fill(store.values, prefix: "")
+        var optimizer: Adam?
+        if hasAdam {
+            let adam = Adam(parameters: store, learningRate: learningRate ?? Float(info.learningRate))
+            try fill(adam.m, prefix: "adam.m.")
+            try fill(adam.v, prefix: "adam.v.")
+            guard let step = Int(file.metadata["adam_step"]!), step >= 0 else {
+                throw FileError(path, "metadata adam_step is not a non-negative integer")
+            }
+            adam.step = step
+            optimizer = adam
+        }
+        return Loaded(model: model, info: info, optimizer: optimizer)
+    }
+
+    static func parseInfo(_ m: [String: String], path: String) throws -> CheckpointInfo {
+        func value(_ key: String) throws -> String {
+            guard let v = m[key] else { throw FileError(path, "not a vae checkpoint: metadata has no \(key)") }
+            return v
+        }
+        func integer(_ key: String, _ range: ClosedRange<Int>) throws -> Int {
+            let v = try value(key)
+            guard let i = Int(v), range.contains(i) else {
+                throw FileError(path, "metadata \(key) is \(v), expected an integer in \(range.lowerBound)...\(range.upperBound)")
+            }
+            return i
+        }
+        func real(_ key: String) throws -> Double {
+            let v = try value(key)
+            guard let d = Double(v) else { throw FileError(path, "metadata \(key) is \(v), expected a number") }
+            return d
+        }
+        let version = try value("format_version")
+        guard version == formatVersion else {
+            throw FileError(path, "checkpoint format_version \(version); this vae reads version \(formatVersion)")
+        }
+        let arch = try value("arch")
+        guard arch == "mlp" else { throw FileError(path, "architecture \(arch) is not known to this vae (expected mlp)") }
+        let hiddenText = try value("hidden")
+        let hidden = hiddenText.isEmpty ? [] : hiddenText.split(separator: ",", omittingEmptySubsequences: false).map { Int($0) }
+        guard hidden.allSatisfy({ $0.map(limits.width.contains) == true }), limits.layers.contains(hidden.count) else {
+            throw FileError(path, "metadata hidden is \(hiddenText), expected comma-separated widths in 1...65536")
+        }
+        let loss = try value("loss")
+        guard let likelihood = ReconstructionLikelihood(rawValue: loss) else {
+            throw FileError(path, "metadata loss is \(loss), expected bce or mse")
+        }
+        var info = CheckpointInfo(configuration: VAEConfiguration(
+            inputSize: try integer("input_size", limits.input), hidden: hidden.compactMap { $0 },
+            latent: try integer("latent", limits.latent), likelihood: likelihood))
+        info.beta = try real("beta")
+        info.learningRate = try real("lr")
+        info.batchSize = try integer("batch_size", 1...Int(Int32.max))
+        info.epoch = try integer("epoch", 0...Int(Int32.max))
+        guard let seed = UInt64(try value("seed")) else { throw FileError(path, "metadata seed is not an unsigned integer") }
+        info.seed = seed
+        let count = Int(m["test_count"] ?? "0") ?? 0
+        info.test = ELBOTerms(reconstruction: (Double(m["test_recon"] ?? "") ?? 0) * Double(count),
+                              kl: (Double(m["test_kl"] ?? "") ?? 0) * Double(count), count: count)
+        return info
+    }
+}

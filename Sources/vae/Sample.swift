@@ -1,0 +1,38 @@
+import ArgumentParser
+import VAEData
+import VAETraining
+
+struct Sample: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Draw new images from a trained model into a grid.",
+        discussion: "Decodes n draws z ~ N(0, I); each pixel is the decoder's Bernoulli mean as a grey level.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var seedOptions: SeedOptions
+    @OptionGroup var threadOptions: ThreadOptions
+
+    @Option(name: .short, help: "Number of images.")
+    var n = 16
+
+    @Option(help: ArgumentHelp("Images per grid row (default: near-square, ⌈√n⌉).", valueName: "k"))
+    var nrow: Int?
+
+    @Option(name: .short, help: ArgumentHelp("Output image: .png or .pgm.", valueName: "path"))
+    var output = "samples.png"
+
+    func validate() throws {
+        guard (1...10_000).contains(n) else { throw ValidationError("-n must be in 1...10000, got \(n)") }
+        if let nrow, !(1...10_000).contains(nrow) { throw ValidationError("--nrow must be in 1...10000, got \(nrow)") }
+        try checkImageExtension(output, flag: "-o")
+    }
+
+    func run() throws {
+        threadOptions.apply()
+        try checkWritable(output, flag: "-o")
+        let loaded = try Checkpoint.load(path: modelOptions.model)
+        let images = sampleImages(model: loaded.model, count: n, seed: seedOptions.seed)
+        let grid = makeGrid(tiles: images, columns: nrow ?? nearSquareColumns(n))
+        try grid.write(path: output)
+        print("wrote \(n) samples to \(output) (\(grid.width)x\(grid.height))")
+    }
+}

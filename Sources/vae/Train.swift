@@ -1,0 +1,152 @@
+import ArgumentParser
+import Foundation
+import VAEData
+import VAEModels
+import VAETraining
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a VAE on MNIST, saving a checkpoint after every epoch.",
+        discussion: """
+            Minimises reconstruction + β·KL summed over each mini-batch with Adam, and reports
+            per sample: the training loss, and the test set's negative ELBO (reconstruction + KL,
+            one draw of z). On a terminal a progress bar shows each epoch; otherwise one line per
+            epoch is printed. The checkpoint is replaced atomically after every epoch.
+            """)
+
+    @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var seedOptions: SeedOptions
+    @OptionGroup var threadOptions: ThreadOptions
+
+    @Option(help: "Total epochs to train (with --resume: until this many in all).")
+    var epochs = 10
+
+    @Option(help: "Images per mini-batch.")
+    var batchSize = 128
+
+    @Option(help: "Adam learning rate.")
+    var lr: Float = 1e-3
+
+    @Option(help: ArgumentHelp("Dimensions of the latent z (default: 20).", valueName: "k"))
+    var latent: Int?
+
+    @Option(help: ArgumentHelp("Hidden layer widths of the encoder, mirrored by the decoder (default: 512,256; '400' is the classic VAE).",
+                               valueName: "w1,w2,..."))
+    var hidden: String?
+
+    @Option(help: "Weight of the KL term: 1 is the VAE, > 1 a β-VAE.")
+    var beta: Float = 1
+
+    @Option(help: ArgumentHelp("Reconstruction likelihood: bce (Bernoulli) or mse (Gaussian) (default: bce).", valueName: "bce|mse"))
+    var loss: String?
+
+    @Flag(help: "Continue the run saved at --model (weights and optimiser) until --epochs epochs in all.")
+    var resume = false
+
+    @Option(help: ArgumentHelp("Also write the per-epoch figures as JSON to this file.", valueName: "path"))
+    var json: String?
+
+    @Option(help: ArgumentHelp("Train on the first n training images only (quick runs).", valueName: "n"))
+    var trainImages: Int?
+
+    @Option(help: ArgumentHelp("Evaluate on the first n test images only (quick runs).", valueName: "n"))
+    var testImages: Int?
+
+    func validate() throws {
+        guard (1...100_000).contains(epochs) else { throw ValidationError("--epochs must be in 1...100000, got \(epochs)") }
+        guard (1...65_536).contains(batchSize) else { throw ValidationError("--batch-size must be in 1...65536, got \(batchSize)") }
+        guard lr.isFinite, lr > 0, lr <= 10 else { throw ValidationError("--lr must be in (0, 10], got \(lr)") }
+        guard beta.isFinite, beta >= 0, beta <= 1000 else { throw ValidationError("--beta must be in 0...1000, got \(beta)") }
+        if let latent, !(1...4096).contains(latent) { throw ValidationError("--latent must be in 1...4096, got \(latent)") }
+        if let hidden { _ = try parseHidden(hidden) }
+        if let loss, ReconstructionLikelihood(rawValue: loss) == nil {
+            throw ValidationError("--loss must be bce or mse, got '\(loss)'")
+        }
+        if let n = trainImages, n < 1 { throw ValidationError("--train-images must be at least 1, got \(n)") }
+        if let n = testImages, n < 1 { throw ValidationError("--test-images must be at least 1, got \(n)") }
+    }
+
+    func parseHidden(_ text: String) throws -> [Int] {
+        let widths = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !widths.isEmpty, widths.count <= 16, widths.allSatisfy({ $0.map { (1...65_536).contains($0) } == true }) else {
+            throw ValidationError("--hidden must be 1 to 16 comma-separated widths in 1...65536, got '\(text)'")
+        }
+        return widths.compactMap { $0 }
+    }
+
+    func run() throws {
+        threadOptions.apply()
+        let modelPath = modelOptions.model
+        try checkWritable(modelPath, flag: "--model")
+        if let json { try checkWritable(json, flag: "--json") }
+
+        var settings = TrainingSettings()
+        settings.epochs = epochs
+        settings.batchSize = batchSize
+        settings.learningRate = lr
+        settings.beta = beta
+        settings.seed = seedOptions.seed
+
+        let model: MLPVAE
+        let optimizer: Adam
+        var info: CheckpointInfo
+        if resume {
+            let loaded = try Checkpoint.load(path: modelPath, learningRate: lr)
+            try checkArchitecture(matches: loaded.info.configuration)
+            guard let adam = loaded.optimizer else {
+                throw CLIError("\(modelPath): holds no optimiser state, so training cannot resume from it")
+            }
+            guard loaded.info.epoch < epochs else {
+                throw CLIError("\(modelPath): already trained for \(loaded.info.epoch) epochs; ask for more with --epochs")
+            }
+            (model, optimizer, info) = (loaded.model, adam, loaded.info)
+            settings.seed = loaded.info.seed
+        } else {
+            let configuration = VAEConfiguration(
+                hidden: try hidden.map(parseHidden) ?? [512, 256], latent: latent ?? 20,
+                likelihood: loss.flatMap(ReconstructionLikelihood.init(rawValue:)) ?? .bernoulli)
+            model = MLPVAE(configuration: configuration)
+            model.initialize(seed: settings.seed)
+            optimizer = Adam(parameters: model.parameters, learningRate: lr)
+            info = CheckpointInfo(configuration: configuration)
+        }
+        info.beta = Double(beta)
+        info.learningRate = Double(lr)
+        info.batchSize = batchSize
+        info.seed = settings.seed
+
+        let dataDirectory = try dataOptions.locate()
+        var train = try MNIST.load(directory: dataDirectory, split: .train)
+        var test = try MNIST.load(directory: dataDirectory, split: .test)
+        if let n = trainImages, n < train.count { train = train.subset(0..<n) }
+        if let n = testImages, n < test.count { test = test.subset(0..<n) }
+
+        let trainer = Trainer(model: model, optimizer: optimizer, settings: settings,
+                              train: train, test: test, completedEpochs: info.epoch)
+        let reporter = TrainingReporter(totalEpochs: epochs)
+        let c = model.configuration
+        reporter.say("training \(c.arch) \(([c.inputSize] + c.hidden).map(String.init).joined(separator: "-"))-\(c.latent) "
+            + "(\(model.parameters.count) parameters, loss \(c.likelihood.rawValue), β \(beta)) on \(train.count) images from \(dataDirectory)"
+            + (info.epoch > 0 ? ", resuming after epoch \(info.epoch)" : ""))
+        var log = TrainingLog(path: json, settings: settings, info: info)
+        while trainer.completedEpochs < epochs {
+            let report = trainer.trainEpoch(progress: reporter.progress)
+            info.epoch = report.epoch
+            info.test = report.test
+            try Checkpoint.save(model: model, optimizer: optimizer, info: info, to: modelPath)
+            reporter.epochFinished(report)
+            try log.append(report)
+        }
+        reporter.say("saved \(modelPath)" + (json.map { ", figures in \($0)" } ?? ""))
+    }
+
+    /// With --resume the architecture comes from the checkpoint; flags that disagree are an error.
+    func checkArchitecture(matches c: VAEConfiguration) throws {
+        if let latent, latent != c.latent { throw CLIError("--latent \(latent) differs from the checkpoint's \(c.latent)") }
+        if let hidden, try parseHidden(hidden) != c.hidden {
+            throw CLIError("--hidden \(hidden) differs from the checkpoint's \(c.hidden.map(String.init).joined(separator: ","))")
+        }
+        if let loss, loss != c.likelihood.rawValue { throw CLIError("--loss \(loss) differs from the checkpoint's \(c.likelihood.rawValue)") }
+    }
+}

@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import VAEData
+
+/// `vae`: train variational autoencoders on images and use them.
+/// The root command only names the subcommands; each lives in its own file.
+@main
+struct VAECommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vae",
+        abstract: "Train variational autoencoders on MNIST and use them.",
+        discussion: """
+            Typical use:
+              vae train                     train the default model (10 epochs) into model.safetensors
+              vae train --beta 4            a β-VAE
+              vae sample -n 16              a 4x4 grid of new digits in samples.png
+            """,
+        version: "vae 0.1.0",
+        subcommands: [Train.self, Sample.self]
+    )
+
+    /// Parses, runs, and turns any error into one line on stderr and a
+    /// non-zero exit (help and --version still print as usual).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as FileError {
+            fail("\(error)", code: 1)
+        } catch let error as CLIError {
+            fail(error.message, code: 1)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }
+            let text = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            fail(text + " (see 'vae --help')", code: code.rawValue)
+        }
+    }
+
+    static func fail(_ message: String, code: Int32) -> Never {
+        FileHandle.standardError.write(Data("vae: \(message)\n".utf8))
+        Foundation.exit(code)
+    }
+}
+
+/// An error the CLI itself detects, said in one line.
+struct CLIError: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
+}
