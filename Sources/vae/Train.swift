@@ -138,7 +138,9 @@ struct Train: ParsableCommand {
             reporter.epochFinished(report)
             try log.append(report)
         }
-        reporter.say("saved \(modelPath)" + (json.map { ", figures in \($0)" } ?? ""))
+        let peak = peakResidentMemoryMiB()
+        try log.finish(peakResidentMiB: peak)
+        reporter.say(String(format: "saved %@%@; peak memory %.0f MiB", modelPath, json.map { ", figures in \($0)" } ?? "", peak))
     }
 
     /// With --resume the architecture comes from the checkpoint; flags that disagree are an error.

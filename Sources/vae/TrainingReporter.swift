@@ -44,6 +44,7 @@ struct TrainingLog {
     let settings: TrainingSettings
     let info: CheckpointInfo
     var epochs: [[String: Any]] = []
+    var peakResidentMiB: Double?
 
     init(path: String?, settings: TrainingSettings, info: CheckpointInfo) {
         self.path = path
@@ -51,20 +52,30 @@ struct TrainingLog {
         self.info = info
     }
 
+    mutating func finish(peakResidentMiB: Double) throws {
+        self.peakResidentMiB = peakResidentMiB
+        try write()
+    }
+
     mutating func append(_ r: EpochReport) throws {
-        guard let path else { return }
         epochs.append([
             "epoch": r.epoch, "train_loss": r.trainLoss,
             "train_recon": r.train.reconstructionPerSample, "train_kl": r.train.klPerSample,
             "test_nelbo": r.test.negativeELBOPerSample, "test_recon": r.test.reconstructionPerSample,
             "test_kl": r.test.klPerSample, "train_seconds": r.trainSeconds, "samples_per_s": r.samplesPerSecond,
         ])
+        try write()
+    }
+
+    private func write() throws {
+        guard let path else { return }
         let c = info.configuration
         let document: [String: Any] = [
             "config": ["arch": c.arch, "hidden": c.hidden, "latent": c.latent, "loss": c.likelihood.rawValue,
                        "beta": Double(settings.beta), "lr": Double(settings.learningRate),
                        "batch_size": settings.batchSize, "seed": settings.seed] as [String: Any],
             "epochs": epochs,
+            "peak_rss_mib": peakResidentMiB ?? peakResidentMemoryMiB(),
         ]
         let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
         try AtomicFile.write(Array(data), to: path)

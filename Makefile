@@ -1,0 +1,54 @@
+# vae — the two commands a new user needs are `make test` and `make demo`;
+# each installs what is missing (Debian packages), builds, and runs.
+PREFIX   ?= /usr/local
+SWIFT    ?= swift
+BUILD    := .build/release
+VAE      := $(BUILD)/vae
+PACKAGES := pkg-config libopenblas-dev zlib1g-dev libpng-dev
+THREADS  ?= 2
+
+.PHONY: setup build test demo bench install clean
+
+## setup: install the C libraries (OpenBLAS, zlib, libpng) if any is missing.
+setup:
+	@missing=""; \
+	for p in $(PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "setup: $(PACKAGES) already installed"; exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "setup: missing$$missing and no apt-get here: install OpenBLAS, zlib and libpng development files by hand" >&2; exit 1; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo"; \
+	else echo "setup: need root or password-less sudo to run: apt-get install -y$$missing" >&2; exit 1; fi; \
+	echo "setup: installing$$missing"; \
+	$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq$$missing
+
+## build: the optimised `vae` binary in .build/release/vae.
+build: setup
+	$(SWIFT) build -c release --product vae
+
+## test: unit tests and end-to-end tests of the built binary (release build, a few minutes).
+test: setup
+	$(SWIFT) build -c release --product vae
+	$(SWIFT) test -c release
+
+## demo: train briefly on MNIST and draw a grid of new digits.
+demo: build
+	@mkdir -p demo
+	$(VAE) train --epochs 3 --threads $(THREADS) --model demo/model.safetensors --json demo/train.json
+	$(VAE) sample -n 64 --model demo/model.safetensors -o demo/samples.png
+	@echo "demo: model in demo/model.safetensors, 64 new digits in demo/samples.png"
+
+## bench: training throughput and peak memory of the default model, batch 128.
+bench: build
+	bash Scripts/bench.sh $(VAE) $(THREADS)
+
+## install: the binary to $(PREFIX)/bin, the MNIST files to $(PREFIX)/share/vae/mnist.
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/vae/mnist
+	install -m 755 $(VAE) $(DESTDIR)$(PREFIX)/bin/vae
+	install -m 644 Data/mnist/*.gz $(DESTDIR)$(PREFIX)/share/vae/mnist/
+
+clean:
+	rm -rf .build demo

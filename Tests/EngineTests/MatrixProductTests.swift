@@ -1,0 +1,67 @@
+import VAEEngine
+import XCTest
+
+/// Every BLAS call against a naive triple loop.
+final class MatrixProductTests: XCTestCase {
+    /// op(a) (M, K) × op(b) (K, N), computed in Double, the obvious way.
+    func naiveProduct(_ a: Matrix, _ ta: Transpose, _ b: Matrix, _ tb: Transpose) -> [Double] {
+        let m = ta == .none ? a.rows : a.columns, k = ta == .none ? a.columns : a.rows
+        let n = tb == .none ? b.columns : b.rows
+        var c = [Double](repeating: 0, count: m * n)
+        for i in 0..<m { for j in 0..<n { for p in 0..<k {
+            let av = ta == .none ? a[i, p] : a[p, i]
+            let bv = tb == .none ? b[p, j] : b[j, p]
+            c[i * n + j] += Double(av) * Double(bv)
+        } } }
+        return c
+    }
+
+    func randomTensor(_ rows: Int, _ columns: Int, _ rng: inout RandomGenerator) -> Tensor {
+        let t = Tensor(shape: [rows, columns])
+        for i in 0..<t.count { t.pointer[i] = rng.uniform(-1, 1) }
+        return t
+    }
+
+    func testAllTransposeCombinationsMatchNaiveProduct() {
+        var rng = RandomGenerator(seed: 7)
+        let (m, k, n) = (7, 13, 5)   // odd sizes: no accidental symmetry
+        for ta in [Transpose.none, .transposed] {
+            for tb in [Transpose.none, .transposed] {
+                let a = ta == .none ? randomTensor(m, k, &rng) : randomTensor(k, m, &rng)
+                let b = tb == .none ? randomTensor(k, n, &rng) : randomTensor(n, k, &rng)
+                let am = a.matrix(rows: a.shape[0], columns: a.shape[1])
+                let bm = b.matrix(rows: b.shape[0], columns: b.shape[1])
+                let c = Tensor(shape: [m, n])
+                matrixProduct(am, ta, bm, tb, into: c.matrix(rows: m, columns: n))
+                let expected = naiveProduct(am, ta, bm, tb)
+                for i in 0..<(m * n) {
+                    XCTAssertEqual(Double(c.pointer[i]), expected[i], accuracy: 1e-5, "\(ta) \(tb) element \(i)")
+                }
+            }
+        }
+    }
+
+    func testAlphaAndBetaAccumulate() {
+        var rng = RandomGenerator(seed: 8)
+        let a = randomTensor(4, 3, &rng), b = randomTensor(3, 6, &rng), c = randomTensor(4, 6, &rng)
+        let before = c.array
+        let am = a.matrix(rows: 4, columns: 3), bm = b.matrix(rows: 3, columns: 6)
+        matrixProduct(am, .none, bm, .none, into: c.matrix(rows: 4, columns: 6), alpha: 0.5, beta: 1)
+        let product = naiveProduct(am, .none, bm, .none)
+        for i in 0..<24 {
+            XCTAssertEqual(Double(c.pointer[i]), Double(before[i]) + 0.5 * product[i], accuracy: 1e-5)
+        }
+    }
+
+    func testViewOfFewerRowsUsesOnlyThoseRows() {
+        // A buffer sized for 8 rows serving a batch of 3: rows beyond 3 untouched.
+        let c = Tensor(shape: [8, 2])
+        c.fill(42)
+        let a = Tensor(shape: [3, 2], values: [1, 2, 3, 4, 5, 6])
+        let identity = Tensor(shape: [2, 2], values: [1, 0, 0, 1])
+        matrixProduct(a.matrix(rows: 3, columns: 2), .none, identity.matrix(rows: 2, columns: 2), .none,
+                      into: c.matrix(rows: 3, columns: 2))
+        XCTAssertEqual(Array(c.array.prefix(6)), [1, 2, 3, 4, 5, 6])
+        XCTAssertEqual(Array(c.array.suffix(10)), Array(repeating: 42, count: 10))
+    }
+}

@@ -1,0 +1,80 @@
+import VAEEngine
+import VAEModels
+import XCTest
+
+final class LossTests: XCTestCase {
+    func testBernoulliLossIsBCEOfSigmoid() {
+        let logits = Tensor(shape: [1, 3], values: [0, 2, -1])
+        let target = Tensor(shape: [1, 3], values: [0.5, 1, 0.25])
+        let loss = ReconstructionLoss(likelihood: .bernoulli)
+        let total = loss.forward(logits: logits.matrix(rows: 1, columns: 3), target: target.matrix(rows: 1, columns: 3))
+        var expected = 0.0
+        for (l, x) in zip([0.0, 2, -1], [0.5, 1, 0.25]) {
+            let p = 1 / (1 + Foundation.exp(-l))
+            expected -= x * Foundation.log(p) + (1 - x) * Foundation.log(1 - p)
+        }
+        XCTAssertEqual(total, expected, accuracy: 1e-5)
+    }
+
+    func testBernoulliLossIsStableForExtremeLogits() {
+        // σ(±100) rounds to 0 or 1 in Float32: a naive log(σ) would give inf or NaN.
+        let logits = Tensor(shape: [1, 4], values: [100, -100, 100, -100])
+        let target = Tensor(shape: [1, 4], values: [0, 1, 1, 0])
+        let loss = ReconstructionLoss(likelihood: .bernoulli)
+        let total = loss.forward(logits: logits.matrix(rows: 1, columns: 4), target: target.matrix(rows: 1, columns: 4))
+        XCTAssertEqual(total, 200, accuracy: 1e-3)   // two confident mistakes of 100 nats each
+        let g = loss.backward().array
+        XCTAssert(g.allSatisfy { $0.isFinite })
+        XCTAssertEqual(g, [1, -1, 0, 0])
+    }
+
+    func lossGradientCheck(_ likelihood: ReconstructionLikelihood, tolerance: Tolerance) {
+        let (batch, d) = (3, 10)
+        let logits = randomTensor([batch, d], seed: 31, scale: 3)
+        var rng = RandomGenerator(seed: 32)
+        let target = Tensor(shape: [batch, d])
+        for i in 0..<target.count { target.pointer[i] = rng.uniform() }
+        let loss = ReconstructionLoss(likelihood: likelihood)
+        let l = logits.matrix(rows: batch, columns: d), x = target.matrix(rows: batch, columns: d)
+        let f = { loss.forward(logits: l, target: x) }
+        _ = f()
+        XCTAssertEqual(loss.perSample.array.reduce(0, +), Float(f()), accuracy: 1e-4)
+        let g = loss.backward().array
+        checkGradient("\(likelihood) dLogits", values: logits.pointer, count: logits.count, analytic: g,
+                      tolerance: tolerance, loss: f)
+    }
+
+    func testBernoulliGradientMatchesFiniteDifferences() {
+        lossGradientCheck(.bernoulli, tolerance: Tolerance(h: 1e-2, rtol: 1e-2, atol: 1e-3))
+    }
+
+    func testGaussianGradientMatchesFiniteDifferences() {
+        lossGradientCheck(.gaussian, tolerance: Tolerance(h: 1e-2, rtol: 1e-2, atol: 1e-3))
+    }
+
+    func testKLClosedFormKnownValues() {
+        // KL(N(μ, σ²) ‖ N(0, 1)) = ½ (μ² + σ² − 1 − log σ²) per dimension.
+        let stats = Tensor(shape: [2, 4], values: [0, 0, 0, 0,          // μ = 0, σ² = 1: KL 0
+                                                   1, 2, 0, Foundation.log(4)])  // μ = (1, 2), σ² = (1, 4)
+        let kl = GaussianKL()
+        _ = kl.forward(stats.matrix(rows: 2, columns: 4))
+        let perSample = kl.perSample.array
+        XCTAssertEqual(perSample[0], 0, accuracy: 1e-7)
+        let expected = 0.5 * (1 + 1 - 1 - 0) + 0.5 * (4 + 4 - 1 - Foundation.log(4.0))
+        XCTAssertEqual(Double(perSample[1]), expected, accuracy: 1e-5)
+    }
+
+    func testKLGradientMatchesFiniteDifferences() {
+        let (batch, k) = (3, 5)
+        let stats = randomTensor([batch, 2 * k], seed: 41, scale: 1.5)
+        let kl = GaussianKL()
+        let view = stats.matrix(rows: batch, columns: 2 * k)
+        let beta: Float = 2.5
+        let f = { Double(beta) * kl.forward(view) }
+        _ = f()
+        let dStats = Tensor(shape: [batch, 2 * k])
+        kl.backward(into: dStats.matrix(rows: batch, columns: 2 * k), weight: beta)
+        checkGradient("β·KL dStats", values: stats.pointer, count: stats.count, analytic: dStats.array,
+                      tolerance: Tolerance(h: 1e-3, rtol: 1e-2, atol: 1e-3), loss: f)
+    }
+}
