@@ -35,14 +35,17 @@ public enum IDX {
     private static func readHeader(_ stream: ByteStream, expectedDimensions: Int, kind: String) throws -> [Int] {
         let path = stream.path
         var header = [UInt8](repeating: 0, count: 4 + 4 * expectedDimensions)
-        let got = try header.withUnsafeMutableBytes { try stream.read(into: $0.baseAddress!, count: $0.count) }
-        guard got == header.count else {
-            throw FileError(path, "truncated: an IDX \(kind) header is \(header.count) bytes, the file has \(got)")
+        let got = try header.withUnsafeMutableBytes { try stream.read(into: $0.baseAddress!, count: 4) }
+        guard got == 4 else {
+            throw FileError(path, "truncated: \(got) bytes, too short for an IDX header")
         }
         let magic = bigEndian(header, 0)
         let expectedMagic = 0x800 | UInt32(expectedDimensions)
         guard magic == expectedMagic else {
             throw FileError(path, "not an IDX \(kind) file: magic is 0x\(String(magic, radix: 16)), expected 0x\(String(expectedMagic, radix: 16))")
+        }
+        try header.withUnsafeMutableBytes {
+            try stream.readExactly(into: $0.baseAddress! + 4, count: 4 * expectedDimensions, what: "the IDX \(kind) header")
         }
         let dims = (0..<expectedDimensions).map { Int(bigEndian(header, 4 + 4 * $0)) }
         guard (1...maximumItems).contains(dims[0]) else {

@@ -1,0 +1,80 @@
+import VAEData
+import XCTest
+
+final class ImageFileTests: FileTestCase {
+    let image = GrayImage(width: 5, height: 3, pixels: (0..<15).map { UInt8($0 * 17) })
+
+    func testPNGRoundTrip() throws {
+        let p = path("a.png")
+        try image.write(path: p)
+        XCTAssertEqual(try GrayImage.read(path: p), image)
+        let bytes = try readFile(p, limit: 1 << 20)
+        XCTAssertEqual(Array(bytes.prefix(8)), [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
+    }
+
+    func testPGMRoundTrip() throws {
+        let p = path("a.pgm")
+        try image.write(path: p)
+        XCTAssertEqual(try GrayImage.read(path: p), image)
+        XCTAssertEqual(Array(try readFile(p, limit: 1 << 20).prefix(11)), Array("P5\n5 3\n255\n".utf8))
+    }
+
+    func testPlainPGMWithCommentsAndMaxval() throws {
+        let p = try write(Array("P2\n# a comment\n3 1\n15\n0 15 5\n".utf8), "plain.pgm")
+        XCTAssertEqual(try GrayImage.read(path: p).pixels, [0, 255, 85])
+    }
+
+    func testSixteenBitPGM() throws {
+        let p = try write(Array("P5 2 1 65535\n".utf8) + [0xff, 0xff, 0x00, 0x00], "deep.pgm")
+        XCTAssertEqual(try GrayImage.read(path: p).pixels, [255, 0])
+    }
+
+    func testCorruptPNGIsAnErrorNotACrash() throws {
+        let p = path("a.png")
+        try image.write(path: p)
+        let bytes = try readFile(p, limit: 1 << 20)
+        let cut = try write(Array(bytes.prefix(bytes.count / 2)), "cut.png")
+        assertFileError(cut, "invalid PNG") { try GrayImage.read(path: cut) }
+        var flipped = bytes
+        flipped[bytes.count / 2] ^= 0x5a   // CRC mismatch inside a chunk
+        let bad = try write(flipped, "flipped.png")
+        assertFileError(bad, "invalid PNG") { try GrayImage.read(path: bad) }
+    }
+
+    func testHostilePGMHeaders() throws {
+        let huge = try write(Array("P5 60000 60000 255\n".utf8), "huge.pgm")
+        assertFileError(huge, "above the limit") { try GrayImage.read(path: huge) }
+        let short = try write(Array("P5 4 4 255\n".utf8) + [1, 2, 3], "short.pgm")
+        assertFileError(short, "truncated") { try GrayImage.read(path: short) }
+        let over = try write(Array("P2 1 1 10 11\n".utf8), "over.pgm")
+        assertFileError(over, "exceeds maxval") { try GrayImage.read(path: over) }
+    }
+
+    func testUnknownFormatAndExtension() throws {
+        let p = try write([1, 2, 3, 4], "x.bin")
+        assertFileError(p, "not a PNG or PGM") { try GrayImage.read(path: p) }
+        let out = path("x.jpg")
+        assertFileError(out, "use a .png or .pgm") { try image.write(path: out) }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+    }
+
+    func testWriteIntoMissingFolderLeavesNothing() {
+        let p = path("missing/a.png")
+        assertFileError(p, "cannot write here") { try image.write(path: p) }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder), [])
+    }
+
+    func testGridLayout() {
+        let tile = GrayImage(width: 2, height: 2, pixels: [255, 255, 255, 255])
+        let grid = makeGrid(tiles: Array(repeating: tile, count: 3), columns: 2, border: 1, borderLevel: 0)
+        XCTAssertEqual(grid.width, 2 * 2 + 3)
+        XCTAssertEqual(grid.height, 2 * 2 + 3)
+        // Row 1: border, tile, border, tile, border.
+        XCTAssertEqual(Array(grid.pixels[7..<14]), [0, 255, 255, 0, 255, 255, 0])
+        // Row 4: the third tile, then an empty cell.
+        XCTAssertEqual(Array(grid.pixels[28..<35]), [0, 255, 255, 0, 0, 0, 0])
+        XCTAssertEqual(nearSquareColumns(16), 4)
+        XCTAssertEqual(nearSquareColumns(17), 5)
+        XCTAssertEqual(nearSquareColumns(1), 1)
+    }
+}
