@@ -8,10 +8,10 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a VAE on MNIST, saving a checkpoint after every epoch.",
         discussion: """
-            Minimises reconstruction + β·KL summed over each mini-batch with Adam, and reports
-            per sample: the training loss, and the test set's negative ELBO (reconstruction + KL,
-            one draw of z). On a terminal a progress bar shows each epoch; otherwise one line per
-            epoch is printed. The checkpoint is replaced atomically after every epoch.
+            Minimises reconstruction + β·KL summed over each mini-batch with Adam, and reports per \
+            sample: the training loss, and the test set's negative ELBO (reconstruction + KL, one \
+            draw of z). On a terminal a progress bar shows each epoch; otherwise one line per epoch \
+            is printed. The checkpoint is replaced atomically after every epoch.
             """)
 
     @OptionGroup var dataOptions: DataOptions

@@ -1,0 +1,139 @@
+import Foundation
+import VAEData
+import XCTest
+
+/// End-to-end: the built binary, its files, exit codes and messages.
+final class CLITests: XCTestCase {
+    var folder = ""
+
+    override func setUpWithError() throws {
+        folder = NSTemporaryDirectory() + "vae-cli-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: folder) }
+
+    func vae(_ arguments: String..., environment: [String: String] = [:]) throws -> VAERun {
+        try VAEBinary.run(arguments, in: folder, environment: environment)
+    }
+
+    func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: folder + "/" + name) }
+
+    /// A failure: non-zero exit, one line on stderr starting "vae: " and containing `fragment`.
+    func assertFails(_ run: VAERun, _ fragment: String, line: UInt = #line) {
+        XCTAssertNotEqual(run.status, 0, line: line)
+        let lines = run.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "one line on stderr: \(run.stderr)", line: line)
+        XCTAssert(run.stderr.hasPrefix("vae: "), run.stderr, line: line)
+        XCTAssert(run.stderr.contains(fragment), "'\(run.stderr)' lacks '\(fragment)'", line: line)
+    }
+
+    /// Trains a tiny model quickly into `name`.
+    func trainTiny(_ name: String = "m.safetensors", epochs: Int = 2, extra: [String] = []) throws -> VAERun {
+        try VAEBinary.run(["train", "--data", VAEBinary.data, "--epochs", "\(epochs)", "--train-images", "1024",
+                           "--test-images", "256", "--hidden", "64", "--latent", "4", "--threads", "1",
+                           "--model", name] + extra, in: folder)
+    }
+
+    func testHelpListsEverySubcommandAndFlag() throws {
+        let root = try vae("--help")
+        XCTAssertEqual(root.status, 0)
+        for word in ["train", "sample"] { XCTAssert(root.stdout.contains(word), word) }
+        let train = try vae("train", "--help")
+        for flag in ["--data", "--epochs", "--batch-size", "--lr", "--latent", "--hidden", "--beta", "--loss",
+                     "--seed", "--threads", "--model", "--resume", "--json"] {
+            XCTAssert(train.stdout.contains(flag), flag)
+        }
+        XCTAssert(train.stdout.contains("(default: 128)"))
+        XCTAssert(train.stdout.contains("model.safetensors"))
+        XCTAssert(train.stdout.contains("(default: 10)"))
+        let version = try vae("--version")
+        XCTAssertEqual(version.status, 0)
+        XCTAssert(version.stdout.hasPrefix("vae "))
+    }
+
+    func testTrainResumeAndSample() throws {
+        let first = try trainTiny(extra: ["--json", "train.json"])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        // Not a terminal: one plain line per epoch.
+        let epochLines = first.stdout.split(separator: "\n").filter { $0.hasPrefix("epoch ") }
+        XCTAssertEqual(epochLines.count, 2, first.stdout)
+        XCTAssert(epochLines[0].contains("test -ELBO"))
+        XCTAssertFalse(first.stdout.contains("\r"))
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/train.json"))) as! [String: Any]
+        let epochs = json["epochs"] as! [[String: Any]]
+        XCTAssertEqual(epochs.count, 2)
+        XCTAssertNotNil(epochs[1]["test_nelbo"] as? Double)
+        XCTAssertNotNil(json["peak_rss_mib"] as? Double)
+
+        let resumed = try trainTiny(epochs: 3, extra: ["--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssert(resumed.stdout.contains("resuming after epoch 2"))
+        XCTAssert(resumed.stdout.contains("epoch  3/3"))
+        let checkpoint = try SafeTensors.read(path: folder + "/m.safetensors")
+        XCTAssertEqual(checkpoint.metadata["epoch"], "3")
+
+        let png = try vae("sample", "-n", "16", "--model", "m.safetensors", "-o", "s.png")
+        XCTAssertEqual(png.status, 0, png.stderr)
+        let grid = try GrayImage.read(path: folder + "/s.png")
+        XCTAssertEqual(grid.width, 4 * 28 + 5 * 2)
+        XCTAssertEqual(grid.height, 4 * 28 + 5 * 2)
+        let pgm = try vae("sample", "-n", "6", "--nrow", "3", "--model", "m.safetensors", "-o", "s.pgm")
+        XCTAssertEqual(pgm.status, 0, pgm.stderr)
+        let small = try GrayImage.read(path: folder + "/s.pgm")
+        XCTAssertEqual(small.width, 3 * 28 + 4 * 2)
+        XCTAssertEqual(small.height, 2 * 28 + 3 * 2)
+        // Same seed, same picture.
+        _ = try vae("sample", "-n", "16", "--model", "m.safetensors", "-o", "again.png")
+        XCTAssertEqual(try GrayImage.read(path: folder + "/again.png"), grid)
+    }
+
+    func testMissingDataNamesWhereItLooked() throws {
+        assertFails(try vae("train", "--epochs", "1"), "Data/mnist")
+        assertFails(try vae("train", "--data", "/nonexistent"), "/nonexistent: no MNIST files here")
+        XCTAssertFalse(exists("model.safetensors"))
+    }
+
+    func testCorruptDataFile() throws {
+        let data = folder + "/data"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        for name in ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", "train-labels-idx1-ubyte.gz"] {
+            try FileManager.default.copyItem(atPath: VAEBinary.data + "/" + name, toPath: data + "/" + name)
+        }
+        let real = try Data(contentsOf: URL(fileURLWithPath: VAEBinary.data + "/train-images-idx3-ubyte.gz"))
+        try real.prefix(real.count / 3).write(to: URL(fileURLWithPath: data + "/train-images-idx3-ubyte.gz"))
+        assertFails(try vae("train", "--data", data, "--epochs", "1"), "train-images-idx3-ubyte.gz: gzip stream is truncated")
+        XCTAssertFalse(exists("model.safetensors"))
+    }
+
+    func testCorruptCheckpointLeavesNoOutput() throws {
+        XCTAssertEqual(try trainTiny(epochs: 1).status, 0)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: folder + "/m.safetensors"))
+        try bytes.prefix(bytes.count - 100).write(to: URL(fileURLWithPath: folder + "/cut.safetensors"))
+        assertFails(try vae("sample", "--model", "cut.safetensors", "-o", "out.png"), "cut.safetensors")
+        XCTAssertFalse(exists("out.png"))
+        try Data("not a checkpoint at all".utf8).write(to: URL(fileURLWithPath: folder + "/junk.safetensors"))
+        assertFails(try vae("sample", "--model", "junk.safetensors", "-o", "out.png"), "junk.safetensors")
+        assertFails(try vae("sample", "--model", "absent.safetensors"), "absent.safetensors: no such file")
+        XCTAssertFalse(exists("out.png"))
+    }
+
+    func testBadFlagValues() throws {
+        assertFails(try vae("train", "--loss", "l1"), "--loss must be bce or mse")
+        assertFails(try vae("train", "--batch-size", "0"), "--batch-size must be in 1...65536")
+        assertFails(try vae("train", "--beta", "-1"), "--beta")
+        assertFails(try vae("train", "--latent", "0"), "--latent must be in 1...4096")
+        assertFails(try vae("train", "--hidden", "512,,256"), "--hidden")
+        assertFails(try vae("train", "--epochs", "many"), "--epochs")
+        assertFails(try vae("train", "--model", "no/such/folder/m.safetensors"), "does not exist")
+        assertFails(try vae("sample", "-n", "0"), "-n must be in 1...10000")
+        assertFails(try vae("sample", "-o", "grid.jpg"), "use a .png or .pgm extension")
+        assertFails(try vae("frobnicate"), "frobnicate")
+        XCTAssertFalse(exists("model.safetensors"))
+    }
+
+    func testResumeRefusesConflictingArchitecture() throws {
+        XCTAssertEqual(try trainTiny(epochs: 1).status, 0)
+        assertFails(try trainTiny(epochs: 2, extra: ["--resume", "--latent", "9"]), "--latent 9 differs from the checkpoint's 4")
+    }
+}
