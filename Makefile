@@ -31,7 +31,7 @@ build: setup
 ## test: unit tests and end-to-end tests of the built binary (release build, a few minutes).
 test: setup
 	$(SWIFT) build -c release --product vae
-	$(SWIFT) test -c release
+	$(SWIFT) test -c release --disable-swift-testing
 
 ## demo: train briefly on MNIST and draw a grid of new digits.
 demo: build

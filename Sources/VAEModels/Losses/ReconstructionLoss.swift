@@ -19,7 +19,6 @@ public final class ReconstructionLoss {
     private var dLogits = Tensor(shape: [0])
     private var perSampleBuffer = Tensor(shape: [0])
     private var logits: Matrix?
-    private var target: Matrix?
 
     public init(likelihood: ReconstructionLikelihood) { self.likelihood = likelihood }
 
@@ -32,26 +31,32 @@ public final class ReconstructionLoss {
     /// The loss of each sample of the last forward pass.
     public var perSample: Matrix { perSampleBuffer.matrix(rows: logits?.rows ?? 0, columns: 1) }
 
-    /// Returns Σ over the batch of −log p(x | z).
+    /// Returns Σ over the batch of −log p(x | z). The gradient is computed in
+    /// the same pass (it shares e^−|l| with the loss) and kept for `backward`.
     public func forward(logits: Matrix, target: Matrix) -> Double {
         precondition(logits.rows == target.rows && logits.columns == target.columns)
         reserve(batchSize: logits.rows, features: logits.columns)
         self.logits = logits
-        self.target = target
+        let d = dLogits.matrix(rows: logits.rows, columns: logits.columns)
         var total = 0.0
         for r in 0..<logits.rows {
-            let l = logits.row(r), x = target.row(r)
+            let l = logits.row(r), x = target.row(r), g = d.row(r)
             var s: Float = 0
             switch likelihood {
             case .bernoulli:
                 for j in 0..<logits.columns {
                     let v = l[j]
-                    s += max(v, 0) - v * x[j] + log1p(exp(-abs(v)))
+                    let e = exp(-abs(v))                  // in (0, 1]: never overflows
+                    s += max(v, 0) - v * x[j] + log1p(e)
+                    let p = v >= 0 ? 1 / (1 + e) : e / (1 + e)   // σ(v), stable on both sides
+                    g[j] = p - x[j]
                 }
             case .gaussian:
                 for j in 0..<logits.columns {
-                    let d = sigmoid(l[j]) - x[j]
-                    s += d * d
+                    let p = sigmoid(l[j])
+                    let diff = p - x[j]
+                    s += diff * diff
+                    g[j] = 2 * diff * p * (1 - p)
                 }
             }
             perSampleBuffer.pointer[r] = s
@@ -60,21 +65,10 @@ public final class ReconstructionLoss {
         return total
     }
 
-    /// dL/dlogits for the last forward pass, scaled by `scale`.
-    public func backward(scale: Float = 1) -> Matrix {
-        guard let l = logits, let x = target else { preconditionFailure("backward before forward") }
-        let d = dLogits.matrix(rows: l.rows, columns: l.columns)
-        let lp = l.pointer, xp = x.pointer, dp = d.pointer
-        switch likelihood {
-        case .bernoulli:
-            for i in 0..<l.count { dp[i] = scale * (sigmoid(lp[i]) - xp[i]) }
-        case .gaussian:
-            for i in 0..<l.count {
-                let p = sigmoid(lp[i])
-                dp[i] = scale * 2 * (p - xp[i]) * p * (1 - p)
-            }
-        }
-        return d
+    /// dL/dlogits (B, D) of the last forward pass.
+    public func backward() -> Matrix {
+        guard let l = logits else { preconditionFailure("ReconstructionLoss.backward before forward") }
+        return dLogits.matrix(rows: l.rows, columns: l.columns)
     }
 }
 

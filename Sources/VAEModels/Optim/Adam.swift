@@ -40,12 +40,29 @@ public final class Adam {
         let rootCorrection2 = Float(biasCorrection2.squareRoot())
         let theta = parameters.values.pointer, g = parameters.gradients.pointer
         let mp = m.pointer, vp = v.pointer
-        let b1 = beta1, b2 = beta2, eps = epsilon
-        for i in 0..<parameters.count {
-            let gi = g[i]
-            mp[i] = b1 * mp[i] + (1 - b1) * gi
-            vp[i] = b2 * vp[i] + (1 - b2) * gi * gi
+        let (b1, b2, eps) = (beta1, beta2, epsilon)
+        // Eight lanes at a time (explicit SIMD: the compiler cannot prove the
+        // four buffers do not alias, so it leaves the scalar loop scalar).
+        // Splitting this memory-bound loop across threads measured no faster.
+        typealias Lanes = SIMD8<Float>
+        let count = parameters.count
+        var i = 0
+        while i + Lanes.scalarCount <= count {
+            let gi = UnsafeRawPointer(g + i).loadUnaligned(as: Lanes.self)
+            let mi = b1 * UnsafeRawPointer(mp + i).loadUnaligned(as: Lanes.self) + (1 - b1) * gi
+            let vi = b2 * UnsafeRawPointer(vp + i).loadUnaligned(as: Lanes.self) + (1 - b2) * gi * gi
+            let ti = UnsafeRawPointer(theta + i).loadUnaligned(as: Lanes.self)
+            UnsafeMutableRawPointer(mp + i).storeBytes(of: mi, as: Lanes.self)
+            UnsafeMutableRawPointer(vp + i).storeBytes(of: vi, as: Lanes.self)
+            UnsafeMutableRawPointer(theta + i).storeBytes(
+                of: ti - stepSize * mi / (vi.squareRoot() / rootCorrection2 + eps), as: Lanes.self)
+            i += Lanes.scalarCount
+        }
+        while i < count {   // the last few, the same formula one at a time
+            mp[i] = b1 * mp[i] + (1 - b1) * g[i]
+            vp[i] = b2 * vp[i] + (1 - b2) * g[i] * g[i]
             theta[i] -= stepSize * mp[i] / (vp[i].squareRoot() / rootCorrection2 + eps)
+            i += 1
         }
     }
 }
