@@ -36,7 +36,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["VAEEngine"]),
         .testTarget(name: "ModelTests", dependencies: ["VAEModels"]),
         .testTarget(name: "DataTests", dependencies: ["VAEData"]),
-        .testTarget(name: "TrainingTests", dependencies: ["VAETraining"]),
+        .testTarget(name: "TrainingTests", dependencies: ["VAETraining", "CZlib"]),
         .testTarget(name: "CLITests", dependencies: ["vae", "VAEData"]),
     ]
 )

@@ -11,8 +11,19 @@ public struct GrayImage: Equatable {
         self.pixels = pixels
     }
 
-    /// Largest side accepted from a file: beyond it a header is taken as hostile.
+    /// Largest image accepted from a file: beyond it a header is taken as
+    /// hostile, before any pixel buffer is allocated.
     public static let maximumSide = 16384
+    public static let maximumPixels = 64 << 20
+
+    static func checkSize(width: Int, height: Int, path: String, format: String) throws {
+        guard (1...maximumSide).contains(width), (1...maximumSide).contains(height) else {
+            throw FileError(path, "\(format) is \(width)x\(height), outside 1...\(maximumSide) pixels per side")
+        }
+        guard width * height <= maximumPixels else {
+            throw FileError(path, "\(format) is \(width)x\(height), more than the \(maximumPixels / (1 << 20)) megapixel limit")
+        }
+    }
 
     public static func read(path: String) throws -> GrayImage {
         let bytes = try readFile(path, limit: 256 << 20)

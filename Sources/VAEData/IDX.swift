@@ -76,6 +76,15 @@ public enum IDX {
         UInt32(b[at]) << 24 | UInt32(b[at + 1]) << 16 | UInt32(b[at + 2]) << 8 | UInt32(b[at + 3])
     }
 
+    /// Writes images and labels as a gzipped IDX pair (atomically), readable by
+    /// `readImages`/`readLabels` and by any MNIST loader.
+    public static func writeGzipped(_ set: ImageSet, imagesPath: String, labelsPath: String) throws {
+        precondition(set.labels?.count == set.count, "writing an image set needs its labels")
+        try AtomicFile.write(Gzip.compress(encode(dimensions: [set.count, set.rows, set.columns], payload: set.pixels)),
+                             to: imagesPath)
+        try AtomicFile.write(Gzip.compress(encode(dimensions: [set.count], payload: set.labels!)), to: labelsPath)
+    }
+
     /// The bytes of an IDX file (uncompressed), for tests and tools that make data.
     public static func encode(dimensions: [Int], payload: [UInt8]) -> [UInt8] {
         var out: [UInt8] = [0, 0, 0x08, UInt8(dimensions.count)]

@@ -10,10 +10,16 @@ public enum MNISTSplit: String, CaseIterable, Sendable {
 public enum MNIST {
     public static let classCount = 10
 
+    /// The standard file names of a split, without `.gz`.
+    public static func fileNames(_ split: MNISTSplit) -> (images: String, labels: String) {
+        ("\(split.stem)-images-idx3-ubyte", "\(split.stem)-labels-idx1-ubyte")
+    }
+
     /// Loads one split: images and labels, checked to agree in count.
     public static func load(directory: String, split: MNISTSplit) throws -> ImageSet {
-        let imagesPath = try file(directory, "\(split.stem)-images-idx3-ubyte")
-        let labelsPath = try file(directory, "\(split.stem)-labels-idx1-ubyte")
+        let names = fileNames(split)
+        let imagesPath = try file(directory, names.images)
+        let labelsPath = try file(directory, names.labels)
         var images = try IDX.readImages(path: imagesPath)
         let labels = try IDX.readLabels(path: labelsPath, classCount: classCount)
         guard labels.count == images.count else {

@@ -12,9 +12,8 @@ public enum PGM {
         let width = try reader.number(max: GrayImage.maximumSide, what: "width")
         let height = try reader.number(max: GrayImage.maximumSide, what: "height")
         let maxval = try reader.number(max: 65535, what: "maxval")
-        guard width > 0, height > 0, maxval > 0 else {
-            throw FileError(path, "PGM header has a zero width, height or maxval")
-        }
+        guard maxval > 0 else { throw FileError(path, "PGM maxval is 0") }
+        try GrayImage.checkSize(width: width, height: height, path: path, format: "PGM")
         let n = width * height
         var pixels = [UInt8](repeating: 0, count: n)
         func scaled(_ v: Int) throws -> UInt8 {

@@ -4,18 +4,30 @@ import VAEModels
 
 /// New images from the prior: z ~ N(0, I), decoded to the Bernoulli means
 /// σ(logits), shown as grey levels.
-public func sampleImages(model: MLPVAE, count: Int, seed: UInt64, side: Int = 28) -> [GrayImage] {
-    let latent = model.configuration.latent
-    let z = Tensor(shape: [count, latent])
+public func sampleImages(model: MLPVAE, count: Int, seed: UInt64) -> [GrayImage] {
+    let k = model.configuration.latent
     var rng = RandomGenerator(seed: seed, stream: .sampling)
-    rng.fillNormal(z.pointer, count: z.count)
-    model.reserve(batchSize: count)
-    let means = model.decodeMeans(z.matrix(rows: count, columns: latent))
-    return (0..<count).map { grayImage(means.row($0), width: side, height: model.configuration.inputSize / side) }
+    var flat = [Float](repeating: 0, count: count * k)
+    flat.withUnsafeMutableBufferPointer { rng.fillNormal($0.baseAddress!, count: $0.count) }
+    return model.decodedImages((0..<count).map { Array(flat[($0 * k)..<(($0 + 1) * k)]) })
 }
 
-/// Intensities in [0, 1] to 8-bit grey, rounded.
-public func grayImage(_ intensities: UnsafePointer<Float>, width: Int, height: Int) -> GrayImage {
-    let pixels = (0..<(width * height)).map { UInt8((min(max(intensities[$0], 0), 1) * 255).rounded()) }
-    return GrayImage(width: width, height: height, pixels: pixels)
+/// The manifold picture of a 2-D latent space (Kingma & Welling 2013, fig. 4):
+/// z on a `side` x `side` grid at evenly spaced quantiles of N(0, 1), so the
+/// grid covers the prior's mass evenly. Row-major, z₁ increasing downwards.
+public func manifoldLatents(side: Int) -> [[Float]] {
+    let q = (0..<side).map { i in Float(normalQuantile((Double(i) + 0.5) / Double(side))) }
+    return q.flatMap { z1 in q.map { z0 in [z0, z1] } }
+}
+
+/// Φ⁻¹(p) by bisection on the error function: slow but exact enough, and only
+/// called a few dozen times.
+public func normalQuantile(_ p: Double) -> Double {
+    precondition(p > 0 && p < 1)
+    var (lower, upper) = (-10.0, 10.0)
+    for _ in 0..<100 {
+        let mid = (lower + upper) / 2
+        if 0.5 * erfc(-mid / 2.0.squareRoot()) < p { lower = mid } else { upper = mid }
+    }
+    return (lower + upper) / 2
 }

@@ -77,7 +77,6 @@ struct TrainingLog {
             "epochs": epochs,
             "peak_rss_mib": peakResidentMiB ?? peakResidentMemoryMiB(),
         ]
-        let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
-        try AtomicFile.write(Array(data), to: path)
+        try writeJSON(document, to: path)
     }
 }

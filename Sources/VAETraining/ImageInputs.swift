@@ -1,0 +1,80 @@
+import Foundation
+import VAEData
+
+/// One image given to a command: where it came from, its label when known,
+/// and its 784 pixels in [0, 1], ready for the model.
+public struct InputImage {
+    public let source: String
+    public let label: Int?
+    public let pixels: [Float]
+
+    public init(source: String, label: Int?, pixels: [Float]) {
+        self.source = source
+        self.label = label
+        self.pixels = pixels
+    }
+}
+
+/// Resolves what a user names on the command line:
+/// - `test:123`, `train:5`: one MNIST image (with its label);
+/// - `test:0-99`: a range of them;
+/// - anything else: a PNG or PGM file, preprocessed MNIST-style unless `raw`.
+public final class ImageInputs {
+    private let dataDirectory: () throws -> String
+    private var splits: [MNISTSplit: ImageSet] = [:]
+    public let raw: Bool
+
+    public init(raw: Bool, dataDirectory: @escaping () throws -> String) {
+        self.raw = raw
+        self.dataDirectory = dataDirectory
+    }
+
+    public func split(_ split: MNISTSplit) throws -> ImageSet {
+        if let cached = splits[split] { return cached }
+        let loaded = try MNIST.load(directory: try dataDirectory(), split: split)
+        splits[split] = loaded
+        return loaded
+    }
+
+    /// The images named by `specs`, in order.
+    public func load(_ specs: [String]) throws -> [InputImage] {
+        try specs.flatMap { try load($0) }
+    }
+
+    /// The first `limit` images of a whole split (all when nil).
+    public func load(split name: MNISTSplit, limit: Int?) throws -> [InputImage] {
+        let set = try split(name)
+        return images(of: set, split: name, indices: 0..<min(limit ?? set.count, set.count))
+    }
+
+    public func load(_ spec: String) throws -> [InputImage] {
+        if let (name, range) = try datasetReference(spec) {
+            let set = try split(name)
+            guard range.upperBound <= set.count else {
+                throw FileError(spec, "index out of range: the \(name.rawValue) split has images 0-\(set.count - 1)")
+            }
+            return images(of: set, split: name, indices: range)
+        }
+        let image = try GrayImage.read(path: spec)
+        return [InputImage(source: spec, label: nil, pixels: try DigitPreprocessing.prepare(image, path: spec, raw: raw))]
+    }
+
+    func images(of set: ImageSet, split: MNISTSplit, indices: Range<Int>) -> [InputImage] {
+        indices.map { i in
+            var pixels = [Float](repeating: 0, count: set.pixelsPerImage)
+            pixels.withUnsafeMutableBufferPointer { set.gather([i], into: $0.baseAddress!) }
+            return InputImage(source: "\(split.rawValue):\(i)", label: set.labels.map { Int($0[i]) }, pixels: pixels)
+        }
+    }
+
+    /// `train:N`, `test:N` or `test:A-B` (inclusive), else nil for a file path.
+    func datasetReference(_ spec: String) throws -> (MNISTSplit, Range<Int>)? {
+        guard let colon = spec.firstIndex(of: ":"), let split = MNISTSplit(rawValue: String(spec[..<colon])) else { return nil }
+        let rest = spec[spec.index(after: colon)...]
+        let parts = rest.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
+        guard (1...2).contains(parts.count), let first = parts[0], let last = parts.last!, first >= 0, last >= first else {
+            throw FileError(spec, "expected \(split.rawValue):N or \(split.rawValue):A-B with 0 ≤ A ≤ B")
+        }
+        return (split, first..<(last + 1))
+    }
+}

@@ -1,0 +1,35 @@
+import ArgumentParser
+import VAETraining
+
+struct Arithmetic: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Latent arithmetic: decode μ(A) − μ(B) + μ(C).",
+        discussion: "The picture shows A, B, C and the result, in that order. With A a slanted 7, B a slanted 1 and C an upright 1, the result tends to be an upright 7.")
+
+    @Argument(help: ArgumentHelp("Image A: a PNG/PGM file or test:N / train:N.", valueName: "a"))
+    var a: String
+    @Argument(help: ArgumentHelp("Image B (subtracted).", valueName: "b"))
+    var b: String
+    @Argument(help: ArgumentHelp("Image C (added).", valueName: "c"))
+    var c: String
+
+    @Option(name: .short, help: ArgumentHelp("Output image: .png or .pgm.", valueName: "path"))
+    var output = "arithmetic.png"
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var imageOptions: ImageOptions
+    @OptionGroup var threadOptions: ThreadOptions
+
+    func validate() throws { try checkImageExtension(output, flag: "-o") }
+
+    func run() throws {
+        threadOptions.apply()
+        try checkImageOutput(output)
+        let model = try loadModel(modelOptions)
+        let inputs = try imageOptions.reader().load([a, b, c])
+        let mu = model.encodings(inputs.map(\.pixels)).map(\.mu)
+        let result = model.decodedImages([analogy(mu[0], minus: mu[1], plus: mu[2])])
+        let grid = try writeGrid([inputs.map { grayImage($0.pixels) } + result], to: output)
+        print("wrote \(output) (\(grid.width)x\(grid.height)): \(a) − \(b) + \(c)")
+    }
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import VAETraining
+
+struct Interpolate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Morph one image into another through the latent space.",
+        discussion: "Encodes A and B to their means μ, decodes points along the line between them (or the great circle with --slerp), and writes one strip: A, the decoded steps from A's μ to B's μ, then B (inputs as the model saw them).")
+
+    @Argument(help: ArgumentHelp("The first image: a PNG/PGM file or test:N / train:N.", valueName: "a"))
+    var a: String
+    @Argument(help: ArgumentHelp("The second image.", valueName: "b"))
+    var b: String
+
+    @Option(help: "Decoded images from A to B, both ends included.")
+    var steps = 10
+
+    @Flag(help: "Interpolate along the great circle (slerp) instead of a straight line.")
+    var slerp = false
+
+    @Option(name: .short, help: ArgumentHelp("Output image: .png or .pgm.", valueName: "path"))
+    var output = "interpolation.png"
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var imageOptions: ImageOptions
+    @OptionGroup var threadOptions: ThreadOptions
+
+    func validate() throws {
+        guard (2...100).contains(steps) else { throw ValidationError("--steps must be in 2...100, got \(steps)") }
+        try checkImageExtension(output, flag: "-o")
+    }
+
+    func run() throws {
+        threadOptions.apply()
+        try checkImageOutput(output)
+        let model = try loadModel(modelOptions)
+        let inputs = try imageOptions.reader().load([a, b])
+        let codes = model.encodings(inputs.map(\.pixels))
+        let path = interpolate(codes[0].mu, codes[1].mu, steps: steps, spherical: slerp)
+        let strip = [grayImage(inputs[0].pixels)] + model.decodedImages(path) + [grayImage(inputs[1].pixels)]
+        let grid = try writeGrid([strip], to: output)
+        print("wrote \(output) (\(grid.width)x\(grid.height)): \(a), \(steps) \(slerp ? "slerp" : "linear") steps, \(b)")
+    }
+}

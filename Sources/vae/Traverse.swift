@@ -1,0 +1,63 @@
+import ArgumentParser
+import VAETraining
+
+struct Traverse: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Vary one latent dimension at a time: the β-VAE disentanglement picture.",
+        discussion: "One row per dimension: the latent point (the input's μ, or 0 without an input) with that dimension moved through evenly spaced values from −range to +range.")
+
+    @Argument(help: ArgumentHelp("An image to start from (file or test:N); without one, z = 0.", valueName: "input"))
+    var input: String?
+
+    @Option(help: ArgumentHelp("Dimensions to vary (default: all, at most the first 20).", valueName: "d1,d2,..."))
+    var dims: String?
+
+    @Option(help: "How far each dimension moves either side of its starting value.")
+    var range: Float = 3
+
+    @Option(help: "Images per row.")
+    var steps = 9
+
+    @Option(name: .short, help: ArgumentHelp("Output image: .png or .pgm.", valueName: "path"))
+    var output = "traverse.png"
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var imageOptions: ImageOptions
+    @OptionGroup var threadOptions: ThreadOptions
+
+    func validate() throws {
+        guard (2...100).contains(steps) else { throw ValidationError("--steps must be in 2...100, got \(steps)") }
+        guard range.isFinite, range > 0, range <= 100 else { throw ValidationError("--range must be in (0, 100], got \(range)") }
+        if let dims { _ = try parseDims(dims, latent: nil) }
+        try checkImageExtension(output, flag: "-o")
+    }
+
+    func parseDims(_ text: String, latent: Int?) throws -> [Int] {
+        let values = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0) }
+        guard !values.isEmpty, values.allSatisfy({ ($0 ?? -1) >= 0 }) else {
+            throw ValidationError("--dims must be comma-separated dimension numbers, got '\(text)'")
+        }
+        let dims = values.compactMap { $0 }
+        if let latent, let bad = dims.first(where: { $0 >= latent }) {
+            throw ValidationError("--dims: dimension \(bad) does not exist; the model's latent dimensions are 0-\(latent - 1)")
+        }
+        return dims
+    }
+
+    func run() throws {
+        threadOptions.apply()
+        try checkImageOutput(output)
+        let model = try loadModel(modelOptions)
+        let k = model.configuration.latent
+        let dimensions = try dims.map { try parseDims($0, latent: k) } ?? Array(0..<min(k, 20))
+        var base = [Float](repeating: 0, count: k)
+        if let input {
+            let image = try imageOptions.reader().load(input)[0]
+            base = model.encodings([image.pixels])[0].mu
+        }
+        let tiles = model.decodedImages(traversal(base: base, dimensions: dimensions, range: range, steps: steps))
+        let rows = stride(from: 0, to: tiles.count, by: steps).map { Array(tiles[$0..<($0 + steps)]) }
+        let grid = try writeGrid(rows, to: output)
+        print("wrote \(output) (\(grid.width)x\(grid.height)): dimensions \(dimensions.map(String.init).joined(separator: ",")), ±\(range)")
+    }
+}
