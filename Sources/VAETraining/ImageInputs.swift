@@ -47,6 +47,13 @@ public final class ImageInputs {
         return images(of: set, split: name, indices: 0..<min(limit ?? set.count, set.count))
     }
 
+    /// Exactly one image (for commands whose inputs are single images).
+    public func loadOne(_ spec: String) throws -> InputImage {
+        let images = try load(spec)
+        guard images.count == 1 else { throw FileError(spec, "names \(images.count) images; one is expected here") }
+        return images[0]
+    }
+
     public func load(_ spec: String) throws -> [InputImage] {
         if let (name, range) = try datasetReference(spec) {
             let set = try split(name)

@@ -14,10 +14,11 @@ public func sampleImages(model: MLPVAE, count: Int, seed: UInt64) -> [GrayImage]
 
 /// The manifold picture of a 2-D latent space (Kingma & Welling 2013, fig. 4):
 /// z on a `side` x `side` grid at evenly spaced quantiles of N(0, 1), so the
-/// grid covers the prior's mass evenly. Row-major, z₁ increasing downwards.
+/// grid covers the prior's mass evenly. Oriented like a plot of the latent
+/// means (`vae encode --plot`): z₀ grows to the right, z₁ upwards.
 public func manifoldLatents(side: Int) -> [[Float]] {
     let q = (0..<side).map { i in Float(normalQuantile((Double(i) + 0.5) / Double(side))) }
-    return q.flatMap { z1 in q.map { z0 in [z0, z1] } }
+    return q.reversed().flatMap { z1 in q.map { z0 in [z0, z1] } }
 }
 
 /// Φ⁻¹(p) by bisection on the error function: slow but exact enough, and only

@@ -33,7 +33,7 @@ struct Augment: ParsableCommand {
     func run() throws {
         threadOptions.apply()
         let folder = URL(fileURLWithPath: output)
-        try checkWritable(folder.appendingPathComponent("x").path, flag: "-o")   // validates the parent first
+        if !FileManager.default.fileExists(atPath: output) { try checkWritable(output, flag: "-o") }
         let model = try loadModel(modelOptions)
         let source = try dataOptions.locate()
         var set = try MNIST.load(directory: source, split: split)
@@ -41,6 +41,15 @@ struct Augment: ParsableCommand {
         let augmented = augment(set, model: model, perImage: perImage, seed: seedOptions.seed)
         let other: MNISTSplit = split == .train ? .test : .train
         let untouched = try MNIST.load(directory: source, split: other)
+        // The folder is made only now, when there is something to put in it.
+        if !FileManager.default.fileExists(atPath: output) {
+            do {
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: false)
+            } catch {
+                throw CLIError("-o \(output): could not create the folder")
+            }
+        }
+        try checkWritable(folder.appendingPathComponent("train-images-idx3-ubyte.gz").path, flag: "-o")
         for (s, data) in [(split, augmented), (other, untouched)] {
             let names = MNIST.fileNames(s)
             try IDX.writeGzipped(data, imagesPath: folder.appendingPathComponent(names.images + ".gz").path,

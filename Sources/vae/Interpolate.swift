@@ -33,7 +33,8 @@ struct Interpolate: ParsableCommand {
         threadOptions.apply()
         try checkImageOutput(output)
         let model = try loadModel(modelOptions)
-        let inputs = try imageOptions.reader().load([a, b])
+        let reader = imageOptions.reader()
+        let inputs = try [a, b].map(reader.loadOne)
         let codes = model.encodings(inputs.map(\.pixels))
         let path = interpolate(codes[0].mu, codes[1].mu, steps: steps, spherical: slerp)
         let strip = [grayImage(inputs[0].pixels)] + model.decodedImages(path) + [grayImage(inputs[1].pixels)]

@@ -52,7 +52,7 @@ struct Traverse: ParsableCommand {
         let dimensions = try dims.map { try parseDims($0, latent: k) } ?? Array(0..<min(k, 20))
         var base = [Float](repeating: 0, count: k)
         if let input {
-            let image = try imageOptions.reader().load(input)[0]
+            let image = try imageOptions.reader().loadOne(input)
             base = model.encodings([image.pixels])[0].mu
         }
         let tiles = model.decodedImages(traversal(base: base, dimensions: dimensions, range: range, steps: steps))
