@@ -10,21 +10,13 @@ public struct Encoding: Equatable {
 
 /// Batched encoding and decoding for the commands that use a trained model.
 public extension MLPVAE {
-    /// q(z|x) for each image (784 values in [0, 1] each), in batches.
+    /// q(z|x) for each image (784 values in [0, 1] each).
     func encodings(_ images: [[Float]], batchSize: Int = 1000) -> [Encoding] {
-        let d = configuration.inputSize, k = configuration.latent
-        let batch = max(1, min(batchSize, images.count))
-        let input = Tensor(shape: [batch, d])
-        reserve(batchSize: batch)
+        let k = configuration.latent
         var out: [Encoding] = []
         out.reserveCapacity(images.count)
-        for lower in stride(from: 0, to: images.count, by: batch) {
-            let upper = min(lower + batch, images.count)
-            for (r, image) in images[lower..<upper].enumerated() {
-                precondition(image.count == d, "an image of \(image.count) pixels for a model of \(d)")
-                image.withUnsafeBufferPointer { (input.pointer + r * d).update(from: $0.baseAddress!, count: d) }
-            }
-            let stats = encode(input.matrix(rows: upper - lower, columns: d))
+        forEachBatch(of: images, width: configuration.inputSize, batchSize: batchSize) { x in
+            let stats = encode(x)
             for r in 0..<stats.rows {
                 let row = stats.row(r)
                 out.append(Encoding(mu: Array(UnsafeBufferPointer(start: row, count: k)),
@@ -36,19 +28,10 @@ public extension MLPVAE {
 
     /// The decoder's means σ(logits) for each latent vector, as intensities in [0, 1].
     func decodedIntensities(_ latents: [[Float]], batchSize: Int = 1000) -> [[Float]] {
-        let k = configuration.latent
-        let batch = max(1, min(batchSize, latents.count))
-        let z = Tensor(shape: [batch, k])
-        reserve(batchSize: batch)
         var out: [[Float]] = []
         out.reserveCapacity(latents.count)
-        for lower in stride(from: 0, to: latents.count, by: batch) {
-            let upper = min(lower + batch, latents.count)
-            for (r, latent) in latents[lower..<upper].enumerated() {
-                precondition(latent.count == k, "a latent of \(latent.count) values for a model of \(k)")
-                latent.withUnsafeBufferPointer { (z.pointer + r * k).update(from: $0.baseAddress!, count: k) }
-            }
-            let means = decodeMeans(z.matrix(rows: upper - lower, columns: k))
+        forEachBatch(of: latents, width: configuration.latent, batchSize: batchSize) { z in
+            let means = decodeMeans(z)
             for r in 0..<means.rows { out.append(Array(UnsafeBufferPointer(start: means.row(r), count: means.columns))) }
         }
         return out
@@ -57,6 +40,22 @@ public extension MLPVAE {
     /// The same, as 28x28 grey images.
     func decodedImages(_ latents: [[Float]]) -> [GrayImage] {
         decodedIntensities(latents).map { grayImage($0) }
+    }
+
+    /// Copies `rows` (each `width` long) into one buffer, `batchSize` rows at a
+    /// time, and hands each batch to `body` as a matrix.
+    private func forEachBatch(of rows: [[Float]], width: Int, batchSize: Int, _ body: (Matrix) -> Void) {
+        let batch = max(1, min(batchSize, rows.count))
+        let buffer = Tensor(shape: [batch, width])
+        reserve(batchSize: batch)
+        for lower in stride(from: 0, to: rows.count, by: batch) {
+            let upper = min(lower + batch, rows.count)
+            for (r, row) in rows[lower..<upper].enumerated() {
+                precondition(row.count == width, "a row of \(row.count) values where the model takes \(width)")
+                row.withUnsafeBufferPointer { (buffer.pointer + r * width).update(from: $0.baseAddress!, count: width) }
+            }
+            body(buffer.matrix(rows: upper - lower, columns: width))
+        }
     }
 }
 
