@@ -72,4 +72,19 @@ public final class ParameterStore {
     }
 
     public func zeroGradients() { gradients.fill(0) }
+
+    /// False if any gradient is NaN or infinite: g·0 is 0 for every finite g
+    /// and NaN otherwise, so one vectorised sum tells.
+    public func gradientsAreFinite() -> Bool {
+        typealias Lanes = SIMD8<Float>
+        let g = gradients.pointer
+        var sum = Lanes(repeating: 0), i = 0
+        while i + Lanes.scalarCount <= count {
+            sum += UnsafeRawPointer(g + i).loadUnaligned(as: Lanes.self) * 0
+            i += Lanes.scalarCount
+        }
+        var tail: Float = 0
+        while i < count { tail += g[i] * 0; i += 1 }
+        return (sum.sum() + tail).isFinite
+    }
 }

@@ -10,8 +10,9 @@ public struct CheckpointInfo: Equatable {
     public var learningRate: Double = 1e-3
     public var batchSize: Int = 128
     public var seed: UInt64 = 0
-    /// Completed epochs.
-    public var epoch: Int = 0
+    /// Completed epochs, and batches done in the next one (mid-epoch after an interruption).
+    public var position = TrainingPosition()
+    public var epoch: Int { position.epoch }
     /// Negative ELBO per test sample after the last epoch, and its two terms.
     public var test = ELBOTerms()
 
@@ -23,8 +24,10 @@ public struct CheckpointInfo: Equatable {
 /// Tensors: the model's parameters under their PyTorch names
 /// (`encoder.0.weight` [512, 784], …), then `adam.m.<name>` and `adam.v.<name>`.
 /// `__metadata__`: format_version, arch, input_size, hidden ("512,256"),
-/// latent, loss (bce|mse), beta, lr, batch_size, seed, epoch, adam_step,
-/// test_nelbo, test_recon, test_kl.
+/// latent, loss (bce|mse), beta, lr, batch_size, seed, epoch (completed),
+/// batch (done in the next epoch: nonzero after an interruption) with
+/// epoch_train_recon, epoch_train_kl, epoch_train_count (those batches' sums),
+/// adam_step, test_nelbo, test_recon, test_kl, test_count.
 public enum Checkpoint {
     public static let formatVersion = "1"
     static let limits = (latent: 1...4096, width: 1...65536, input: 1...(4096 * 4096), layers: 0...16)
@@ -54,7 +57,11 @@ public enum Checkpoint {
             "lr": String(info.learningRate),
             "batch_size": String(info.batchSize),
             "seed": String(info.seed),
-            "epoch": String(info.epoch),
+            "epoch": String(info.position.epoch),
+            "batch": String(info.position.batch),
+            "epoch_train_recon": String(info.position.partial.reconstruction),
+            "epoch_train_kl": String(info.position.partial.kl),
+            "epoch_train_count": String(info.position.partial.count),
             "test_nelbo": String(info.test.negativeELBOPerSample),
             "test_recon": String(info.test.reconstructionPerSample),
             "test_kl": String(info.test.klPerSample),
@@ -154,7 +161,15 @@ public enum Checkpoint {
         info.beta = try real("beta")
         info.learningRate = try real("lr")
         info.batchSize = try integer("batch_size", 1...Int(Int32.max))
-        info.epoch = try integer("epoch", 0...Int(Int32.max))
+        info.position = TrainingPosition(
+            epoch: try integer("epoch", 0...Int(Int32.max)),
+            batch: Int(m["batch"] ?? "0") ?? 0,
+            partial: ELBOTerms(reconstruction: Double(m["epoch_train_recon"] ?? "0") ?? 0,
+                               kl: Double(m["epoch_train_kl"] ?? "0") ?? 0,
+                               count: Int(m["epoch_train_count"] ?? "0") ?? 0))
+        guard info.position.batch >= 0, info.position.partial.count >= 0 else {
+            throw FileError(path, "metadata batch or epoch_train_count is negative")
+        }
         guard let seed = UInt64(try value("seed")) else { throw FileError(path, "metadata seed is not an unsigned integer") }
         info.seed = seed
         let count = Int(m["test_count"] ?? "0") ?? 0

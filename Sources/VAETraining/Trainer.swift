@@ -37,75 +37,120 @@ public struct EpochReport {
     public let samplesPerSecond: Double
 }
 
-/// Mini-batch training of a VAE with Adam. Each epoch shuffles the training
-/// set with a generator derived from (seed, epoch), and draws ε from another,
-/// so a run resumed at an epoch boundary continues exactly as if uninterrupted.
+/// Where a run is: completed epochs, batches done in the next one, and the
+/// training loss terms of those batches. Saved in checkpoints, so a run
+/// interrupted mid-epoch resumes at the very next batch.
+public struct TrainingPosition: Equatable {
+    public var epoch: Int
+    public var batch: Int
+    public var partial: ELBOTerms
+
+    public init(epoch: Int = 0, batch: Int = 0, partial: ELBOTerms = ELBOTerms()) {
+        self.epoch = epoch
+        self.batch = batch
+        self.partial = partial
+    }
+}
+
+/// How an epoch ended: finished (with its figures), or stopped on request
+/// after a whole step (at this position).
+public enum EpochOutcome {
+    case finished(EpochReport)
+    case interrupted(TrainingPosition)
+}
+
+/// A NaN or infinity appeared: training stops before it reaches the weights.
+public struct TrainingDiverged: Error, CustomStringConvertible {
+    public let epoch: Int
+    public let batch: Int
+    /// "reconstruction term", "KL term" or "gradient".
+    public let term: String
+
+    public var description: String {
+        "training diverged at epoch \(epoch), batch \(batch): the \(term) is not finite (NaN or infinite); try a lower --lr"
+    }
+}
+
+/// Mini-batch training of a VAE with Adam. Each epoch's shuffle comes from a
+/// generator derived from (seed, epoch) and each batch's ε from one derived
+/// from (seed, epoch, batch), so a run resumed at any batch continues exactly
+/// as if it had not stopped.
 public final class Trainer {
     public let model: MLPVAE
     public let optimizer: Adam
     public let settings: TrainingSettings
-    public private(set) var completedEpochs: Int
+    public private(set) var position: TrainingPosition
     private let train: ImageSet
     private let test: ImageSet?
     private let input: Tensor
     private let noise: Tensor
 
     public init(model: MLPVAE, optimizer: Adam, settings: TrainingSettings,
-                train: ImageSet, test: ImageSet?, completedEpochs: Int = 0) {
+                train: ImageSet, test: ImageSet?, position: TrainingPosition = TrainingPosition()) {
         precondition(train.pixelsPerImage == model.configuration.inputSize)
         self.model = model
         self.optimizer = optimizer
         self.settings = settings
         self.train = train
         self.test = test
-        self.completedEpochs = completedEpochs
+        self.position = position
         let batch = min(settings.batchSize, train.count)
         input = Tensor(shape: [batch, train.pixelsPerImage])
         noise = Tensor(shape: [batch, model.configuration.latent])
         model.reserve(batchSize: batch)
     }
 
+    public var completedEpochs: Int { position.epoch }
     public var batchesPerEpoch: Int { (train.count + settings.batchSize - 1) / settings.batchSize }
 
-    /// One pass over the training set (the last batch may be smaller), then
-    /// the test set's negative ELBO.
-    public func trainEpoch(progress: ((BatchProgress) -> Void)? = nil) -> EpochReport {
-        let epoch = completedEpochs + 1
+    /// The rest of the current epoch (the last batch may be smaller), then the
+    /// test set's negative ELBO. `shouldStop` is asked after every step.
+    public func trainEpoch(progress: ((BatchProgress) -> Void)? = nil,
+                           shouldStop: () -> Bool = { false }) throws -> EpochOutcome {
+        let epoch = position.epoch + 1
         var shuffler = RandomGenerator(seed: settings.seed, stream: .shuffle, index: UInt64(epoch))
         let order = shuffler.permutation(train.count)
-        var rng = RandomGenerator(seed: settings.seed, stream: .noise, index: UInt64(epoch))
         let beta = Double(settings.beta)
         let latent = model.configuration.latent
-        var totals = ELBOTerms()
+        var totals = position.partial
+        let resumedCount = totals.count
         let start = DispatchTime.now().uptimeNanoseconds
         let batches = batchesPerEpoch
-        for b in 0..<batches {
+        for b in position.batch..<batches {
             let lower = b * settings.batchSize
             let upper = min(lower + settings.batchSize, train.count)
             let rows = upper - lower
             let x = input.matrix(rows: rows, columns: train.pixelsPerImage)
             train.gather(order[lower..<upper], into: x.pointer)
             let eps = noise.matrix(rows: rows, columns: latent)
+            var rng = RandomGenerator(seed: settings.seed, stream: .noise, index: UInt64(epoch) << 32 | UInt64(b))
             rng.fillNormal(eps.pointer, count: eps.count)
 
             model.parameters.zeroGradients()
-            totals = totals + model.forward(x, noise: eps)
+            let terms = model.forward(x, noise: eps)
+            guard terms.reconstruction.isFinite else { throw TrainingDiverged(epoch: epoch, batch: b + 1, term: "reconstruction term") }
+            guard terms.kl.isFinite else { throw TrainingDiverged(epoch: epoch, batch: b + 1, term: "KL term") }
             model.backward(beta: settings.beta)
+            guard model.parameters.gradientsAreFinite() else { throw TrainingDiverged(epoch: epoch, batch: b + 1, term: "gradient") }
             optimizer.update()
+            totals = totals + terms
+            position = TrainingPosition(epoch: epoch - 1, batch: b + 1, partial: totals)
 
             if let progress {
                 let elapsed = seconds(since: start)
                 progress(BatchProgress(epoch: epoch, batch: b + 1, batches: batches,
                                        runningLoss: totals.loss(beta: beta) / Double(totals.count),
-                                       samplesPerSecond: Double(totals.count) / max(elapsed, 1e-9), elapsed: elapsed))
+                                       samplesPerSecond: Double(totals.count - resumedCount) / max(elapsed, 1e-9),
+                                       elapsed: elapsed))
             }
+            if b + 1 < batches && shouldStop() { return .interrupted(position) }
         }
         let trainSeconds = seconds(since: start)
-        completedEpochs = epoch
+        position = TrainingPosition(epoch: epoch)
         let testTerms = test.map { evaluate(model: model, images: $0, seed: settings.seed) } ?? ELBOTerms()
-        return EpochReport(epoch: epoch, trainLoss: totals.loss(beta: beta) / Double(totals.count), train: totals,
-                           test: testTerms, trainSeconds: trainSeconds,
-                           samplesPerSecond: Double(totals.count) / max(trainSeconds, 1e-9))
+        return .finished(EpochReport(epoch: epoch, trainLoss: totals.loss(beta: beta) / Double(totals.count), train: totals,
+                                     test: testTerms, trainSeconds: trainSeconds,
+                                     samplesPerSecond: Double(totals.count - resumedCount) / max(trainSeconds, 1e-9)))
     }
 }
 

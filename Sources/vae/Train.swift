@@ -113,7 +113,7 @@ struct Train: ParsableCommand {
         }
         info.beta = Double(beta)
         info.learningRate = Double(lr)
-        info.batchSize = batchSize
+        let savedBatchSize = info.batchSize
         info.seed = settings.seed
 
         let dataDirectory = try dataOptions.locate()
@@ -122,21 +122,54 @@ struct Train: ParsableCommand {
         if let n = trainImages, n < train.count { train = train.subset(0..<n) }
         if let n = testImages, n < test.count { test = test.subset(0..<n) }
 
+        if info.position.batch > 0 {
+            // A run interrupted mid-epoch must continue on the same data to be exact.
+            let batches = (train.count + batchSize - 1) / batchSize
+            guard info.position.batch < batches, savedBatchSize == batchSize else {
+                throw CLIError("\(modelPath): stopped at batch \(info.position.batch) of an epoch; resume it with the same data and --batch-size \(savedBatchSize)")
+            }
+        }
+        info.batchSize = batchSize
         let trainer = Trainer(model: model, optimizer: optimizer, settings: settings,
-                              train: train, test: test, completedEpochs: info.epoch)
+                              train: train, test: test, position: info.position)
         let reporter = TrainingReporter(totalEpochs: epochs)
         let c = model.configuration
+        let resumeNote = info.position.batch > 0 ? ", resuming at epoch \(info.epoch + 1), batch \(info.position.batch + 1)"
+            : info.epoch > 0 ? ", resuming after epoch \(info.epoch)" : ""
         reporter.say("training \(c.arch) \(([c.inputSize] + c.hidden).map(String.init).joined(separator: "-"))-\(c.latent) "
             + "(\(model.parameters.count) parameters, loss \(c.likelihood.rawValue), β \(beta)) on \(train.count) images from \(dataDirectory)"
-            + (info.epoch > 0 ? ", resuming after epoch \(info.epoch)" : ""))
+            + resumeNote)
         var log = TrainingLog(path: json, settings: settings, info: info)
+        let stop = StopRequest.install()
+        defer { StopRequest.uninstall() }
         while trainer.completedEpochs < epochs {
-            let report = trainer.trainEpoch(progress: reporter.progress)
-            info.epoch = report.epoch
-            info.test = report.test
-            try Checkpoint.save(model: model, optimizer: optimizer, info: info, to: modelPath)
-            reporter.epochFinished(report)
-            try log.append(report)
+            let outcome: EpochOutcome
+            do {
+                outcome = try trainer.trainEpoch(progress: reporter.progress, shouldStop: { stop.signal != nil })
+            } catch let diverged as TrainingDiverged {
+                reporter.clearLine()
+                let kept = info.epoch > 0 || info.position.batch > 0 || resume
+                throw CLIError("\(diverged); \(kept ? "\(modelPath) still holds the last good checkpoint" : "no checkpoint was written")")
+            }
+            switch outcome {
+            case .finished(let report):
+                info.position = trainer.position
+                info.test = report.test
+                try Checkpoint.save(model: model, optimizer: optimizer, info: info, to: modelPath)
+                reporter.epochFinished(report)
+                try log.append(report)
+            case .interrupted(let position):
+                info.position = position
+                try Checkpoint.save(model: model, optimizer: optimizer, info: info, to: modelPath)
+            }
+            if let signal = stop.signal, trainer.completedEpochs < epochs {
+                reporter.clearLine()
+                let p = trainer.position
+                let at = p.batch > 0 ? "epoch \(p.epoch + 1), batch \(p.batch) of \(trainer.batchesPerEpoch)" : "epoch \(p.epoch)"
+                reporter.say("interrupted after \(at); saved \(modelPath). Resume with: vae train --resume --model \(modelPath) --epochs \(epochs)"
+                    + (dataOptions.data.map { " --data \($0)" } ?? "") + (batchSize != 128 ? " --batch-size \(batchSize)" : ""))
+                throw ExitCode(128 + signal)
+            }
         }
         let peak = peakResidentMemoryMiB()
         try log.finish(peakResidentMiB: peak)

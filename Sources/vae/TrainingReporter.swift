@@ -30,8 +30,13 @@ final class TrainingReporter {
         if p.batch == p.batches { lastDraw = 0 }
     }
 
-    func epochFinished(_ r: EpochReport) {
+    /// Clears the progress bar's line (on a terminal).
+    func clearLine() {
         if isTerminal { print("\r\u{1B}[K", terminator: "") }
+    }
+
+    func epochFinished(_ r: EpochReport) {
+        clearLine()
         say(String(format: "epoch %2d/%d  train loss %.3f  test -ELBO %.3f (recon %.3f + KL %.3f)  %.0f samples/s  %.2fs",
                    r.epoch, totalEpochs, r.trainLoss, r.test.negativeELBOPerSample,
                    r.test.reconstructionPerSample, r.test.klPerSample, r.samplesPerSecond, r.trainSeconds))

@@ -30,6 +30,8 @@ struct VAECommand: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
+        } catch let exit as ExitCode {
+            Foundation.exit(exit.rawValue)
         } catch let error as FileError {
             fail("\(error)", code: 1)
         } catch let error as CLIError {

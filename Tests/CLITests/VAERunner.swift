@@ -25,7 +25,15 @@ enum VAEBinary {
     static let data = repository.appendingPathComponent("Data/mnist").path
 
     static func run(_ arguments: [String], in folder: String, environment: [String: String] = [:]) throws -> VAERun {
-        guard let url else { throw XCTSkip("the vae binary was not found beside the tests; set VAE_BIN") }
+        try start(arguments, in: folder, environment: environment).finish()
+    }
+
+    /// Starts `vae` without waiting, for tests that signal it.
+    static func start(_ arguments: [String], in folder: String, environment: [String: String] = [:]) throws -> RunningVAE {
+        guard let url else {
+            XCTFail("the vae binary was not found beside the tests; set VAE_BIN")
+            throw CocoaError(.fileNoSuchFile)
+        }
         let process = Process()
         process.executableURL = url
         process.arguments = arguments
@@ -36,20 +44,34 @@ enum VAEBinary {
         process.environment = env
         // Output goes to files: nothing can block on a full pipe.
         let outPath = NSTemporaryDirectory() + "vae-out-\(UUID().uuidString)"
-        let errPath = outPath + ".err"
         FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
-        defer {
-            try? FileManager.default.removeItem(atPath: outPath)
-            try? FileManager.default.removeItem(atPath: errPath)
-        }
+        FileManager.default.createFile(atPath: outPath + ".err", contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath + ".err"))
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        return RunningVAE(process: process, outPath: outPath)
+    }
+}
+
+/// A `vae` process under way.
+struct RunningVAE {
+    let process: Process
+    let outPath: String
+
+    /// What it has printed on stdout so far.
+    var stdoutSoFar: String { (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "" }
+
+    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+    func finish() throws -> VAERun {
         process.waitUntilExit()
+        defer {
+            try? FileManager.default.removeItem(atPath: outPath)
+            try? FileManager.default.removeItem(atPath: outPath + ".err")
+        }
         let outData = try Data(contentsOf: URL(fileURLWithPath: outPath))
-        let errData = try Data(contentsOf: URL(fileURLWithPath: errPath))
+        let errData = try Data(contentsOf: URL(fileURLWithPath: outPath + ".err"))
         return VAERun(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
                       stderr: String(decoding: errData, as: UTF8.self))
     }

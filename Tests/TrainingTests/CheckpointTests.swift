@@ -38,7 +38,7 @@ final class CheckpointTests: XCTestCase {
     func testRoundTripIsBitExact() throws {
         let (model, adam) = trainedModel()
         var info = CheckpointInfo(configuration: configuration)
-        info.epoch = 7
+        info.position = TrainingPosition(epoch: 7)
         info.beta = 4
         info.seed = 99
         info.test = ELBOTerms(reconstruction: 1000, kl: 100, count: 10)

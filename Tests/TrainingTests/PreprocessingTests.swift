@@ -17,7 +17,7 @@ final class PreprocessingTests: XCTestCase {
         settings.learningRate = 3e-3
         let trainer = Trainer(model: model, optimizer: Adam(parameters: model.parameters, learningRate: 3e-3),
                               settings: settings, train: train, test: nil)
-        for _ in 0..<4 { _ = trainer.trainEpoch() }
+        for _ in 0..<4 { _ = try! trainer.trainEpoch() }
         return model
     }()
 
