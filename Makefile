@@ -1,3 +1,4 @@
+SHELL := /bin/bash
 # vae — the two commands a new user needs are `make test` and `make demo`;
 # each installs what is missing (Debian packages), builds, and runs.
 PREFIX   ?= /usr/local
@@ -7,7 +8,7 @@ VAE      := $(BUILD)/vae
 PACKAGES := pkg-config libopenblas-dev zlib1g-dev libpng-dev
 THREADS  ?= 2
 
-.PHONY: setup build test demo bench install clean
+.PHONY: setup build test demo bench fuzz install clean
 
 ## setup: install the C libraries (OpenBLAS, zlib, libpng) if any is missing.
 setup:
@@ -44,6 +45,26 @@ demo: build
 bench: build
 	bash Scripts/bench.sh $(VAE) $(THREADS)
 
+## fuzz: libFuzzer + AddressSanitizer on every parser (IDX, PNG, PGM,
+## safetensors), FUZZ_SECONDS each (default 60), from Tests/Fuzz/corpus.
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := .build-fuzz
+fuzz: setup
+	@mkdir -p $(FUZZ_BUILD)
+	swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name FuzzParsers \
+	  Sources/VAEData/*.swift Sources/VAEData/Drawing/*.swift Tests/Fuzz/FuzzParsers.swift \
+	  -Xcc -fmodule-map-file=Sources/CZlib/module.modulemap -Xcc -fmodule-map-file=Sources/CPNG/module.modulemap \
+	  -I Sources/CZlib -I Sources/CPNG $$(pkg-config --cflags-only-I libpng | sed 's/-I/-Xcc -I/g') \
+	  -lz -lpng16 -o $(FUZZ_BUILD)/fuzz-parsers 2>&1 | grep -v warning || true
+	@for t in idx png pgm safetensors; do \
+	  rm -rf $(FUZZ_BUILD)/corpus-$$t && cp -r Tests/Fuzz/corpus/$$t $(FUZZ_BUILD)/corpus-$$t; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	  FUZZ_TARGET=$$t $(FUZZ_BUILD)/fuzz-parsers -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2560 -max_len=8192 \
+	    -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/finding-$$t- $(FUZZ_BUILD)/corpus-$$t 2>&1 \
+	    | grep -E "^(stat::number_of_executed_units|stat::new_units_added|stat::peak_rss_mb)|ERROR|SUMMARY|Done" ; \
+	  status=$${PIPESTATUS[0]}; [ $$status -eq 0 ] || { echo "fuzz: $$t found a problem (see $(FUZZ_BUILD)/finding-$$t-*)"; exit 1; }; \
+	done
+
 ## install: the binary to $(PREFIX)/bin, the MNIST files to $(PREFIX)/share/vae/mnist.
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/vae/mnist
@@ -51,4 +72,4 @@ install: build
 	install -m 644 Data/mnist/*.gz $(DESTDIR)$(PREFIX)/share/vae/mnist/
 
 clean:
-	rm -rf .build demo
+	rm -rf .build .build-fuzz demo

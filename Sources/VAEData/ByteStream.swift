@@ -13,23 +13,42 @@ public final class ByteStream {
     private var zstream = z_stream()
     private var inputChunk = [UInt8](repeating: 0, count: 1 << 16)
     private var inflateFinished = false
+    private var ownedBuffer: UnsafeMutableRawPointer?
 
     /// deflate never compresses better than about 1032:1, so a gzip file of
     /// n bytes cannot hold more than this many times n.
     public static let maximumCompressionRatio = 1100
 
-    public init(path: String) throws {
+    public convenience init(path: String) throws {
         guard let file = fopen(path, "rb") else {
             throw FileError(path, String(cString: strerror(errno)).lowercased())
         }
-        self.file = file
-        self.path = path
         var info = stat()
         guard fstat(fileno(file), &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
             fclose(file)
             throw FileError(path, "not a regular file")
         }
-        fileSize = Int(info.st_size)
+        try self.init(file: file, size: Int(info.st_size), path: path)
+    }
+
+    /// Bytes already in memory (for tests and fuzzing), read through the same code.
+    public convenience init(bytes: [UInt8], name: String) throws {
+        // fmemopen reads from a buffer it does not own: keep a copy alive with the stream.
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 1)
+        bytes.withUnsafeBytes { copy.copyMemory(from: $0.baseAddress ?? UnsafeRawPointer(copy), byteCount: bytes.count) }
+        guard let file = fmemopen(bytes.isEmpty ? nil : copy, bytes.count, "rb") ?? fopen("/dev/null", "rb") else {
+            copy.deallocate()
+            throw FileError(name, "could not open the bytes as a stream")
+        }
+        try self.init(file: file, size: bytes.count, path: name)
+        ownedBuffer = copy
+    }
+
+    /// Takes ownership of `file` (closed on deinit, or here on failure).
+    private init(file: UnsafeMutablePointer<FILE>, size: Int, path: String) throws {
+        self.file = file
+        self.path = path
+        fileSize = size
         var magic: [UInt8] = [0, 0]
         let got = fread(&magic, 1, 2, file)
         rewind(file)
@@ -47,6 +66,7 @@ public final class ByteStream {
     deinit {
         if isCompressed { inflateEnd(&zstream) }
         fclose(file)
+        ownedBuffer?.deallocate()
     }
 
     /// Upper bound on how many bytes the stream can yield: checked before a

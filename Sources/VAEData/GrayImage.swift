@@ -26,7 +26,11 @@ public struct GrayImage: Equatable {
     }
 
     public static func read(path: String) throws -> GrayImage {
-        let bytes = try readFile(path, limit: 256 << 20)
+        try read(bytes: readFile(path, limit: 256 << 20), path: path)
+    }
+
+    /// A PNG or PGM image from its bytes; `path` names it in errors.
+    public static func read(bytes: [UInt8], path: String) throws -> GrayImage {
         if bytes.starts(with: [0x89, 0x50, 0x4e, 0x47]) { return try PNG.decode(bytes, path: path) }
         if bytes.starts(with: [0x50, 0x35]) || bytes.starts(with: [0x50, 0x32]) { return try PGM.decode(bytes, path: path) }
         throw FileError(path, "not a PNG or PGM image (unrecognised first bytes)")

@@ -11,7 +11,11 @@ public enum IDX {
     public static let maximumPayload = 1 << 31
 
     public static func readImages(path: String) throws -> ImageSet {
-        let stream = try ByteStream(path: path)
+        try readImages(from: ByteStream(path: path))
+    }
+
+    public static func readImages(from stream: ByteStream) throws -> ImageSet {
+        let path = stream.path
         let dims = try readHeader(stream, expectedDimensions: 3, kind: "images")
         let (count, rows, columns) = (dims[0], dims[1], dims[2])
         guard (1...maximumSide).contains(rows), (1...maximumSide).contains(columns) else {
@@ -23,7 +27,11 @@ public enum IDX {
 
     /// Labels, each checked to be below `classCount`.
     public static func readLabels(path: String, classCount: Int = 10) throws -> [UInt8] {
-        let stream = try ByteStream(path: path)
+        try readLabels(from: ByteStream(path: path), classCount: classCount)
+    }
+
+    public static func readLabels(from stream: ByteStream, classCount: Int = 10) throws -> [UInt8] {
+        let path = stream.path
         let count = try readHeader(stream, expectedDimensions: 1, kind: "labels")[0]
         let labels = try readPayload(stream, count: count, what: "\(count) labels")
         if let bad = labels.firstIndex(where: { Int($0) >= classCount }) {

@@ -15,6 +15,12 @@ public enum PGM {
         guard maxval > 0 else { throw FileError(path, "PGM maxval is 0") }
         try GrayImage.checkSize(width: width, height: height, path: path, format: "PGM")
         let n = width * height
+        // Checked against the bytes present before the pixel buffer is made.
+        let bytesPerPixel = maxval > 255 ? 2 : 1
+        let available = bytes.count - reader.position - 1
+        guard magic == "P2" ? n <= (available + 1) / 2 : n * bytesPerPixel <= available else {
+            throw FileError(path, "truncated: \(width)x\(height) pixels need \(magic == "P2" ? 2 * n : n * bytesPerPixel) bytes, found \(max(0, available))")
+        }
         var pixels = [UInt8](repeating: 0, count: n)
         func scaled(_ v: Int) throws -> UInt8 {
             guard v <= maxval else { throw FileError(path, "pixel value \(v) exceeds maxval \(maxval)") }
@@ -22,11 +28,6 @@ public enum PGM {
         }
         if magic == "P5" {
             reader.position += 1   // the single whitespace after maxval
-            let bytesPerPixel = maxval > 255 ? 2 : 1
-            let needed = n * bytesPerPixel
-            guard bytes.count - reader.position >= needed else {
-                throw FileError(path, "truncated: \(width)x\(height) pixels need \(needed) bytes, found \(max(0, bytes.count - reader.position))")
-            }
             for i in 0..<n {
                 let at = reader.position + i * bytesPerPixel
                 let v = bytesPerPixel == 1 ? Int(bytes[at]) : Int(bytes[at]) << 8 | Int(bytes[at + 1])

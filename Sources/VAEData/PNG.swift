@@ -15,6 +15,11 @@ public enum PNG {
         guard began != 0 else { throw FileError(path, "invalid PNG: \(message(&image))") }
         let (width, height) = (Int(image.width), Int(image.height))
         try GrayImage.checkSize(width: width, height: height, path: path, format: "PNG")
+        // deflate expands at most ~1032:1 and a pixel takes at least one bit, so
+        // the file's size bounds what its header may honestly claim.
+        guard width * height <= bytes.count * 8 * 1032 else {
+            throw FileError(path, "PNG claims \(width)x\(height) pixels, more than its \(bytes.count) bytes can hold")
+        }
         // libpng's simplified API takes 16-bit samples as linear light and would
         // gamma-encode them on the way to 8 bits; reading them as 16-bit and
         // scaling keeps their levels as stored, like an 8-bit file's.
