@@ -108,13 +108,33 @@ final class RobustnessTests: XCTestCase {
     }
 
     func testUnwritableModelFolderFailsBeforeTraining() throws {
+        // A "folder" that is a file: no user, root included, can write below it.
+        FileManager.default.createFile(atPath: folder + "/plainfile", contents: Data("x".utf8))
+        let run = try VAEBinary.run(trainArguments("plainfile/m.safetensors"), in: folder)
+        XCTAssertNotEqual(run.status, 0)
+        XCTAssert(run.stderr.contains("plainfile/m.safetensors: folder"), run.stderr)
+        XCTAssertEqual(run.stderr.split(separator: "\n").count, 1)
+        // Permissions, where they apply (root ignores them).
         let locked = folder + "/locked"
         try FileManager.default.createDirectory(atPath: locked, withIntermediateDirectories: true)
         chmod(locked, 0o500)
         defer { chmod(locked, 0o700) }
-        guard access(locked, W_OK) != 0 else { return }   // root ignores permissions: nothing to test
-        let run = try VAEBinary.run(trainArguments("locked/m.safetensors"), in: folder)
-        XCTAssertNotEqual(run.status, 0)
-        XCTAssert(run.stderr.contains("is not writable"), run.stderr)
+        if access(locked, W_OK) != 0 {
+            let denied = try VAEBinary.run(trainArguments("locked/m.safetensors"), in: folder)
+            XCTAssertNotEqual(denied.status, 0)
+            XCTAssert(denied.stderr.contains("is not writable"), denied.stderr)
+        }
+    }
+
+    /// Saving fails after training began (the folder vanished): a clear error, exit 1.
+    func testSaveFailureIsReported() throws {
+        try FileManager.default.createDirectory(atPath: folder + "/out", withIntermediateDirectories: true)
+        let run = try VAEBinary.start(trainArguments("out/m.safetensors", epochs: 200), in: folder)
+        wait(for: "epoch  1/200", in: run)
+        try FileManager.default.removeItem(atPath: folder + "/out")
+        let result = try run.finish()
+        XCTAssertEqual(result.status, 1)
+        XCTAssert(result.stderr.contains("out/m.safetensors: cannot write here"), result.stderr)
+        XCTAssertEqual(result.stderr.split(separator: "\n").count, 1)
     }
 }
