@@ -13,6 +13,8 @@ public struct CheckpointInfo: Equatable {
     /// Completed epochs, and batches done in the next one (mid-epoch after an interruption).
     public var position = TrainingPosition()
     public var epoch: Int { position.epoch }
+    /// Which training images the model saw (digits kept, held-out tail).
+    public var data = DataSelection()
     /// Negative ELBO per test sample after the last epoch, and its two terms.
     public var test = ELBOTerms()
 
@@ -27,7 +29,8 @@ public struct CheckpointInfo: Equatable {
 /// latent, loss (bce|mse), beta, lr, batch_size, seed, epoch (completed),
 /// batch (done in the next epoch: nonzero after an interruption) with
 /// epoch_train_recon, epoch_train_kl, epoch_train_count (those batches' sums),
-/// adam_step, test_nelbo, test_recon, test_kl, test_count.
+/// adam_step, test_nelbo, test_recon, test_kl, test_count, and when training
+/// used only some digits, digits ("0,1,…,8") and holdout (images held back).
 public enum Checkpoint {
     public static let formatVersion = "1"
     static let limits = (latent: 1...4096, width: 1...65536, input: 1...(4096 * 4096), layers: 0...16)
@@ -68,6 +71,8 @@ public enum Checkpoint {
             "test_count": String(info.test.count),
         ]
         if let optimizer { metadata["adam_step"] = String(optimizer.step) }
+        if let digits = info.data.digits { metadata["digits"] = digits.map(String.init).joined(separator: ",") }
+        if info.data.holdout > 0 { metadata["holdout"] = String(info.data.holdout) }
         try SafeTensors.write(SafeTensorsFile(tensors: tensors, metadata: metadata), to: path)
     }
 
@@ -172,6 +177,14 @@ public enum Checkpoint {
         }
         guard let seed = UInt64(try value("seed")) else { throw FileError(path, "metadata seed is not an unsigned integer") }
         info.seed = seed
+        if let text = m["digits"] {
+            let digits = text.split(separator: ",").map { Int($0) }
+            guard !digits.isEmpty, digits.allSatisfy({ ($0 ?? -1) >= 0 && ($0 ?? 99) <= 9 }) else {
+                throw FileError(path, "metadata digits is \(text), expected comma-separated digits 0-9")
+            }
+            info.data.digits = digits.compactMap { $0 }
+        }
+        info.data.holdout = Int(m["holdout"] ?? "0") ?? 0
         let count = Int(m["test_count"] ?? "0") ?? 0
         info.test = ELBOTerms(reconstruction: (Double(m["test_recon"] ?? "") ?? 0) * Double(count),
                               kl: (Double(m["test_kl"] ?? "") ?? 0) * Double(count), count: count)

@@ -67,10 +67,22 @@ public final class ImageInputs {
     }
 
     func images(of set: ImageSet, split: MNISTSplit, indices: Range<Int>) -> [InputImage] {
-        indices.map { i in
+        images(of: set.subset(indices), name: split.rawValue, firstIndex: indices.lowerBound)
+    }
+
+    /// Every image of a set as intensities in [0, 1].
+    public static func pixels(of set: ImageSet) -> [[Float]] {
+        (0..<set.count).map { i in
             var pixels = [Float](repeating: 0, count: set.pixelsPerImage)
             pixels.withUnsafeMutableBufferPointer { set.gather([i], into: $0.baseAddress!) }
-            return InputImage(source: "\(split.rawValue):\(i)", label: set.labels.map { Int($0[i]) }, pixels: pixels)
+            return pixels
+        }
+    }
+
+    /// Every image of a set, named `name:i`.
+    public func images(of set: ImageSet, name: String, firstIndex: Int = 0) -> [InputImage] {
+        zip(0..<set.count, Self.pixels(of: set)).map { i, pixels in
+            InputImage(source: "\(name):\(firstIndex + i)", label: set.labels.map { Int($0[i]) }, pixels: pixels)
         }
     }
 

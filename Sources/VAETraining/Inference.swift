@@ -44,7 +44,7 @@ public extension MLPVAE {
 
     /// Copies `rows` (each `width` long) into one buffer, `batchSize` rows at a
     /// time, and hands each batch to `body` as a matrix.
-    private func forEachBatch(of rows: [[Float]], width: Int, batchSize: Int, _ body: (Matrix) -> Void) {
+    func forEachBatch(of rows: [[Float]], width: Int, batchSize: Int, _ body: (Matrix) -> Void) {
         let batch = max(1, min(batchSize, rows.count))
         let buffer = Tensor(shape: [batch, width])
         reserve(batchSize: batch)

@@ -50,17 +50,17 @@ struct Encode: ParsableCommand {
         print("encoded \(images.count) images to \(output) (k = \(k))")
         if let plot {
             let means = codes.map(\.mu)
-            let scatter: ScatterPlot
+            let scatter: Chart
             if k == 2 {
-                scatter = ScatterPlot(title: "LATENT MEANS", xLabel: "Z0", yLabel: "Z1",
-                                      points: zip(means, images).map { .init(x: Double($0[0]), y: Double($0[1]), label: $1.label) })
+                scatter = Chart(title: "LATENT MEANS", xLabel: "Z0", yLabel: "Z1", series: [
+                    .points(zip(means, images).map { .init(x: Double($0[0]), y: Double($0[1]), label: $1.label) })])
             } else {
                 let pca = PrincipalProjection(means)
-                scatter = ScatterPlot(
+                scatter = Chart(
                     title: String(format: "LATENT MEANS, PCA OF %d DIMENSIONS", k),
                     xLabel: String(format: "PC1 (%.0f%%)", 100 * pca.explained.0),
                     yLabel: String(format: "PC2 (%.0f%%)", 100 * pca.explained.1),
-                    points: zip(pca.coordinates, images).map { .init(x: $0.0, y: $0.1, label: $1.label) })
+                    series: [.points(zip(pca.coordinates, images).map { .init(x: $0.0, y: $0.1, label: $1.label) })])
             }
             try scatter.render().write(path: plot)
             print("plotted \(means.count) latent means to \(plot)")

@@ -47,6 +47,15 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Also write the per-epoch figures as JSON to this file.", valueName: "path"))
     var json: String?
 
+    @Option(help: ArgumentHelp("Train only on these digits (anomaly detection: the others become anomalies).", valueName: "d1,d2,..."))
+    var digits: String?
+
+    @Option(help: ArgumentHelp("Train on every digit but these.", valueName: "d1,d2,..."))
+    var excludeDigits: String?
+
+    @Option(help: ArgumentHelp("Hold back the last n kept training images, for calibrating anomaly thresholds.", valueName: "n"))
+    var holdout = 0
+
     @Option(help: ArgumentHelp("Train on the first n training images only (quick runs).", valueName: "n"))
     var trainImages: Int?
 
@@ -64,7 +73,24 @@ struct Train: ParsableCommand {
             throw ValidationError("--loss must be bce or mse, got '\(loss)'")
         }
         if let n = trainImages, n < 1 { throw ValidationError("--train-images must be at least 1, got \(n)") }
+        if digits != nil && excludeDigits != nil { throw ValidationError("use --digits or --exclude-digits, not both") }
+        _ = try selectedDigits()
+        guard holdout >= 0 else { throw ValidationError("--holdout must be at least 0, got \(holdout)") }
         if let n = testImages, n < 1 { throw ValidationError("--test-images must be at least 1, got \(n)") }
+    }
+
+    /// The digits to train on, from --digits or --exclude-digits (nil: all).
+    func selectedDigits() throws -> [Int]? {
+        guard let text = digits ?? excludeDigits else { return nil }
+        let flag = digits != nil ? "--digits" : "--exclude-digits"
+        let values = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard values.allSatisfy({ $0.map { (0...9).contains($0) } == true }) else {
+            throw ValidationError("\(flag) must be comma-separated digits 0-9, got '\(text)'")
+        }
+        let listed = Set(values.compactMap { $0 })
+        let kept = digits != nil ? listed.sorted() : (0...9).filter { !listed.contains($0) }
+        guard !kept.isEmpty else { throw ValidationError("\(flag) \(text) leaves no digit to train on") }
+        return kept
     }
 
     func parseHidden(_ text: String) throws -> [Int] {
@@ -117,10 +143,20 @@ struct Train: ParsableCommand {
         info.seed = settings.seed
 
         let dataDirectory = try dataOptions.locate()
+        if resume {
+            guard try selectedDigits() == nil || info.data.digits == (try selectedDigits()) else {
+                throw CLIError("--digits/--exclude-digits differ from the checkpoint's digits")
+            }
+        } else {
+            info.data = DataSelection(digits: try selectedDigits(), holdout: holdout)
+        }
         var train = try MNIST.load(directory: dataDirectory, split: .train)
         var test = try MNIST.load(directory: dataDirectory, split: .test)
         if let n = trainImages, n < train.count { train = train.subset(0..<n) }
+        train = info.data.split(train).fit
+        test = info.data.keep(test)
         if let n = testImages, n < test.count { test = test.subset(0..<n) }
+        guard train.count > 0 else { throw CLIError("no training images left after selecting digits and holding out \(info.data.holdout)") }
 
         if info.position.batch > 0 {
             // A run interrupted mid-epoch must continue on the same data to be exact.
@@ -137,7 +173,9 @@ struct Train: ParsableCommand {
         let resumeNote = info.position.batch > 0 ? ", resuming at epoch \(info.epoch + 1), batch \(info.position.batch + 1)"
             : info.epoch > 0 ? ", resuming after epoch \(info.epoch)" : ""
         reporter.say("training \(c.arch) \(([c.inputSize] + c.hidden).map(String.init).joined(separator: "-"))-\(c.latent) "
-            + "(\(model.parameters.count) parameters, loss \(c.likelihood.rawValue), β \(beta)) on \(train.count) images from \(dataDirectory)"
+            + "(\(model.parameters.count) parameters, loss \(c.likelihood.rawValue), β \(beta)) on \(train.count) images"
+            + (info.data.digits.map { " of digits \($0.map(String.init).joined(separator: ","))" } ?? "")
+            + (info.data.holdout > 0 ? " (\(info.data.holdout) held out)" : "") + " from \(dataDirectory)"
             + resumeNote)
         var log = TrainingLog(path: json, settings: settings, info: info)
         let stop = StopRequest.install()

@@ -14,6 +14,7 @@ struct VAECommand: ParsableCommand {
               vae train                     train the default model (10 epochs) into model.safetensors
               vae train --beta 4            a β-VAE
               vae sample -n 16              a 4x4 grid of new digits in samples.png
+              vae score --split test        anomaly scores (add --calibrate train for a threshold)
               vae interpolate a.png b.png   morph one digit into another
               vae reconstruct test:0-9 --noise 0.3
                                             denoise ten test digits
@@ -21,7 +22,7 @@ struct VAECommand: ParsableCommand {
             """,
         version: "vae 0.1.0",
         subcommands: [Train.self, Sample.self, Interpolate.self, Encode.self, Reconstruct.self,
-                      Arithmetic.self, Traverse.self, Augment.self]
+                      Arithmetic.self, Traverse.self, Augment.self, Score.self, Anomaly.self]
     )
 
     /// Parses, runs, and turns any error into one line on stderr and a

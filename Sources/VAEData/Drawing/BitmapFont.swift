@@ -56,6 +56,28 @@ extension RGBImage {
         for yy in y..<(y + h) { for xx in x..<(x + w) { set(xx, yy, color) } }
     }
 
+    /// A rectangle mixed with what is under it: alpha 1 paints, 0 leaves.
+    public mutating func blend(x: Int, y: Int, width w: Int, height h: Int, color: RGB, alpha: Double) {
+        func mix(_ a: UInt8, _ b: UInt8) -> UInt8 { UInt8((alpha * Double(a) + (1 - alpha) * Double(b)).rounded()) }
+        for yy in max(0, y)..<min(height, y + h) {
+            for xx in max(0, x)..<min(width, x + w) {
+                let under = get(xx, yy)
+                set(xx, yy, RGB(mix(color.r, under.r), mix(color.g, under.g), mix(color.b, under.b)))
+            }
+        }
+    }
+
+    /// Images side by side, top-aligned, on white.
+    public static func sideBySide(_ images: [RGBImage]) -> RGBImage {
+        var out = RGBImage(width: images.reduce(0) { $0 + $1.width }, height: images.map(\.height).max() ?? 0)
+        var left = 0
+        for image in images {
+            for y in 0..<image.height { for x in 0..<image.width { out.set(left + x, y, image.get(x, y)) } }
+            left += image.width
+        }
+        return out
+    }
+
     /// A straight line, one pixel wide (Bresenham).
     public mutating func line(from start: (Int, Int), to end: (Int, Int), color: RGB) {
         var (x0, y0) = start

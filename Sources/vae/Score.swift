@@ -1,0 +1,133 @@
+import ArgumentParser
+import Foundation
+import VAEData
+import VAETraining
+
+extension AnomalyMetric: ExpressibleByArgument {}
+
+/// `--metric` and `--samples`, shared by `score` and `anomaly`.
+struct ScoringOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Anomaly score: nelbo (−ELBO in nats) or recon (reconstruction term at z = μ).",
+                               valueName: "nelbo|recon"))
+    var metric: AnomalyMetric = .nelbo
+
+    @Option(help: "Draws of z averaged per image for --metric nelbo.")
+    var samples = 1
+
+    func validate() throws {
+        guard (1...1000).contains(samples) else { throw ValidationError("--samples must be in 1...1000, got \(samples)") }
+    }
+}
+
+struct Score: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Anomaly scores for images (higher = more anomalous), with a threshold.",
+        discussion: "The threshold is --threshold T, or the --percentile P (default 99) of the scores of a reference set of normal images given by --calibrate: train (the images the model was trained on, as its checkpoint records: the training split less any excluded digits and held-out images), heldout (the held-out ones), test, an MNIST reference like test:0-999, a folder of PNG/PGM images, or one image file. Images scoring above it are marked anomalous.")
+
+    @OptionGroup var inputs: ManyImageInputs
+    @OptionGroup var scoring: ScoringOptions
+
+    @Option(help: ArgumentHelp("A fixed threshold.", valueName: "T"))
+    var threshold: Double?
+
+    @Option(help: ArgumentHelp("Normal images to calibrate the threshold on.", valueName: "spec"))
+    var calibrate: String?
+
+    @Option(help: ArgumentHelp("The percentile of the calibration scores used as threshold.", valueName: "P"))
+    var percentile: Double = 99
+
+    @Option(name: .short, help: ArgumentHelp("Write source,label,score,anomalous rows to this CSV instead of a table on stdout.", valueName: "path"))
+    var output: String?
+
+    @Option(help: ArgumentHelp("Write the threshold and how it was chosen as JSON.", valueName: "path"))
+    var json: String?
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var seedOptions: SeedOptions
+    @OptionGroup var threadOptions: ThreadOptions
+
+    func validate() throws {
+        if threshold != nil && calibrate != nil { throw ValidationError("use --threshold or --calibrate, not both") }
+        if let threshold, !threshold.isFinite { throw ValidationError("--threshold must be a finite number") }
+        guard (0...100).contains(percentile) else { throw ValidationError("--percentile must be in 0...100, got \(percentile)") }
+    }
+
+    func run() throws {
+        threadOptions.apply()
+        if let output { try checkWritable(output, flag: "-o") }
+        if let json { try checkWritable(json, flag: "--json") }
+        let loaded = try Checkpoint.load(path: modelOptions.model)
+        let model = loaded.model
+        let images = try inputs.load()
+        let score = { (pixels: [[Float]]) in
+            anomalyScores(model: model, images: pixels, metric: scoring.metric, samples: scoring.samples, seed: seedOptions.seed)
+        }
+        let scores = score(images.map(\.pixels))
+
+        var chosen: (value: Double, how: String, calibrationCount: Int)?
+        if let threshold { chosen = (threshold, "given", 0) }
+        if let calibrate {
+            let reference = try calibrationImages(calibrate, info: loaded.info)
+            let referenceScores = score(reference.map(\.pixels))
+            chosen = (VAETraining.percentile(referenceScores, percentile),
+                      String(format: "percentile %g of %d calibration images (%@)", percentile, reference.count, calibrate),
+                      reference.count)
+        }
+        let flags = scores.map { s in chosen.map { s > $0.value } }
+
+        var csv = "source,label,score,anomalous\n"
+        for (image, (s, flag)) in zip(images, zip(scores, flags)) {
+            csv += "\(image.source),\(image.label.map(String.init) ?? ""),\(s),\(flag.map { $0 ? "1" : "0" } ?? "")\n"
+        }
+        if let output {
+            try AtomicFile.write(Array(csv.utf8), to: output)
+            print("scored \(images.count) images (\(scoring.metric.rawValue)) into \(output)")
+        } else {
+            let width = max(6, images.map(\.source.count).max() ?? 0)
+            func pad(_ text: String, _ n: Int) -> String { text + String(repeating: " ", count: max(0, n - text.count)) }
+            print(pad("source", width) + "  label       score  anomalous")
+            for (image, (s, flag)) in zip(images, zip(scores, flags)) {
+                print(pad(image.source, width) + "  " + pad(image.label.map(String.init) ?? "", 5)
+                      + String(format: " %11.3f  ", s) + (flag.map { $0 ? "yes" : "no" } ?? ""))
+            }
+        }
+        let flagged = flags.compactMap { $0 }.filter { $0 }.count
+        if let chosen {
+            print(String(format: "threshold %.3f (%@): %d of %d images anomalous", chosen.value, chosen.how, flagged, images.count))
+        }
+        if let json {
+            var doc: [String: Any] = ["metric": scoring.metric.rawValue, "n": images.count, "samples": scoring.samples]
+            if let chosen {
+                doc["threshold"] = chosen.value
+                doc["threshold_method"] = chosen.how
+                doc["n_anomalous"] = flagged
+                if calibrate != nil { doc["percentile"] = percentile; doc["calibration_n"] = chosen.calibrationCount }
+            }
+            try writeJSON(doc, to: json)
+        }
+    }
+
+    /// The reference set named by --calibrate.
+    func calibrationImages(_ spec: String, info: CheckpointInfo) throws -> [InputImage] {
+        let reader = inputs.imageOptions.reader()
+        switch spec {
+        case "train", "heldout":
+            let split = info.data.split(try reader.split(.train))
+            guard let set = spec == "train" ? split.fit : split.heldOut else {
+                throw CLIError("--calibrate heldout: \(modelOptions.model) was trained without held-out images (vae train --holdout N)")
+            }
+            return reader.images(of: set, name: spec)
+        case "test":
+            return try reader.load(split: .test, limit: nil)
+        default:
+            var isFolder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: spec, isDirectory: &isFolder), isFolder.boolValue {
+                let files = try FileManager.default.contentsOfDirectory(atPath: spec).sorted()
+                    .filter { $0.lowercased().hasSuffix(".png") || $0.lowercased().hasSuffix(".pgm") }
+                guard !files.isEmpty else { throw CLIError("--calibrate \(spec): no .png or .pgm images in this folder") }
+                return try reader.load(files.map { (spec as NSString).appendingPathComponent($0) })
+            }
+            return try reader.load(spec)
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import VAEData
+import XCTest
+
+/// `vae score` and `vae anomaly` end to end, on a model trained without the digit 1.
+final class AnomalyTests: XCTestCase {
+    static let shared = NSTemporaryDirectory() + "vae-anomaly-\(UUID().uuidString)"
+    static var trained: VAERun?
+
+    override class func setUp() {
+        try? FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
+        trained = try? VAEBinary.run(["train", "--data", VAEBinary.data, "--exclude-digits", "1", "--holdout", "500",
+                                      "--epochs", "2", "--train-images", "8000", "--test-images", "500", "--hidden", "128",
+                                      "--latent", "8", "--lr", "0.002", "--threads", "2", "--model", "no1.safetensors"], in: shared)
+    }
+
+    override class func tearDown() { try? FileManager.default.removeItem(atPath: shared) }
+
+    func vae(_ arguments: String...) throws -> VAERun {
+        let run = try XCTUnwrap(Self.trained)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        return try VAEBinary.run(arguments + ["--model", "no1.safetensors", "--data", VAEBinary.data], in: Self.shared)
+    }
+
+    func json(_ name: String) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.shared + "/" + name))) as! [String: Any]
+    }
+
+    func testAnomalyBenchmarkUsesTheRightSets() throws {
+        let run = try vae("anomaly", "--json", "a.json", "--plot", "roc.png", "--metric", "recon")
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let doc = try json("a.json")
+        // The model's checkpoint says it never saw 1s: they are the anomalies of the whole test set.
+        XCTAssertEqual(doc["n_anomalous"] as? Int, 1135)
+        XCTAssertEqual(doc["n_normal"] as? Int, 8865)
+        XCTAssertEqual(doc["metric"] as? String, "recon")
+        XCTAssertEqual(doc["fpr_target"] as? Double, 0.05)
+        for key in ["auroc", "average_precision", "threshold", "test_fpr", "test_tpr", "precision"] {
+            XCTAssertNotNil(doc[key] as? Double, key)
+        }
+        // 1s are the simplest digit, so a VAE finds them *likely*: AUROC well under ½ (cf. Tonnaer, table 3.3).
+        XCTAssertLessThan(doc["auroc"] as! Double, 0.5)
+        XCTAssertEqual(doc["calibration_n"] as? Int, 500 - 0)   // the held-out tail, all normal
+        XCTAssertEqual(doc["test_fpr"] as! Double, 0.05, accuracy: 0.03, "calibrated on held-out normals, the FPR carries over")
+        XCTAssert(run.stdout.contains("calibrated on 500 held-out normal training images"), run.stdout)
+        let plot = try GrayImage.read(path: Self.shared + "/roc.png")
+        XCTAssertEqual(plot.width, 560 + 640)
+
+        // Naming the anomalies explicitly changes the sets accordingly.
+        let two = try vae("anomaly", "--anomaly-digits", "1,7", "--json", "b.json")
+        XCTAssertEqual(two.status, 0, two.stderr)
+        XCTAssertEqual(try json("b.json")["n_anomalous"] as? Int, 1135 + 1028)
+    }
+
+    func testScoreTableCSVAndThresholds() throws {
+        let table = try vae("score", "test:0-3")
+        XCTAssertEqual(table.status, 0, table.stderr)
+        let rows = table.stdout.split(separator: "\n")
+        XCTAssertEqual(rows.count, 5)
+        XCTAssert(rows[1].hasPrefix("test:0"))
+
+        let csv = try vae("score", "--split", "test", "--limit", "200", "--calibrate", "heldout", "--percentile", "90",
+                          "-o", "s.csv", "--json", "s.json")
+        XCTAssertEqual(csv.status, 0, csv.stderr)
+        let lines = try String(contentsOfFile: Self.shared + "/s.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines[0], "source,label,score,anomalous")
+        XCTAssertEqual(lines.count, 201)
+        let doc = try json("s.json")
+        let threshold = try XCTUnwrap(doc["threshold"] as? Double)
+        XCTAssertEqual(doc["calibration_n"] as? Int, 500)
+        XCTAssert((doc["threshold_method"] as? String)?.contains("percentile 90") == true)
+        for line in lines.dropFirst() {
+            let f = line.split(separator: ",", omittingEmptySubsequences: false)
+            XCTAssertEqual(f[3] == "1", Double(f[2])! > threshold, String(line))
+        }
+        // Deterministic: the same seed gives the same scores.
+        let again = try vae("score", "--split", "test", "--limit", "200", "--calibrate", "heldout", "--percentile", "90",
+                            "-o", "s2.csv")
+        XCTAssertEqual(again.status, 0)
+        XCTAssertEqual(try String(contentsOfFile: Self.shared + "/s2.csv", encoding: .utf8),
+                       try String(contentsOfFile: Self.shared + "/s.csv", encoding: .utf8))
+
+        let fixed = try vae("score", "test:0-9", "--threshold=-1")
+        XCTAssert(fixed.stdout.contains("10 of 10 images anomalous"), fixed.stdout)
+        let both = try vae("score", "test:0", "--threshold", "1", "--calibrate", "train")
+        XCTAssertNotEqual(both.status, 0)
+        XCTAssert(both.stderr.contains("use --threshold or --calibrate, not both"))
+    }
+}
