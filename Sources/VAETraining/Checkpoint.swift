@@ -15,6 +15,11 @@ public struct CheckpointInfo: Equatable {
     public var epoch: Int { position.epoch }
     /// Which training images the model saw (digits kept, held-out tail).
     public var data = DataSelection()
+    /// How it was trained, beyond the flags above (binarisation, warm-up, schedule, IWAE samples).
+    public var binarize = false
+    public var warmupEpochs = 0
+    public var schedule = LearningRateSchedule.constant
+    public var importanceSamples = 1
     /// Negative ELBO per test sample after the last epoch, and its two terms.
     public var test = ELBOTerms()
 
@@ -26,7 +31,8 @@ public struct CheckpointInfo: Equatable {
 /// Tensors: the model's parameters under their PyTorch names
 /// (`encoder.0.weight` [512, 784], …), then `adam.m.<name>` and `adam.v.<name>`.
 /// `__metadata__`: format_version, arch, input_size, hidden ("512,256"),
-/// latent, loss (bce|mse), beta, lr, batch_size, seed, epoch (completed),
+/// latent, loss (bce|mse), activation (relu|tanh), binarize (dynamic|none),
+/// warmup_epochs, lr_decay (none|iwae|factor), iw_samples, beta, lr, batch_size, seed, epoch (completed),
 /// batch (done in the next epoch: nonzero after an interruption) with
 /// epoch_train_recon, epoch_train_kl, epoch_train_count (those batches' sums),
 /// adam_step, test_nelbo, test_recon, test_kl, test_count, and when training
@@ -56,6 +62,11 @@ public enum Checkpoint {
             "hidden": c.hidden.map(String.init).joined(separator: ","),
             "latent": String(c.latent),
             "loss": c.likelihood.rawValue,
+            "activation": c.activation.rawValue,
+            "binarize": info.binarize ? "dynamic" : "none",
+            "warmup_epochs": String(info.warmupEpochs),
+            "lr_decay": info.schedule.text,
+            "iw_samples": String(info.importanceSamples),
             "beta": String(info.beta),
             "lr": String(info.learningRate),
             "batch_size": String(info.batchSize),
@@ -160,9 +171,17 @@ public enum Checkpoint {
         guard let likelihood = ReconstructionLikelihood(rawValue: loss) else {
             throw FileError(path, "metadata loss is \(loss), expected bce or mse")
         }
+        let activationText = m["activation"] ?? "relu"
+        guard let activation = ActivationKind(rawValue: activationText) else {
+            throw FileError(path, "metadata activation is \(activationText), expected relu or tanh")
+        }
         var info = CheckpointInfo(configuration: VAEConfiguration(
             inputSize: try integer("input_size", limits.input), hidden: hidden.compactMap { $0 },
-            latent: try integer("latent", limits.latent), likelihood: likelihood))
+            latent: try integer("latent", limits.latent), likelihood: likelihood, activation: activation))
+        info.binarize = m["binarize"] == "dynamic"
+        info.warmupEpochs = max(0, Int(m["warmup_epochs"] ?? "0") ?? 0)
+        info.schedule = LearningRateSchedule(text: m["lr_decay"] ?? "none") ?? .constant
+        info.importanceSamples = max(1, Int(m["iw_samples"] ?? "1") ?? 1)
         info.beta = try real("beta")
         info.learningRate = try real("lr")
         info.batchSize = try integer("batch_size", 1...Int(Int32.max))

@@ -11,8 +11,63 @@ public struct TrainingSettings: Equatable {
     /// Weight of the KL term: 1 is the VAE, > 1 the β-VAE.
     public var beta: Float = 1
     public var seed: UInt64 = 0
+    /// Dynamic binarisation: every time an image is drawn, each pixel is set to
+    /// 1 with probability equal to its intensity (Burda et al. 2015).
+    public var binarize = false
+    /// The KL weight rises linearly from 0 to β over this many epochs (per step).
+    public var warmupEpochs = 0
+    public var schedule = LearningRateSchedule.constant
+    /// Samples per image of the importance-weighted bound; 1 trains on the ELBO.
+    public var importanceSamples = 1
 
     public init() {}
+
+    /// The KL weight at a point of training (epochs completed, as a fraction).
+    public func klWeight(at progress: Double) -> Float {
+        guard warmupEpochs > 0 else { return beta }
+        return beta * Float(min(1, progress / Double(warmupEpochs)))
+    }
+}
+
+/// How the learning rate changes from epoch to epoch.
+public enum LearningRateSchedule: Equatable {
+    case constant
+    /// Multiplied by this factor after every epoch.
+    case exponential(Double)
+    /// Burda et al. 2015, §5: stage i = 0…7 lasts 3^i epochs at lr · 10^(−i/7)
+    /// (3280 epochs in all; later epochs stay at the last stage's rate).
+    case iwae
+
+    /// The rate for (1-based) epoch `epoch`.
+    public func rate(base: Float, epoch: Int) -> Float {
+        switch self {
+        case .constant: return base
+        case .exponential(let factor): return Float(Double(base) * pow(factor, Double(epoch - 1)))
+        case .iwae:
+            var stage = 0, end = 1
+            while epoch > end && stage < 7 { stage += 1; end += Int(pow(3.0, Double(stage))) }
+            return Float(Double(base) * pow(10, -Double(stage) / 7))
+        }
+    }
+
+    /// As written in checkpoints and accepted by `--lr-decay`: none, iwae, or a factor.
+    public var text: String {
+        switch self {
+        case .constant: "none"
+        case .exponential(let f): String(f)
+        case .iwae: "iwae"
+        }
+    }
+
+    public init?(text: String) {
+        switch text {
+        case "none": self = .constant
+        case "iwae": self = .iwae
+        default:
+            guard let f = Double(text), f > 0, f <= 1 else { return nil }
+            self = .exponential(f)
+        }
+    }
 }
 
 /// Where a run is within an epoch, for progress bars.
@@ -96,7 +151,7 @@ public final class Trainer {
         self.position = position
         let batch = min(settings.batchSize, train.count)
         input = Tensor(shape: [batch, train.pixelsPerImage])
-        noise = Tensor(shape: [batch, model.configuration.latent])
+        noise = Tensor(shape: [batch * settings.importanceSamples, model.configuration.latent])
         model.reserve(batchSize: batch)
     }
 
@@ -110,8 +165,8 @@ public final class Trainer {
         let epoch = position.epoch + 1
         var shuffler = RandomGenerator(seed: settings.seed, stream: .shuffle, index: UInt64(epoch))
         let order = shuffler.permutation(train.count)
-        let beta = Double(settings.beta)
-        let latent = model.configuration.latent
+        optimizer.learningRate = settings.schedule.rate(base: settings.learningRate, epoch: epoch)
+        let latent = model.configuration.latent, samples = settings.importanceSamples
         var totals = position.partial
         let resumedCount = totals.count
         let start = DispatchTime.now().uptimeNanoseconds
@@ -122,15 +177,31 @@ public final class Trainer {
             let rows = upper - lower
             let x = input.matrix(rows: rows, columns: train.pixelsPerImage)
             train.gather(order[lower..<upper], into: x.pointer)
-            let eps = noise.matrix(rows: rows, columns: latent)
-            var rng = RandomGenerator(seed: settings.seed, stream: .noise, index: UInt64(epoch) << 32 | UInt64(b))
+            let stream = UInt64(epoch) << 32 | UInt64(b)
+            if settings.binarize {
+                var coin = RandomGenerator(seed: settings.seed, stream: .binarization, index: stream)
+                for i in 0..<x.count { x.pointer[i] = coin.uniform() < x.pointer[i] ? 1 : 0 }
+            }
+            let eps = noise.matrix(rows: rows * samples, columns: latent)
+            var rng = RandomGenerator(seed: settings.seed, stream: .noise, index: stream)
             rng.fillNormal(eps.pointer, count: eps.count)
+            let beta = settings.klWeight(at: Double(epoch - 1) + Double(b) / Double(batches))
 
             model.parameters.zeroGradients()
-            let terms = model.forward(x, noise: eps)
-            guard terms.reconstruction.isFinite else { throw TrainingDiverged(epoch: epoch, batch: b + 1, term: "reconstruction term") }
-            guard terms.kl.isFinite else { throw TrainingDiverged(epoch: epoch, batch: b + 1, term: "KL term") }
-            model.backward(beta: settings.beta)
+            let terms: ELBOTerms
+            if samples > 1 {
+                // The bound's value stands in the reconstruction slot: it is the loss trained on.
+                let bound = model.forwardImportanceWeighted(x, samples: samples, noise: eps, beta: beta)
+                guard bound.isFinite else { throw TrainingDiverged(epoch: epoch, batch: b + 1, term: "importance-weighted bound") }
+                terms = ELBOTerms(reconstruction: bound, kl: 0, count: rows)
+                model.backwardImportanceWeighted(beta: beta)
+            } else {
+                let elbo = model.forward(x, noise: eps)
+                guard elbo.reconstruction.isFinite else { throw TrainingDiverged(epoch: epoch, batch: b + 1, term: "reconstruction term") }
+                guard elbo.kl.isFinite else { throw TrainingDiverged(epoch: epoch, batch: b + 1, term: "KL term") }
+                terms = elbo   // reported with the full β, also during warm-up, so epochs compare
+                model.backward(beta: beta)
+            }
             guard model.parameters.gradientsAreFinite() else { throw TrainingDiverged(epoch: epoch, batch: b + 1, term: "gradient") }
             optimizer.update()
             totals = totals + terms
@@ -139,7 +210,7 @@ public final class Trainer {
             if let progress {
                 let elapsed = seconds(since: start)
                 progress(BatchProgress(epoch: epoch, batch: b + 1, batches: batches,
-                                       runningLoss: totals.loss(beta: beta) / Double(totals.count),
+                                       runningLoss: totals.loss(beta: Double(settings.beta)) / Double(totals.count),
                                        samplesPerSecond: Double(totals.count - resumedCount) / max(elapsed, 1e-9),
                                        elapsed: elapsed))
             }
@@ -148,7 +219,7 @@ public final class Trainer {
         let trainSeconds = seconds(since: start)
         position = TrainingPosition(epoch: epoch)
         let testTerms = test.map { evaluate(model: model, images: $0, seed: settings.seed) } ?? ELBOTerms()
-        return .finished(EpochReport(epoch: epoch, trainLoss: totals.loss(beta: beta) / Double(totals.count), train: totals,
+        return .finished(EpochReport(epoch: epoch, trainLoss: totals.loss(beta: Double(settings.beta)) / Double(totals.count), train: totals,
                                      test: testTerms, trainSeconds: trainSeconds,
                                      samplesPerSecond: Double(totals.count - resumedCount) / max(trainSeconds, 1e-9)))
     }

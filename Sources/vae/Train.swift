@@ -41,6 +41,24 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Reconstruction likelihood: bce (Bernoulli) or mse (Gaussian) (default: bce).", valueName: "bce|mse"))
     var loss: String?
 
+    @Option(help: ArgumentHelp("Hidden nonlinearity: relu or tanh (default: relu).", valueName: "relu|tanh"))
+    var activation: String?
+
+    @Option(help: ArgumentHelp("dynamic: each time an image is drawn, pixels ~ Bernoulli(intensity); the test set is binarised once, with a fixed seed (default: none).",
+                               valueName: "dynamic|none"))
+    var binarize: String?
+
+    @Option(help: ArgumentHelp("Raise the KL weight linearly from 0 to β over this many epochs (default: 0).", valueName: "n"))
+    var warmupEpochs: Int?
+
+    @Option(help: ArgumentHelp("Learning-rate schedule: none, iwae (Burda et al.: stage i of 3^i epochs at lr·10^(−i/7)), or a factor applied after every epoch, e.g. 0.95 (default: none).",
+                               valueName: "none|iwae|f"))
+    var lrDecay: String?
+
+    @Option(help: ArgumentHelp("Train on the importance-weighted bound with K samples (IWAE, Burda et al. 2015); 1 is the ELBO (default: 1).",
+                               valueName: "K"))
+    var iwSamples: Int?
+
     @Flag(help: "Continue the run saved at --model (weights and optimiser) until --epochs epochs in all.")
     var resume = false
 
@@ -73,6 +91,21 @@ struct Train: ParsableCommand {
             throw ValidationError("--loss must be bce or mse, got '\(loss)'")
         }
         if let n = trainImages, n < 1 { throw ValidationError("--train-images must be at least 1, got \(n)") }
+        if let activation, ActivationKind(rawValue: activation) == nil {
+            throw ValidationError("--activation must be relu or tanh, got '\(activation)'")
+        }
+        if let binarize, binarize != "dynamic" && binarize != "none" {
+            throw ValidationError("--binarize must be dynamic or none, got '\(binarize)'")
+        }
+        if let warmupEpochs, !(0...100_000).contains(warmupEpochs) {
+            throw ValidationError("--warmup-epochs must be in 0...100000, got \(warmupEpochs)")
+        }
+        if let lrDecay, LearningRateSchedule(text: lrDecay) == nil {
+            throw ValidationError("--lr-decay must be none, iwae or a factor in (0, 1], got '\(lrDecay)'")
+        }
+        if let iwSamples, !(1...5000).contains(iwSamples) {
+            throw ValidationError("--iw-samples must be in 1...5000, got \(iwSamples)")
+        }
         if digits != nil && excludeDigits != nil { throw ValidationError("use --digits or --exclude-digits, not both") }
         _ = try selectedDigits()
         guard holdout >= 0 else { throw ValidationError("--holdout must be at least 0, got \(holdout)") }
@@ -131,7 +164,8 @@ struct Train: ParsableCommand {
         } else {
             let configuration = VAEConfiguration(
                 hidden: try hidden.map(parseHidden) ?? [512, 256], latent: latent ?? 20,
-                likelihood: loss.flatMap(ReconstructionLikelihood.init(rawValue:)) ?? .bernoulli)
+                likelihood: loss.flatMap(ReconstructionLikelihood.init(rawValue:)) ?? .bernoulli,
+                activation: activation.flatMap(ActivationKind.init(rawValue:)) ?? .relu)
             model = MLPVAE(configuration: configuration)
             model.initialize(seed: settings.seed)
             optimizer = Adam(parameters: model.parameters, learningRate: lr)
@@ -141,6 +175,18 @@ struct Train: ParsableCommand {
         info.learningRate = Double(lr)
         let savedBatchSize = info.batchSize
         info.seed = settings.seed
+        // Training options: the flag if given, else (resuming) what the checkpoint recorded.
+        if let binarize { info.binarize = binarize == "dynamic" }
+        if let warmupEpochs { info.warmupEpochs = warmupEpochs }
+        if let lrDecay { info.schedule = LearningRateSchedule(text: lrDecay)! }
+        if let iwSamples { info.importanceSamples = iwSamples }
+        guard info.importanceSamples == 1 || model.configuration.likelihood == .bernoulli else {
+            throw CLIError("--iw-samples needs the Bernoulli likelihood (--loss bce): the bound uses log p(x|z)")
+        }
+        settings.binarize = info.binarize
+        settings.warmupEpochs = info.warmupEpochs
+        settings.schedule = info.schedule
+        settings.importanceSamples = info.importanceSamples
 
         let dataDirectory = try dataOptions.locate()
         if resume {
@@ -156,6 +202,7 @@ struct Train: ParsableCommand {
         train = info.data.split(train).fit
         test = info.data.keep(test)
         if let n = testImages, n < test.count { test = test.subset(0..<n) }
+        if info.binarize { test = binarized(test, seed: settings.seed) }
         guard train.count > 0 else { throw CLIError("no training images left after selecting digits and holding out \(info.data.holdout)") }
 
         if info.position.batch > 0 {
@@ -173,7 +220,11 @@ struct Train: ParsableCommand {
         let resumeNote = info.position.batch > 0 ? ", resuming at epoch \(info.epoch + 1), batch \(info.position.batch + 1)"
             : info.epoch > 0 ? ", resuming after epoch \(info.epoch)" : ""
         reporter.say("training \(c.arch) \(([c.inputSize] + c.hidden).map(String.init).joined(separator: "-"))-\(c.latent) "
-            + "(\(model.parameters.count) parameters, loss \(c.likelihood.rawValue), β \(beta)) on \(train.count) images"
+            + "(\(model.parameters.count) parameters, loss \(c.likelihood.rawValue), \(c.activation.rawValue), β \(beta)"
+            + (info.importanceSamples > 1 ? ", IWAE K=\(info.importanceSamples)" : "")
+            + (info.warmupEpochs > 0 ? ", KL warm-up \(info.warmupEpochs) epochs" : "")
+            + (info.schedule != .constant ? ", lr decay \(info.schedule.text)" : "")
+            + (info.binarize ? ", dynamically binarised" : "") + ") on \(train.count) images"
             + (info.data.digits.map { " of digits \($0.map(String.init).joined(separator: ","))" } ?? "")
             + (info.data.holdout > 0 ? " (\(info.data.holdout) held out)" : "") + " from \(dataDirectory)"
             + resumeNote)
@@ -221,5 +272,8 @@ struct Train: ParsableCommand {
             throw CLIError("--hidden \(hidden) differs from the checkpoint's \(c.hidden.map(String.init).joined(separator: ","))")
         }
         if let loss, loss != c.likelihood.rawValue { throw CLIError("--loss \(loss) differs from the checkpoint's \(c.likelihood.rawValue)") }
+        if let activation, activation != c.activation.rawValue {
+            throw CLIError("--activation \(activation) differs from the checkpoint's \(c.activation.rawValue)")
+        }
     }
 }

@@ -40,6 +40,10 @@ final class ELBOGradientTests: XCTestCase {
         check(VAEConfiguration(inputSize: 10, hidden: [8], latent: 2, likelihood: .gaussian), beta: 4)
     }
 
+    func testTanhModelGradient() {
+        check(VAEConfiguration(inputSize: 10, hidden: [8, 6], latent: 3, likelihood: .bernoulli, activation: .tanh), beta: 1)
+    }
+
     func testGradientWithNoHiddenLayers() {
         check(VAEConfiguration(inputSize: 6, hidden: [], latent: 2, likelihood: .bernoulli), beta: 0.5)
     }

@@ -2,7 +2,7 @@ import VAEEngine
 
 /// The fully connected VAE (Kingma & Welling 2013, appendix C.2, with ReLU):
 ///
-///   encoder  x (B, 784) → 512 → 256 (ReLU) → heads → [μ | log σ²] (B, 2k)
+///   encoder  x (B, 784) → 512 → 256 (ReLU or tanh) → heads → [μ | log σ²] (B, 2k)
 ///   sample   z = μ + σ · ε                                     (B, k)
 ///   decoder  z → 256 → 512 (ReLU) → 784 logits; the image is σ(logits)
 ///
@@ -14,15 +14,17 @@ import VAEEngine
 public final class MLPVAE {
     public let configuration: VAEConfiguration
     public let parameters: ParameterStore
-    private let encoder: [Linear]
-    private let encoderActivations: [ReLU]
-    private let heads: Linear
-    private let decoder: [Linear]
-    private let decoderActivations: [ReLU]
-    private let reparameterization = Reparameterization()
-    private let kl = GaussianKL()
+    let encoder: [Linear]
+    let encoderActivations: [Activation]
+    let heads: Linear
+    let decoder: [Linear]
+    let decoderActivations: [Activation]
+    let reparameterization = Reparameterization()
+    let kl = GaussianKL()
     public let reconstruction: ReconstructionLoss
     private var means = Tensor(shape: [0])
+    /// Buffers of the importance-weighted bound (MLPVAE+ImportanceWeighted.swift).
+    var importance = ImportanceBuffers()
 
     public static func parameterSpecs(_ c: VAEConfiguration) -> [ParameterSpec] {
         var specs: [ParameterSpec] = []
@@ -52,13 +54,13 @@ public final class MLPVAE {
         let store = ParameterStore(specs: Self.parameterSpecs(configuration))
         parameters = store
         encoder = configuration.hidden.indices.map { Linear(name: "encoder.\($0)", store: store) }
-        encoderActivations = encoder.map { _ in ReLU() }
+        encoderActivations = encoder.map { _ in Activation(configuration.activation) }
         heads = Linear(weight: store.values("mu.weight", "logvar.weight"),
                        bias: store.values("mu.bias", "logvar.bias"),
                        dWeight: store.gradients("mu.weight", "logvar.weight"),
                        dBias: store.gradients("mu.bias", "logvar.bias"))
         decoder = (0...configuration.hidden.count).map { Linear(name: "decoder.\($0)", store: store) }
-        decoderActivations = configuration.hidden.map { _ in ReLU() }
+        decoderActivations = configuration.hidden.map { _ in Activation(configuration.activation) }
         reconstruction = ReconstructionLoss(likelihood: configuration.likelihood)
     }
 
@@ -126,14 +128,24 @@ public final class MLPVAE {
     /// Accumulates into `parameters.gradients` the gradient of
     /// Σ_batch [−log p(x|z) + β · KL], the loss of the last `forward`.
     public func backward(beta: Float) {
-        var g = reconstruction.backward()
-        g = decoder[decoder.count - 1].backward(g)
+        let g = backwardDecoder(reconstruction.backward())
+        let dStats = reparameterization.backward(g)
+        kl.backward(into: dStats, weight: beta)
+        backwardEncoder(dStats)
+    }
+
+    /// The decoder, in reverse, from dL/dlogits to dL/dz.
+    func backwardDecoder(_ dLogits: Matrix) -> Matrix {
+        var g = decoder[decoder.count - 1].backward(dLogits)
         for (layer, activation) in zip(decoder, decoderActivations).reversed() {
             g = layer.backward(activation.backward(g))
         }
-        let dStats = reparameterization.backward(g)
-        kl.backward(into: dStats, weight: beta)
-        g = heads.backward(dStats, inputGradient: !encoder.isEmpty)
+        return g
+    }
+
+    /// The heads and the encoder, in reverse, from dL/d[μ | log σ²].
+    func backwardEncoder(_ dStats: Matrix) {
+        var g = heads.backward(dStats, inputGradient: !encoder.isEmpty)
         for (i, (layer, activation)) in zip(encoder, encoderActivations).enumerated().reversed() {
             g = layer.backward(activation.backward(g), inputGradient: i > 0)
         }

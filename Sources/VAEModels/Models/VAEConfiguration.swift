@@ -8,13 +8,16 @@ public struct VAEConfiguration: Equatable, Sendable {
     /// Dimensions of z.
     public var latent: Int
     public var likelihood: ReconstructionLikelihood
+    /// The hidden layers' nonlinearity (the IWAE paper's models use tanh).
+    public var activation: ActivationKind
 
     public init(inputSize: Int = 784, hidden: [Int] = [512, 256], latent: Int = 20,
-                likelihood: ReconstructionLikelihood = .bernoulli) {
+                likelihood: ReconstructionLikelihood = .bernoulli, activation: ActivationKind = .relu) {
         self.inputSize = inputSize
         self.hidden = hidden
         self.latent = latent
         self.likelihood = likelihood
+        self.activation = activation
     }
 
     /// The architecture's name in checkpoints and reports.

@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import VAEData
+import VAETraining
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Measure a model as the papers do: −ELBO, KL per dimension, active units, importance-weighted −log p(x).",
+        discussion: "With --iw-samples K, the importance-weighted estimate −log (1/K Σ_k p(x, z_k)/q(z_k|x)) with z_k ~ q(z|x) (Burda et al. 2015; K = 5000 in the papers) is a likelihood only for the Bernoulli decoder (--loss bce); compare it with the literature on binarised data: --binarize fixed samples each test pixel once from its intensity, with a fixed seed.")
+
+    @Option(help: ArgumentHelp("The split to measure.", valueName: "train|test"))
+    var split: MNISTSplit = .test
+
+    @Option(help: ArgumentHelp("Only the first n images of the split.", valueName: "n"))
+    var limit: Int?
+
+    @Option(help: ArgumentHelp("Importance samples per image for −log p(x) (0: skip).", valueName: "K"))
+    var iwSamples = 0
+
+    @Option(help: ArgumentHelp("fixed: binarise the images once with a fixed seed; none: grey levels (default: fixed for a model trained with --binarize dynamic, else none).",
+                               valueName: "fixed|none"))
+    var binarize: String?
+
+    @Option(help: ArgumentHelp("Write the figures as JSON.", valueName: "path"))
+    var json: String?
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var seedOptions: SeedOptions
+    @OptionGroup var threadOptions: ThreadOptions
+
+    func validate() throws {
+        guard (0...100_000).contains(iwSamples) else { throw ValidationError("--iw-samples must be in 0...100000, got \(iwSamples)") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
+        if let binarize, binarize != "fixed" && binarize != "none" {
+            throw ValidationError("--binarize must be fixed or none, got '\(binarize)'")
+        }
+    }
+
+    func run() throws {
+        threadOptions.apply()
+        if let json { try checkWritable(json, flag: "--json") }
+        let loaded = try Checkpoint.load(path: modelOptions.model)
+        let model = loaded.model
+        if iwSamples > 0 && model.configuration.likelihood != .bernoulli {
+            throw CLIError("--iw-samples needs a Bernoulli decoder (a model trained with --loss bce)")
+        }
+        var images = try MNIST.load(directory: try dataOptions.locate(), split: split)
+        if let limit, limit < images.count { images = images.subset(0..<limit) }
+        let binary = binarize.map { $0 == "fixed" } ?? loaded.info.binarize
+        if binary { images = binarized(images, seed: seedOptions.seed) }
+        let isTerminal = isatty(STDOUT_FILENO) != 0
+        let result = evaluateModel(model, images: images, seed: seedOptions.seed, importanceSamples: iwSamples) { done in
+            if isTerminal && (done % 500 == 0 || done == images.count) {
+                print("\rimportance sampling: \(done)/\(images.count) images\u{1B}[K", terminator: "")
+                fflush(stdout)
+            }
+        }
+        if isTerminal && iwSamples > 0 { print("\r\u{1B}[K", terminator: "") }
+        let t = result.terms
+        print("\(images.count) \(split.rawValue) images\(binary ? ", binarised (fixed seed \(seedOptions.seed))" : ", grey levels")")
+        print(String(format: "−ELBO %.3f = reconstruction %.3f + KL %.3f (nats per image)",
+                     t.negativeELBOPerSample, t.reconstructionPerSample, t.klPerSample))
+        print("KL per dimension: " + result.klPerDimension.map { String(format: "%.2f", $0) }.joined(separator: " "))
+        print("active units: \(result.activeUnits) of \(model.configuration.latent) (Cov_x E[z_j|x] > 0.01)")
+        if let nll = result.importanceWeightedNLL {
+            print(String(format: "−log p(x) ≈ %.3f (importance-weighted, K = %d, %.1f s)", nll, iwSamples, result.importanceSeconds))
+        }
+        if let json {
+            var doc: [String: Any] = [
+                "nelbo": t.negativeELBOPerSample, "recon": t.reconstructionPerSample, "kl": t.klPerSample,
+                "active_units": result.activeUnits, "iw_samples": iwSamples, "n": images.count,
+                "kl_per_dimension": result.klPerDimension, "binarized": binary, "split": split.rawValue,
+            ]
+            if let nll = result.importanceWeightedNLL { doc["iw_nll"] = nll; doc["iw_seconds"] = result.importanceSeconds }
+            try writeJSON(doc, to: json)
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import VAEEngine
+import VAEModels
+import XCTest
+
+final class ImportanceWeightedTests: XCTestCase {
+    func makeBatch(_ c: VAEConfiguration, batch: Int, samples: Int, seed: UInt64) -> (Tensor, Tensor) {
+        var rng = RandomGenerator(seed: seed)
+        let x = Tensor(shape: [batch, c.inputSize])
+        for i in 0..<x.count { x.pointer[i] = rng.uniform() }
+        let eps = Tensor(shape: [batch * samples, c.latent])
+        rng.fillNormal(eps.pointer, count: eps.count)
+        return (x, eps)
+    }
+
+    /// The IWAE objective's gradient with respect to every parameter tensor.
+    func testIWAEGradientMatchesFiniteDifferences() {
+        for (activation, beta) in [(ActivationKind.tanh, Float(1)), (.relu, 0.7)] {
+            let c = VAEConfiguration(inputSize: 10, hidden: [7, 6], latent: 3, likelihood: .bernoulli, activation: activation)
+            let model = MLPVAE(configuration: c)
+            model.initialize(seed: 8)
+            let (batch, samples) = (2, 4)
+            let (x, eps) = makeBatch(c, batch: batch, samples: samples, seed: 9)
+            let xm = x.matrix(rows: batch, columns: c.inputSize), em = eps.matrix(rows: batch * samples, columns: c.latent)
+            let loss = { model.forwardImportanceWeighted(xm, samples: samples, noise: em, beta: beta) }
+            _ = loss()
+            model.parameters.zeroGradients()
+            model.backwardImportanceWeighted(beta: beta)
+            let store = model.parameters
+            for slot in store.slots {
+                let analytic = Array(UnsafeBufferPointer(start: store.gradients.pointer + slot.offset, count: slot.spec.count))
+                checkGradient("\(activation) \(slot.spec.name)", values: store.values.pointer + slot.offset, count: slot.spec.count,
+                              analytic: analytic, tolerance: Tolerance(h: 1e-3, rtol: 2e-2, atol: 3e-3), maxChecks: 30, loss: loss)
+            }
+        }
+    }
+
+    /// With one sample, −L_1 is the ELBO with its KL term estimated by sampling:
+    /// averaged over many draws it approaches the closed-form negative ELBO.
+    func testOneSampleBoundAveragesToTheELBO() {
+        let c = VAEConfiguration(inputSize: 12, hidden: [8], latent: 2)
+        let model = MLPVAE(configuration: c)
+        model.initialize(seed: 3)
+        let draws = 4000
+        let (x1, _) = makeBatch(c, batch: 1, samples: 1, seed: 4)
+        let x = Tensor(shape: [draws, c.inputSize])
+        for r in 0..<draws { (x.pointer + r * c.inputSize).update(from: x1.pointer, count: c.inputSize) }
+        let eps = Tensor(shape: [draws, c.latent])
+        var rng = RandomGenerator(seed: 5)
+        rng.fillNormal(eps.pointer, count: eps.count)
+        let xm = x.matrix(rows: draws, columns: c.inputSize), em = eps.matrix(rows: draws, columns: c.latent)
+        let iw = model.forwardImportanceWeighted(xm, samples: 1, noise: em) / Double(draws)
+        let elbo = model.forward(xm, noise: em).negativeELBOPerSample
+        XCTAssertEqual(iw, elbo, accuracy: 0.02 * abs(elbo))
+    }
+
+    func testTanhBackwardMatchesFiniteDifferences() {
+        let x = randomTensor([3, 5], seed: 51, scale: 2)
+        let tanhLayer = Tanh()
+        let scratch = Tensor(shape: [3, 5])
+        let projection = Projection(count: 15, seed: 52)
+        let loss = { () -> Double in
+            scratch.matrix(rows: 3, columns: 5).copy(from: x.matrix(rows: 3, columns: 5))
+            return projection.loss(tanhLayer.forward(scratch.matrix(rows: 3, columns: 5)))
+        }
+        _ = loss()
+        let dy = projection.gradient(rows: 3, columns: 5)
+        let dx = tanhLayer.backward(dy.matrix(rows: 3, columns: 5)).array
+        checkGradient("tanh dInput", values: x.pointer, count: 15, analytic: dx,
+                      tolerance: Tolerance(h: 1e-3, rtol: 1e-2, atol: 1e-4), loss: loss)
+    }
+}

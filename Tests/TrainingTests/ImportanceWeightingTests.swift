@@ -1,0 +1,123 @@
+import Foundation
+import VAEData
+import VAEEngine
+import VAEModels
+import VAETraining
+import XCTest
+
+final class ImportanceWeightingTests: XCTestCase {
+    /// A model whose decoder ignores z (zero weights, output biases b): then
+    /// p(x|z) = p(x) = Π_i Bernoulli(x_i; σ(b_i)) exactly, and the posterior is the prior.
+    func toyModel(mu: Float, logVar: Float) -> (MLPVAE, [Float]) {
+        let c = VAEConfiguration(inputSize: 16, hidden: [4], latent: 3)
+        let model = MLPVAE(configuration: c)
+        let store = model.parameters
+        store.values.fill(0)
+        var rng = RandomGenerator(seed: 12)
+        let biases = (0..<16).map { _ in rng.uniform(-2, 2) }
+        let out = store.slot("decoder.1.bias")
+        for i in 0..<16 { store.values.pointer[out.offset + i] = biases[i] }
+        // The encoder says q(z|x) = N(mu, exp(logVar)) for every x.
+        for (name, value) in [("mu.bias", mu), ("logvar.bias", logVar)] {
+            let slot = store.slot(name)
+            for i in 0..<slot.spec.count { store.values.pointer[slot.offset + i] = value }
+        }
+        return (model, biases)
+    }
+
+    func images(_ n: Int) -> ImageSet {
+        var rng = RandomGenerator(seed: 13)
+        let pixels = (0..<(n * 16)).map { _ in rng.uniform() < 0.5 ? UInt8(255) : 0 }
+        return ImageSet(pixels: pixels, count: n, rows: 4, columns: 4)
+    }
+
+    /// −log p(x) in closed form for the toy: Σ_i BCE(σ(b_i), x_i), averaged over images.
+    func exactNLL(_ set: ImageSet, biases: [Float]) -> Double {
+        var total = 0.0
+        for i in 0..<set.count {
+            for j in 0..<16 {
+                let x = Double(set.pixels[i * 16 + j]) / 255, p = 1 / (1 + exp(-Double(biases[j])))
+                total -= x * log(p) + (1 - x) * log(1 - p)
+            }
+        }
+        return total / Double(set.count)
+    }
+
+    func testExactPosteriorGivesTheExactLikelihoodForAnyK() {
+        let (model, biases) = toyModel(mu: 0, logVar: 0)   // q(z|x) = p(z) = p(z|x)
+        let set = images(20)
+        let exact = exactNLL(set, biases: biases)
+        for k in [1, 7, 100] {
+            let iw = evaluateModel(model, images: set, seed: 1, importanceSamples: k).importanceWeightedNLL!
+            XCTAssertEqual(iw, exact, accuracy: 1e-4, "K = \(k)")
+        }
+    }
+
+    func testWrongPosteriorTightensTowardsTheExactLikelihood() {
+        // q = N(0.5, e^0.5) is not the posterior N(0, 1): the ELBO is short by exactly KL(q ‖ p).
+        // (q is wider than p, so the weights p/q stay bounded and the estimate converges quickly.)
+        let (model, biases) = toyModel(mu: 0.5, logVar: 0.5)
+        let set = images(50)
+        let exact = exactNLL(set, biases: biases)
+        let kl = 3 * 0.5 * (0.5 * 0.5 + exp(0.5) - 1 - 0.5)
+        let result = evaluateModel(model, images: set, seed: 2, importanceSamples: 1)
+        XCTAssertEqual(result.terms.negativeELBOPerSample, exact + kl, accuracy: 1e-3)
+        var previous = Double.infinity
+        for k in [1, 10, 100, 2000] {
+            let iw = evaluateModel(model, images: set, seed: 2, importanceSamples: k).importanceWeightedNLL!
+            XCTAssertLessThan(iw, previous + 0.02, "tightens with K (\(k))")
+            XCTAssertGreaterThan(iw, exact - 0.05, "an upper bound on −log p(x), up to noise (\(k))")
+            previous = iw
+        }
+        XCTAssertEqual(previous, exact, accuracy: 0.03, "K = 2000 is close to exact")
+        XCTAssertGreaterThan(exact + kl - previous, 0.9 * kl, "most of the KL gap is closed")
+    }
+
+    func testTrainedModelBoundNeverAboveTheELBOAndTightens() throws {
+        let data = TrainerTests.data
+        let train = try MNIST.load(directory: data, split: .train).subset(0..<3000)
+        let test = binarized(try MNIST.load(directory: data, split: .test).subset(0..<200), seed: 3)
+        let model = MLPVAE(configuration: VAEConfiguration(hidden: [64], latent: 6, activation: .tanh))
+        model.initialize(seed: 3)
+        var settings = TrainingSettings()
+        settings.binarize = true
+        settings.learningRate = 3e-3
+        let trainer = Trainer(model: model, optimizer: Adam(parameters: model.parameters, learningRate: 3e-3),
+                              settings: settings, train: train, test: nil)
+        for _ in 0..<3 { _ = try trainer.trainEpoch() }
+        let nelbo = evaluateModel(model, images: test, seed: 4).terms.negativeELBOPerSample
+        let bounds = [1, 5, 50].map { evaluateModel(model, images: test, seed: 4, importanceSamples: $0).importanceWeightedNLL! }
+        print("−ELBO \(nelbo); IW-NLL for K = 1, 5, 50: \(bounds)")
+        XCTAssertEqual(bounds[0], nelbo, accuracy: 0.02 * nelbo, "K = 1 is the ELBO, sampled")
+        XCTAssertLessThan(bounds[1], bounds[0])
+        XCTAssertLessThan(bounds[2], bounds[1])
+        XCTAssertLessThan(bounds[2], nelbo)
+    }
+
+    func testBinarisationIsFixedBySeed() throws {
+        let set = ImageSet(pixels: (0..<1000).map { UInt8($0 % 256) }, count: 10, rows: 10, columns: 10)
+        let a = binarized(set, seed: 1), b = binarized(set, seed: 1), c = binarized(set, seed: 2)
+        XCTAssertEqual(a.pixels, b.pixels)
+        XCTAssertNotEqual(a.pixels, c.pixels)
+        XCTAssert(a.pixels.allSatisfy { $0 == 0 || $0 == 255 })
+        let mean = Double(a.pixels.map { Int($0) }.reduce(0, +)) / 255 / 1000
+        XCTAssertEqual(mean, Double(set.pixels.map { Int($0) }.reduce(0, +)) / 255 / 1000, accuracy: 0.05)
+    }
+
+    func testLearningRateSchedules() {
+        XCTAssertEqual(LearningRateSchedule.iwae.rate(base: 1e-3, epoch: 1), 1e-3)
+        XCTAssertEqual(LearningRateSchedule.iwae.rate(base: 1e-3, epoch: 2), Float(1e-3 * pow(10, -1.0 / 7)), accuracy: 1e-9)
+        XCTAssertEqual(LearningRateSchedule.iwae.rate(base: 1e-3, epoch: 4), Float(1e-3 * pow(10, -1.0 / 7)), accuracy: 1e-9)
+        XCTAssertEqual(LearningRateSchedule.iwae.rate(base: 1e-3, epoch: 5), Float(1e-3 * pow(10, -2.0 / 7)), accuracy: 1e-9)
+        XCTAssertEqual(LearningRateSchedule.iwae.rate(base: 1e-3, epoch: 3280), Float(1e-4), accuracy: 1e-9)
+        XCTAssertEqual(LearningRateSchedule.exponential(0.5).rate(base: 1, epoch: 3), 0.25)
+        XCTAssertEqual(LearningRateSchedule(text: "iwae"), .iwae)
+        XCTAssertNil(LearningRateSchedule(text: "fast"))
+        var s = TrainingSettings()
+        s.beta = 2
+        s.warmupEpochs = 4
+        XCTAssertEqual(s.klWeight(at: 0), 0)
+        XCTAssertEqual(s.klWeight(at: 1), 0.5)
+        XCTAssertEqual(s.klWeight(at: 10), 2)
+    }
+}
