@@ -187,23 +187,7 @@ public final class Trainer {
             rng.fillNormal(eps.pointer, count: eps.count)
             let beta = settings.klWeight(at: Double(epoch - 1) + Double(b) / Double(batches))
 
-            model.parameters.zeroGradients()
-            let terms: ELBOTerms
-            if samples > 1 {
-                // The bound's value stands in the reconstruction slot: it is the loss trained on.
-                let bound = model.forwardImportanceWeighted(x, samples: samples, noise: eps, beta: beta)
-                guard bound.isFinite else { throw TrainingDiverged(epoch: epoch, batch: b + 1, term: "importance-weighted bound") }
-                terms = ELBOTerms(reconstruction: bound, kl: 0, count: rows)
-                model.backwardImportanceWeighted(beta: beta)
-            } else {
-                let elbo = model.forward(x, noise: eps)
-                guard elbo.reconstruction.isFinite else { throw TrainingDiverged(epoch: epoch, batch: b + 1, term: "reconstruction term") }
-                guard elbo.kl.isFinite else { throw TrainingDiverged(epoch: epoch, batch: b + 1, term: "KL term") }
-                terms = elbo   // reported with the full β, also during warm-up, so epochs compare
-                model.backward(beta: beta)
-            }
-            guard model.parameters.gradientsAreFinite() else { throw TrainingDiverged(epoch: epoch, batch: b + 1, term: "gradient") }
-            optimizer.update()
+            let terms = try step(x, noise: eps, beta: beta, epoch: epoch, batch: b + 1)
             totals = totals + terms
             position = TrainingPosition(epoch: epoch - 1, batch: b + 1, partial: totals)
 
@@ -222,6 +206,30 @@ public final class Trainer {
         return .finished(EpochReport(epoch: epoch, trainLoss: totals.loss(beta: Double(settings.beta)) / Double(totals.count), train: totals,
                                      test: testTerms, trainSeconds: trainSeconds,
                                      samplesPerSecond: Double(totals.count - resumedCount) / max(trainSeconds, 1e-9)))
+    }
+
+    /// One optimisation step on batch x with noise ε: gradients of the ELBO
+    /// (or of the importance-weighted bound), checked, then Adam. Returns the
+    /// terms to report; throws before the weights change if anything is not finite.
+    private func step(_ x: Matrix, noise eps: Matrix, beta: Float, epoch: Int, batch: Int) throws -> ELBOTerms {
+        func diverged(_ term: String) -> TrainingDiverged { TrainingDiverged(epoch: epoch, batch: batch, term: term) }
+        model.parameters.zeroGradients()
+        let terms: ELBOTerms
+        if settings.importanceSamples > 1 {
+            // The bound's value stands in the reconstruction slot: it is the loss trained on.
+            let bound = model.forwardImportanceWeighted(x, samples: settings.importanceSamples, noise: eps, beta: beta)
+            guard bound.isFinite else { throw diverged("importance-weighted bound") }
+            terms = ELBOTerms(reconstruction: bound, kl: 0, count: x.rows)
+            model.backwardImportanceWeighted(beta: beta)
+        } else {
+            terms = model.forward(x, noise: eps)   // reported with the full β, also during warm-up, so epochs compare
+            guard terms.reconstruction.isFinite else { throw diverged("reconstruction term") }
+            guard terms.kl.isFinite else { throw diverged("KL term") }
+            model.backward(beta: beta)
+        }
+        guard model.parameters.gradientsAreFinite() else { throw diverged("gradient") }
+        optimizer.update()
+        return terms
     }
 }
 

@@ -3,15 +3,7 @@ import VAEData
 import XCTest
 
 /// End-to-end: the built binary, its files, exit codes and messages.
-final class CLITests: XCTestCase {
-    var folder = ""
-
-    override func setUpWithError() throws {
-        folder = NSTemporaryDirectory() + "vae-cli-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: folder) }
+final class CLITests: FolderTestCase {
 
     func vae(_ arguments: String..., environment: [String: String] = [:]) throws -> VAERun {
         try VAEBinary.run(arguments, in: folder, environment: environment)

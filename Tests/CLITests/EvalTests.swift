@@ -3,15 +3,7 @@ import VAEData
 import XCTest
 
 /// `vae eval` and the training options the literature needs, end to end.
-final class EvalTests: XCTestCase {
-    var folder = ""
-
-    override func setUpWithError() throws {
-        folder = NSTemporaryDirectory() + "vae-eval-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: folder) }
+final class EvalTests: FolderTestCase {
 
     func testIWAETrainingAndEvaluation() throws {
         let train = try VAEBinary.run(["train", "--data", VAEBinary.data, "--hidden", "64,64", "--latent", "5", "--activation", "tanh",

@@ -3,15 +3,7 @@ import VAEData
 import XCTest
 
 /// Long runs: interruption, resumption, kill -9, divergence, reproducibility.
-final class RobustnessTests: XCTestCase {
-    var folder = ""
-
-    override func setUpWithError() throws {
-        folder = NSTemporaryDirectory() + "vae-robust-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: folder) }
+final class RobustnessTests: FolderTestCase {
 
     /// A small, quick run: 3000 images in batches of 50 (60 steps an epoch).
     func trainArguments(_ model: String, epochs: Int = 3) -> [String] {

@@ -76,3 +76,15 @@ struct RunningVAE {
                       stderr: String(decoding: errData, as: UTF8.self))
     }
 }
+
+/// A test case with a fresh temporary folder, removed afterwards.
+class FolderTestCase: XCTestCase {
+    var folder = ""
+
+    override func setUpWithError() throws {
+        folder = NSTemporaryDirectory() + "vae-\(type(of: self))-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: folder) }
+}
