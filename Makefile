@@ -41,8 +41,9 @@ demo: build
 	$(VAE) sample -n 64 --model demo/model.safetensors -o demo/samples.png
 	@echo "demo: model in demo/model.safetensors, 64 new digits in demo/samples.png"
 
-## bench: training throughput and peak memory of the default model, batch 128.
+## bench: training throughput, matrix-product share, coding speed and memory, batch 128.
 bench: build
+	$(VAE) bench --arch all --threads $(THREADS)
 	bash Scripts/bench.sh $(VAE) $(THREADS)
 
 ## fuzz: libFuzzer + AddressSanitizer on every parser (IDX, PNG, PGM,

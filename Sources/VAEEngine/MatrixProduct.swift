@@ -1,4 +1,5 @@
 import CBLAS
+import Dispatch
 
 /// Whether a matrix operand enters a product as stored or transposed.
 /// Transposes are BLAS flags: no transposed copy is ever made.
@@ -26,10 +27,26 @@ public func matrixProduct(_ a: Matrix, _ transposeA: Transpose = .none,
         for i in 0..<c.count { c.pointer[i] = beta == 0 ? 0 : beta * c.pointer[i] }
         return
     }
+    let start = MatrixProductStatistics.isEnabled ? DispatchTime.now().uptimeNanoseconds : 0
     cblas_sgemm(CblasRowMajor, transposeA.blas, transposeB.blas,
                 Int32(m), Int32(n), Int32(k),
                 alpha, a.pointer, Int32(a.columns), b.pointer, Int32(b.columns),
                 beta, c.pointer, Int32(c.columns))
+    if MatrixProductStatistics.isEnabled {
+        MatrixProductStatistics.nanoseconds += DispatchTime.now().uptimeNanoseconds - start
+        MatrixProductStatistics.flops += 2 * Double(m) * Double(n) * Double(k)
+    }
+}
+
+/// Time and work spent in `matrixProduct` while enabled (for `vae bench`:
+/// how much of a training step is matrix products, and at what GFLOP/s).
+/// Off by default; when off it costs one branch per product.
+public enum MatrixProductStatistics {
+    nonisolated(unsafe) public static var isEnabled = false
+    nonisolated(unsafe) public static var nanoseconds: UInt64 = 0
+    nonisolated(unsafe) public static var flops: Double = 0
+
+    public static func reset() { nanoseconds = 0; flops = 0 }
 }
 
 /// The thread count that OpenBLAS uses for every product.

@@ -22,7 +22,7 @@ struct VAECommand: ParsableCommand {
             """,
         version: "vae 0.1.0",
         subcommands: [Train.self, Sample.self, Interpolate.self, Encode.self, Reconstruct.self,
-                      Arithmetic.self, Traverse.self, Augment.self, Score.self, Anomaly.self, Eval.self]
+                      Arithmetic.self, Traverse.self, Augment.self, Score.self, Anomaly.self, Eval.self, Bench.self]
     )
 
     /// Parses, runs, and turns any error into one line on stderr and a

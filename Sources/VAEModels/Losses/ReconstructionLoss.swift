@@ -38,30 +38,34 @@ public final class ReconstructionLoss {
         reserve(batchSize: logits.rows, features: logits.columns)
         self.logits = logits
         let d = dLogits.matrix(rows: logits.rows, columns: logits.columns)
-        var total = 0.0
-        for r in 0..<logits.rows {
-            let l = logits.row(r), x = target.row(r), g = d.row(r)
-            var s: Float = 0
-            switch likelihood {
-            case .bernoulli:
-                for j in 0..<logits.columns {
-                    let v = l[j]
-                    let e = exp(-abs(v))                  // in (0, 1]: never overflows
-                    s += max(v, 0) - v * x[j] + log1p(e)
-                    let p = v >= 0 ? 1 / (1 + e) : e / (1 + e)   // σ(v), stable on both sides
-                    g[j] = p - x[j]
+        let perSample = perSampleBuffer.pointer, likelihood = likelihood
+        parallelRows(logits.rows, workPerRow: logits.columns) { rows in
+            for r in rows {
+                let l = logits.row(r), x = target.row(r), g = d.row(r)
+                var s: Float = 0
+                switch likelihood {
+                case .bernoulli:
+                    for j in 0..<logits.columns {
+                        let v = l[j]
+                        let e = exp(-abs(v))                  // in (0, 1]: never overflows
+                        s += max(v, 0) - v * x[j] + log1p(e)
+                        let p = v >= 0 ? 1 / (1 + e) : e / (1 + e)   // σ(v), stable on both sides
+                        g[j] = p - x[j]
+                    }
+                case .gaussian:
+                    for j in 0..<logits.columns {
+                        let p = sigmoid(l[j])
+                        let diff = p - x[j]
+                        s += diff * diff
+                        g[j] = 2 * diff * p * (1 - p)
+                    }
                 }
-            case .gaussian:
-                for j in 0..<logits.columns {
-                    let p = sigmoid(l[j])
-                    let diff = p - x[j]
-                    s += diff * diff
-                    g[j] = 2 * diff * p * (1 - p)
-                }
+                perSample[r] = s
             }
-            perSampleBuffer.pointer[r] = s
-            total += Double(s)
         }
+        // Summed in row order afterwards: the same total for any thread count.
+        var total = 0.0
+        for r in 0..<logits.rows { total += Double(perSample[r]) }
         return total
     }
 
