@@ -26,21 +26,22 @@ final class RobustnessTests: FolderTestCase {
     }
 
     func testInterruptMidEpochThenResumeIsBitIdentical() throws {
-        XCTAssertEqual(try VAEBinary.run(trainArguments("straight.safetensors"), in: folder).status, 0)
+        // Long enough (12 epochs) that the signal always lands before the end.
+        XCTAssertEqual(try VAEBinary.run(trainArguments("straight.safetensors", epochs: 12), in: folder).status, 0)
         for (signal, code) in [(SIGINT, Int32(130)), (SIGTERM, Int32(143))] {
             let name = "stopped-\(signal).safetensors"
-            let run = try VAEBinary.start(trainArguments(name), in: folder)
-            wait(for: "epoch  1/3", in: run)
-            usleep(useconds_t(5_000 + 7_000 * Int(signal)))   // somewhere in epoch 2
+            let run = try VAEBinary.start(trainArguments(name, epochs: 12), in: folder)
+            wait(for: "epoch  1/12", in: run)
+            usleep(useconds_t(1_000 * Int(signal)))   // a few steps into epoch 2 (or a little later)
             run.signal(signal)
             let stopped = try run.finish()
             XCTAssertEqual(stopped.status, code, stopped.stdout + stopped.stderr)
             XCTAssert(stopped.stdout.contains("interrupted after epoch"), stopped.stdout)
-            XCTAssert(stopped.stdout.contains("Resume with: vae train --resume --model \(name) --epochs 3"), stopped.stdout)
+            XCTAssert(stopped.stdout.contains("Resume with: vae train --resume --model \(name) --epochs 12"), stopped.stdout)
             let saved = try SafeTensors.read(path: folder + "/" + name)
             print("stopped by signal \(signal) at epoch \(saved.metadata["epoch"]!), batch \(saved.metadata["batch"]!)")
 
-            let resumed = try VAEBinary.run(trainArguments(name) + ["--resume"], in: folder)
+            let resumed = try VAEBinary.run(trainArguments(name, epochs: 12) + ["--resume"], in: folder)
             XCTAssertEqual(resumed.status, 0, resumed.stderr)
             XCTAssertEqual(try bytes(name), try bytes("straight.safetensors"), "resumed run ≡ uninterrupted run")
         }
