@@ -8,6 +8,9 @@ public enum AnomalyMetric: String, CaseIterable, Sendable {
     case nelbo
     /// The reconstruction term alone, −log p(x | z = μ): deterministic.
     case recon
+    /// The importance-weighted estimate of −log p(x) with `samples` draws
+    /// (Burda et al. 2015): the tightest of the three, and the slowest.
+    case iw
 }
 
 /// One anomaly score per image (higher = more anomalous), in the model's own loss.
@@ -19,6 +22,17 @@ public func anomalyScores(model: MLPVAE, images: [[Float]], metric: AnomalyMetri
     var scores: [Double] = []
     scores.reserveCapacity(images.count)
     var noise = Tensor(shape: [0])
+    if metric == .iw {
+        // Batches of about 4096 latent draws, decoded as one product.
+        model.forEachBatch(of: images, width: model.configuration.inputSize, batchSize: max(1, 4096 / samples)) { x in
+            if noise.count < x.rows * samples * k { noise = Tensor(shape: [x.rows * samples * k]) }
+            let eps = noise.matrix(rows: x.rows * samples, columns: k)
+            rng.fillNormal(eps.pointer, count: eps.count)
+            _ = model.forwardImportanceWeighted(x, samples: samples, noise: eps)
+            scores += model.lastImportanceWeightedPerImage
+        }
+        return scores
+    }
     model.forEachBatch(of: images, width: model.configuration.inputSize, batchSize: 1000) { x in
         if noise.count < x.rows * k { noise = Tensor(shape: [x.rows * k]) }
         let eps = noise.matrix(rows: x.rows, columns: k)

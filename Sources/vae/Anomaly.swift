@@ -61,7 +61,7 @@ struct Anomaly: ParsableCommand {
         let labels = test.labels!.map(Int.init)
         let score = { (set: ImageSet) in
             anomalyScores(model: loaded.model, images: ImageInputs.pixels(of: set), metric: scoring.metric,
-                          samples: scoring.samples, seed: seedOptions.seed)
+                          samples: scoring.draws, seed: seedOptions.seed)
         }
         let scores = score(test)
         let anomalous = labels.map { anomalies.contains($0) }
@@ -96,7 +96,7 @@ struct Anomaly: ParsableCommand {
                 "auroc": auroc, "average_precision": ap, "threshold": threshold, "fpr_target": fpr,
                 "test_fpr": outcome.falsePositiveRate, "test_tpr": outcome.truePositiveRate, "precision": outcome.precision,
                 "n_normal": scores.count - nAnomalous, "n_anomalous": nAnomalous, "metric": scoring.metric.rawValue,
-                "anomaly_digits": anomalies.sorted(), "calibration_n": calibration.count, "samples": scoring.samples,
+                "anomaly_digits": anomalies.sorted(), "calibration_n": calibration.count, "samples": scoring.draws,
             ], to: json)
         }
         if let plot {
@@ -117,7 +117,7 @@ struct Anomaly: ParsableCommand {
         // Histograms over the central 99.8% of scores, so a few extremes do not squash the rest.
         let lower = percentile(scores, 0.1), upper = percentile(scores, 99.9)
         let normal = zip(scores, anomalous).filter { !$0.1 }.map(\.0), odd = zip(scores, anomalous).filter { $0.1 }.map(\.0)
-        var histogram = Chart(title: "SCORES ON THE TEST SET", xLabel: scoring.metric == .nelbo ? "-ELBO (NATS)" : "RECONSTRUCTION (NATS)",
+        var histogram = Chart(title: "SCORES ON THE TEST SET", xLabel: ["nelbo": "-ELBO (NATS)", "recon": "RECONSTRUCTION (NATS)", "iw": "-LOG P(X) (NATS)"][scoring.metric.rawValue]!,
                               yLabel: "FRACTION",
                               series: [.bars(Chart.histogram(normal, lower: lower, upper: upper, bins: 50), Chart.palette[0]),
                                        .bars(Chart.histogram(odd, lower: lower, upper: upper, bins: 50), Chart.palette[3])])

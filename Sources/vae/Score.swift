@@ -7,15 +7,20 @@ extension AnomalyMetric: ExpressibleByArgument {}
 
 /// `--metric` and `--samples`, shared by `score` and `anomaly`.
 struct ScoringOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Anomaly score: nelbo (−ELBO in nats) or recon (reconstruction term at z = μ).",
-                               valueName: "nelbo|recon"))
+    @Option(help: ArgumentHelp("Anomaly score: nelbo (−ELBO in nats), recon (reconstruction term at z = μ) or iw (importance-weighted −log p(x)).",
+                               valueName: "nelbo|recon|iw"))
     var metric: AnomalyMetric = .nelbo
 
-    @Option(help: "Draws of z averaged per image for --metric nelbo.")
-    var samples = 1
+    @Option(help: "Draws of z per image: averaged for --metric nelbo, the K of --metric iw (default: 1, or 100 for iw).")
+    var samples: Int?
+
+    /// The draws to use: as given, else 1 (nelbo) or 100 (iw).
+    var draws: Int { samples ?? (metric == .iw ? 100 : 1) }
 
     func validate() throws {
-        guard (1...1000).contains(samples) else { throw ValidationError("--samples must be in 1...1000, got \(samples)") }
+        if let samples, !(1...10_000).contains(samples) {
+            throw ValidationError("--samples must be in 1...10000, got \(samples)")
+        }
     }
 }
 
@@ -60,7 +65,7 @@ struct Score: ParsableCommand {
         let model = loaded.model
         let images = try inputs.load()
         let score = { (pixels: [[Float]]) in
-            anomalyScores(model: model, images: pixels, metric: scoring.metric, samples: scoring.samples, seed: seedOptions.seed)
+            anomalyScores(model: model, images: pixels, metric: scoring.metric, samples: scoring.draws, seed: seedOptions.seed)
         }
         let scores = score(images.map(\.pixels))
 
@@ -96,7 +101,7 @@ struct Score: ParsableCommand {
             print(String(format: "threshold %.3f (%@): %d of %d images anomalous", chosen.value, chosen.how, flagged, images.count))
         }
         if let json {
-            var doc: [String: Any] = ["metric": scoring.metric.rawValue, "n": images.count, "samples": scoring.samples]
+            var doc: [String: Any] = ["metric": scoring.metric.rawValue, "n": images.count, "samples": scoring.draws]
             if let chosen {
                 doc["threshold"] = chosen.value
                 doc["threshold_method"] = chosen.how

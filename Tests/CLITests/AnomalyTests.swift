@@ -86,4 +86,18 @@ final class AnomalyTests: XCTestCase {
         XCTAssertNotEqual(both.status, 0)
         XCTAssert(both.stderr.contains("use --threshold or --calibrate, not both"))
     }
+
+    func testImportanceWeightedScoresAreTighter() throws {
+        func meanScore(_ metric: String) throws -> Double {
+            let run = try vae("score", "test:0-19", "--metric", metric, "--samples", "20", "-o", "\(metric).csv")
+            XCTAssertEqual(run.status, 0, run.stderr)
+            let rows = try String(contentsOfFile: Self.shared + "/\(metric).csv", encoding: .utf8).split(separator: "\n").dropFirst()
+            let scores = rows.map { Double($0.split(separator: ",", omittingEmptySubsequences: false)[2])! }
+            XCTAssertEqual(scores.count, 20)
+            return scores.reduce(0, +) / 20
+        }
+        let nelbo = try meanScore("nelbo"), iw = try meanScore("iw")
+        XCTAssertLessThan(iw, nelbo, "−L_20 ≤ −ELBO on average")
+        XCTAssertGreaterThan(iw, nelbo - 20, "but not absurdly so")
+    }
 }

@@ -50,12 +50,19 @@ public extension MLPVAE {
                 for s in 0..<K { m = max(m, row[s]) }
                 var sum = 0.0
                 for s in 0..<K { sum += exp(row[s] - m) }
-                total -= m + log(sum / Double(K))
+                let bound = m + log(sum / Double(K))
+                importance.perImage[b] = -bound
+                total -= bound
                 for s in 0..<K { weights[b * K + s] = Float(exp(row[s] - m) / sum) }
             }
         }
         importance.last = (B, K, z)
         return total
+    }
+
+    /// −L_K of each image of the last `forwardImportanceWeighted`.
+    var lastImportanceWeightedPerImage: ArraySlice<Double> {
+        importance.perImage.prefix(importance.last?.images ?? 0)
     }
 
     /// Accumulates the gradient of the last `forwardImportanceWeighted`'s value.
@@ -100,6 +107,7 @@ struct ImportanceBuffers {
     var stats = Tensor(shape: [0])
     var targets = Tensor(shape: [0])
     var logWeights: [Double] = []
+    var perImage: [Double] = []
     var weights = Tensor(shape: [0])
     var dStats = Tensor(shape: [0])
     var last: (images: Int, samples: Int, z: Matrix)?
@@ -110,5 +118,6 @@ struct ImportanceBuffers {
         if logWeights.count < rows { logWeights = [Double](repeating: 0, count: rows) }
         if weights.count < rows { weights = Tensor(shape: [rows]) }
         if dStats.count < images * 2 * latent { dStats = Tensor(shape: [images * 2 * latent]) }
+        if perImage.count < images { perImage = [Double](repeating: 0, count: images) }
     }
 }
