@@ -1,0 +1,90 @@
+import VAEEngine
+
+/// A 2-D convolution laid out as PyTorch's `nn.Conv2d` (no dilation, no groups).
+///
+/// x: (B, Cin·H·W), weight: (Cout, Cin, k, k), bias: (Cout), y: (B, Cout·Hout·Wout),
+/// images row-major (channel, row, column). Per image, im2col turns the input
+/// into columns (Cin·k·k, Hout·Wout) and the convolution is one product:
+///   y_b = W (Cout, Cin·k·k) × columns_b + b.
+public final class Conv2d {
+    public let geometry: ConvolutionGeometry
+    public let outChannels: Int
+    let weight, bias, dWeight, dBias: Matrix
+    private var output = Tensor(shape: [0])
+    private var dInput = Tensor(shape: [0])
+    private var columns = Tensor(shape: [0])
+    private var dColumns = Tensor(shape: [0])
+    private var rows = 0
+
+    public init(name: String, store: ParameterStore, geometry: ConvolutionGeometry) {
+        self.geometry = geometry
+        let w = store.values("\(name).weight")
+        outChannels = w.count / geometry.patchSize
+        precondition(outChannels * geometry.patchSize == w.count, "\(name).weight does not fit the geometry")
+        weight = Matrix(w.pointer, rows: outChannels, columns: geometry.patchSize)
+        bias = store.values("\(name).bias")
+        let dw = store.gradients("\(name).weight")
+        dWeight = Matrix(dw.pointer, rows: outChannels, columns: geometry.patchSize)
+        dBias = store.gradients("\(name).bias")
+    }
+
+    public static func specs(name: String, inChannels: Int, outChannels: Int, kernel: Int) -> [ParameterSpec] {
+        [ParameterSpec(name: "\(name).weight", shape: [outChannels, inChannels, kernel, kernel]),
+         ParameterSpec(name: "\(name).bias", shape: [outChannels])]
+    }
+
+    /// PyTorch's default: U(−1/√fan_in, 1/√fan_in) with fan_in = Cin·k·k.
+    public func initialize(using rng: inout RandomGenerator) {
+        let bound = 1 / Float(geometry.patchSize).squareRoot()
+        for i in 0..<weight.count { weight.pointer[i] = rng.uniform(-bound, bound) }
+        for i in 0..<bias.count { bias.pointer[i] = rng.uniform(-bound, bound) }
+    }
+
+    public var outputSize: Int { outChannels * geometry.outputPixels }
+
+    public func forward(_ x: Matrix) -> Matrix {
+        let g = geometry
+        precondition(x.columns == g.inputSize, "Conv2d expects \(g.inputSize) inputs, got \(x.columns)")
+        if columns.count < x.rows * g.patchSize * g.outputPixels {
+            columns = Tensor(shape: [x.rows * g.patchSize * g.outputPixels])
+            output = Tensor(shape: [x.rows * outputSize])
+        }
+        rows = x.rows
+        let y = output.matrix(rows: x.rows, columns: outputSize)
+        for b in 0..<x.rows {
+            let cols = Matrix(columns.pointer + b * g.patchSize * g.outputPixels, rows: g.patchSize, columns: g.outputPixels)
+            g.im2col(x.row(b), into: cols.pointer)
+            let yb = Matrix(y.row(b), rows: outChannels, columns: g.outputPixels)
+            for c in 0..<outChannels { yb.row(c).update(repeating: bias.pointer[c], count: g.outputPixels) }
+            matrixProduct(weight, .none, cols, .none, into: yb, beta: 1)
+        }
+        return y
+    }
+
+    /// dW += Σ_b dy_b × columns_bᵀ, db += Σ spatial dy, dx_b = col2im(Wᵀ × dy_b).
+    @discardableResult
+    public func backward(_ dy: Matrix, inputGradient: Bool = true) -> Matrix {
+        let g = geometry
+        precondition(dy.rows == rows && dy.columns == outputSize)
+        if inputGradient && dInput.count < rows * g.inputSize { dInput = Tensor(shape: [rows * g.inputSize]) }
+        if dColumns.count < g.patchSize * g.outputPixels { dColumns = Tensor(shape: [g.patchSize * g.outputPixels]) }
+        let dx = dInput.matrix(rows: inputGradient ? rows : 0, columns: g.inputSize)
+        dx.fill(0)
+        for b in 0..<rows {
+            let cols = Matrix(columns.pointer + b * g.patchSize * g.outputPixels, rows: g.patchSize, columns: g.outputPixels)
+            let dyb = Matrix(dy.row(b), rows: outChannels, columns: g.outputPixels)
+            matrixProduct(dyb, .none, cols, .transposed, into: dWeight, beta: 1)
+            for c in 0..<outChannels {
+                let r = dyb.row(c)
+                var s: Float = 0
+                for i in 0..<g.outputPixels { s += r[i] }
+                dBias.pointer[c] += s
+            }
+            guard inputGradient else { continue }
+            let dcols = dColumns.matrix(rows: g.patchSize, columns: g.outputPixels)
+            matrixProduct(weight, .transposed, dyb, .none, into: dcols)
+            g.col2im(dcols.pointer, addingInto: dx.row(b))
+        }
+        return dx
+    }
+}

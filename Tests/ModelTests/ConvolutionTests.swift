@@ -1,0 +1,123 @@
+import VAEEngine
+import VAEModels
+import XCTest
+
+/// Conv2d and ConvTranspose2d against naive loops (the definition, straight
+/// from PyTorch's documentation), and their backward passes against finite differences.
+final class ConvolutionTests: XCTestCase {
+    struct Case { let cin, cout, h, w, k, stride, padding, outputPadding: Int }
+
+    // Shapes of the convolutional VAE (scaled down) and some awkward ones.
+    let cases = [
+        Case(cin: 1, cout: 3, h: 6, w: 6, k: 3, stride: 2, padding: 1, outputPadding: 1),
+        Case(cin: 2, cout: 2, h: 5, w: 7, k: 3, stride: 1, padding: 0, outputPadding: 0),
+        Case(cin: 3, cout: 2, h: 7, w: 5, k: 2, stride: 2, padding: 1, outputPadding: 1),
+        Case(cin: 2, cout: 4, h: 4, w: 4, k: 1, stride: 1, padding: 0, outputPadding: 0),
+    ]
+
+    func fill(_ p: UnsafeMutablePointer<Float>, _ n: Int, seed: UInt64) {
+        var rng = RandomGenerator(seed: seed)
+        for i in 0..<n { p[i] = rng.uniform(-1, 1) }
+    }
+
+    /// y[co, oy, ox] = b[co] + Σ_{ci, ky, kx} W[co, ci, ky, kx] · x[ci, oy·s − p + ky, ox·s − p + kx].
+    func naiveConvolution(_ x: [Float], _ w: [Float], _ bias: [Float], _ c: Case, _ g: ConvolutionGeometry) -> [Float] {
+        var y = [Float](repeating: 0, count: c.cout * g.outputPixels)
+        for co in 0..<c.cout { for oy in 0..<g.outHeight { for ox in 0..<g.outWidth {
+            var s = Double(bias[co])
+            for ci in 0..<c.cin { for ky in 0..<c.k { for kx in 0..<c.k {
+                let iy = oy * c.stride - c.padding + ky, ix = ox * c.stride - c.padding + kx
+                guard iy >= 0, iy < c.h, ix >= 0, ix < c.w else { continue }
+                s += Double(w[((co * c.cin + ci) * c.k + ky) * c.k + kx]) * Double(x[(ci * c.h + iy) * c.w + ix])
+            } } }
+            y[(co * g.outHeight + oy) * g.outWidth + ox] = Float(s)
+        } } }
+        return y
+    }
+
+    /// y[co, i·s − p + ky, j·s − p + kx] += W[ci, co, ky, kx] · x[ci, i, j], cropped to Hout x Wout.
+    func naiveTransposed(_ x: [Float], _ w: [Float], _ bias: [Float], _ c: Case, outH: Int, outW: Int) -> [Float] {
+        var y = [Double](repeating: 0, count: c.cout * outH * outW)
+        for co in 0..<c.cout { for i in 0..<(outH * outW) { y[co * outH * outW + i] = Double(bias[co]) } }
+        for ci in 0..<c.cin { for i in 0..<c.h { for j in 0..<c.w { for co in 0..<c.cout {
+            for ky in 0..<c.k { for kx in 0..<c.k {
+                let oy = i * c.stride - c.padding + ky, ox = j * c.stride - c.padding + kx
+                guard oy >= 0, oy < outH, ox >= 0, ox < outW else { continue }
+                y[(co * outH + oy) * outW + ox] += Double(w[((ci * c.cout + co) * c.k + ky) * c.k + kx]) * Double(x[(ci * c.h + i) * c.w + j])
+            } }
+        } } } }
+        return y.map(Float.init)
+    }
+
+    func testConv2dForwardMatchesTheDefinitionAndBackwardMatchesFiniteDifferences() {
+        for (n, c) in cases.enumerated() {
+            let store = ParameterStore(specs: Conv2d.specs(name: "conv", inChannels: c.cin, outChannels: c.cout, kernel: c.k))
+            let g = ConvolutionGeometry(channels: c.cin, height: c.h, width: c.w, kernel: c.k, stride: c.stride, padding: c.padding)
+            let layer = Conv2d(name: "conv", store: store, geometry: g)
+            fill(store.values.pointer, store.count, seed: UInt64(10 + n))
+            let batch = 2
+            let x = Tensor(shape: [batch, g.inputSize])
+            fill(x.pointer, x.count, seed: UInt64(20 + n))
+            let xm = x.matrix(rows: batch, columns: g.inputSize)
+            let y = layer.forward(xm)
+            let w = Array(store.values.buffer.prefix(c.cout * g.patchSize)), bias = Array(store.values.buffer.suffix(c.cout))
+            for b in 0..<batch {
+                let expected = naiveConvolution(Array(UnsafeBufferPointer(start: xm.row(b), count: g.inputSize)), w, bias, c, g)
+                for i in expected.indices { XCTAssertEqual(y.row(b)[i], expected[i], accuracy: 1e-5, "case \(n) sample \(b) [\(i)]") }
+            }
+            let projection = Projection(count: batch * layer.outputSize, seed: UInt64(30 + n))
+            let loss = { projection.loss(layer.forward(xm)) }
+            _ = loss()
+            store.zeroGradients()
+            let dy = projection.gradient(rows: batch, columns: layer.outputSize)
+            let dx = layer.backward(dy.matrix(rows: batch, columns: layer.outputSize)).array
+            let tol = Tolerance(h: 1e-2, rtol: 1e-3, atol: 1e-4)   // linear: exact up to rounding
+            checkGradient("conv \(n) dWeight+dBias", values: store.values.pointer, count: store.count,
+                          analytic: store.gradients.array, tolerance: tol, loss: loss)
+            checkGradient("conv \(n) dInput", values: x.pointer, count: x.count, analytic: dx, tolerance: tol, loss: loss)
+        }
+    }
+
+    func testConvTranspose2dForwardMatchesTheDefinitionAndBackwardMatchesFiniteDifferences() {
+        for (n, c) in cases.enumerated() {
+            let store = ParameterStore(specs: ConvTranspose2d.specs(name: "up", inChannels: c.cin, outChannels: c.cout, kernel: c.k))
+            let layer = ConvTranspose2d(name: "up", store: store, inChannels: c.cin, outChannels: c.cout, height: c.h, width: c.w,
+                                        kernel: c.k, stride: c.stride, padding: c.padding, outputPadding: c.outputPadding)
+            let (outH, outW) = (layer.geometry.height, layer.geometry.width)
+            XCTAssertEqual(outH, (c.h - 1) * c.stride - 2 * c.padding + c.k + c.outputPadding)
+            fill(store.values.pointer, store.count, seed: UInt64(40 + n))
+            let batch = 2
+            let x = Tensor(shape: [batch, layer.inputSize])
+            fill(x.pointer, x.count, seed: UInt64(50 + n))
+            let xm = x.matrix(rows: batch, columns: layer.inputSize)
+            let y = layer.forward(xm)
+            let w = Array(store.values.buffer.prefix(c.cin * c.cout * c.k * c.k)), bias = Array(store.values.buffer.suffix(c.cout))
+            for b in 0..<batch {
+                let expected = naiveTransposed(Array(UnsafeBufferPointer(start: xm.row(b), count: layer.inputSize)), w, bias, c,
+                                               outH: outH, outW: outW)
+                for i in expected.indices { XCTAssertEqual(y.row(b)[i], expected[i], accuracy: 1e-5, "case \(n) sample \(b) [\(i)]") }
+            }
+            let projection = Projection(count: batch * layer.outputSize, seed: UInt64(60 + n))
+            let loss = { projection.loss(layer.forward(xm)) }
+            _ = loss()
+            store.zeroGradients()
+            let dy = projection.gradient(rows: batch, columns: layer.outputSize)
+            let dx = layer.backward(dy.matrix(rows: batch, columns: layer.outputSize)).array
+            let tol = Tolerance(h: 1e-2, rtol: 1e-3, atol: 1e-4)
+            checkGradient("convT \(n) dWeight+dBias", values: store.values.pointer, count: store.count,
+                          analytic: store.gradients.array, tolerance: tol, loss: loss)
+            checkGradient("convT \(n) dInput", values: x.pointer, count: x.count, analytic: dx, tolerance: tol, loss: loss)
+        }
+    }
+
+    func testTheConvolutionalVAEShapes() {
+        // 28 → 14 → 7 down, 7 → 14 → 28 up, as in the reference's conv model.
+        let down1 = ConvolutionGeometry(channels: 1, height: 28, width: 28, kernel: 3, stride: 2, padding: 1)
+        let down2 = ConvolutionGeometry(channels: 32, height: 14, width: 14, kernel: 3, stride: 2, padding: 1)
+        XCTAssertEqual([down1.outHeight, down2.outHeight], [14, 7])
+        let store = ParameterStore(specs: ConvTranspose2d.specs(name: "u", inChannels: 64, outChannels: 32, kernel: 3))
+        let up = ConvTranspose2d(name: "u", store: store, inChannels: 64, outChannels: 32, height: 7, width: 7,
+                                 kernel: 3, stride: 2, padding: 1, outputPadding: 1)
+        XCTAssertEqual(up.outputSize, 32 * 14 * 14)
+    }
+}
