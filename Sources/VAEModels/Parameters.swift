@@ -88,3 +88,32 @@ public final class ParameterStore {
         return (sum.sum() + tail).isFinite
     }
 }
+
+/// A layer's weight, viewed as (rows, columns), and bias, with their
+/// gradients: what Linear and the convolutions hold. (The bias has one entry
+/// per output: per row for Linear and Conv2d, per column block for ConvTranspose2d.)
+public struct WeightAndBias {
+    public let weight, bias, dWeight, dBias: Matrix
+
+    public init(weight: Matrix, bias: Matrix, dWeight: Matrix, dBias: Matrix) {
+        precondition(dWeight.count == weight.count && dBias.count == bias.count)
+        self.weight = weight; self.bias = bias; self.dWeight = dWeight; self.dBias = dBias
+    }
+
+    /// The store's `NAME.weight` as `rows` rows, and `NAME.bias`.
+    public init(name: String, store: ParameterStore, rows: Int) {
+        let w = store.values("\(name).weight"), dw = store.gradients("\(name).weight")
+        precondition(rows > 0 && w.count % rows == 0, "\(name).weight cannot be viewed as \(rows) rows")
+        self.init(weight: Matrix(w.pointer, rows: rows, columns: w.count / rows), bias: store.values("\(name).bias"),
+                  dWeight: Matrix(dw.pointer, rows: rows, columns: w.count / rows), dBias: store.gradients("\(name).bias"))
+    }
+
+    /// PyTorch's default initialisation of Linear and convolution layers:
+    /// weight and bias ~ U(−1/√fanIn, 1/√fanIn) (kaiming_uniform with a = √5
+    /// reduces to this bound).
+    public func initialize(fanIn: Int, using rng: inout RandomGenerator) {
+        let bound = 1 / Float(fanIn).squareRoot()
+        for i in 0..<weight.count { weight.pointer[i] = rng.uniform(-bound, bound) }
+        for i in 0..<bias.count { bias.pointer[i] = rng.uniform(-bound, bound) }
+    }
+}

@@ -9,7 +9,8 @@ import VAEEngine
 public final class Conv2d {
     public let geometry: ConvolutionGeometry
     public let outChannels: Int
-    let weight, bias, dWeight, dBias: Matrix
+    let parameters: WeightAndBias
+    var weight: Matrix { parameters.weight }
     private var output = Tensor(shape: [0])
     private var dInput = Tensor(shape: [0])
     private var columns = Tensor(shape: [0])
@@ -18,14 +19,9 @@ public final class Conv2d {
 
     public init(name: String, store: ParameterStore, geometry: ConvolutionGeometry) {
         self.geometry = geometry
-        let w = store.values("\(name).weight")
-        outChannels = w.count / geometry.patchSize
-        precondition(outChannels * geometry.patchSize == w.count, "\(name).weight does not fit the geometry")
-        weight = Matrix(w.pointer, rows: outChannels, columns: geometry.patchSize)
-        bias = store.values("\(name).bias")
-        let dw = store.gradients("\(name).weight")
-        dWeight = Matrix(dw.pointer, rows: outChannels, columns: geometry.patchSize)
-        dBias = store.gradients("\(name).bias")
+        outChannels = store.slot("\(name).weight").spec.shape[0]
+        parameters = WeightAndBias(name: name, store: store, rows: outChannels)
+        precondition(parameters.weight.columns == geometry.patchSize, "\(name).weight does not fit the geometry")
     }
 
     public static func specs(name: String, inChannels: Int, outChannels: Int, kernel: Int) -> [ParameterSpec] {
@@ -35,9 +31,7 @@ public final class Conv2d {
 
     /// PyTorch's default: U(−1/√fan_in, 1/√fan_in) with fan_in = Cin·k·k.
     public func initialize(using rng: inout RandomGenerator) {
-        let bound = 1 / Float(geometry.patchSize).squareRoot()
-        for i in 0..<weight.count { weight.pointer[i] = rng.uniform(-bound, bound) }
-        for i in 0..<bias.count { bias.pointer[i] = rng.uniform(-bound, bound) }
+        parameters.initialize(fanIn: geometry.patchSize, using: &rng)
     }
 
     public var outputSize: Int { outChannels * geometry.outputPixels }
@@ -55,7 +49,7 @@ public final class Conv2d {
             let cols = Matrix(columns.pointer + b * g.patchSize * g.outputPixels, rows: g.patchSize, columns: g.outputPixels)
             g.im2col(x.row(b), into: cols.pointer)
             let yb = Matrix(y.row(b), rows: outChannels, columns: g.outputPixels)
-            for c in 0..<outChannels { yb.row(c).update(repeating: bias.pointer[c], count: g.outputPixels) }
+            for c in 0..<outChannels { yb.row(c).update(repeating: parameters.bias.pointer[c], count: g.outputPixels) }
             matrixProduct(weight, .none, cols, .none, into: yb, beta: 1)
         }
         return y
@@ -73,12 +67,12 @@ public final class Conv2d {
         for b in 0..<rows {
             let cols = Matrix(columns.pointer + b * g.patchSize * g.outputPixels, rows: g.patchSize, columns: g.outputPixels)
             let dyb = Matrix(dy.row(b), rows: outChannels, columns: g.outputPixels)
-            matrixProduct(dyb, .none, cols, .transposed, into: dWeight, beta: 1)
+            matrixProduct(dyb, .none, cols, .transposed, into: parameters.dWeight, beta: 1)
             for c in 0..<outChannels {
                 let r = dyb.row(c)
                 var s: Float = 0
                 for i in 0..<g.outputPixels { s += r[i] }
-                dBias.pointer[c] += s
+                parameters.dBias.pointer[c] += s
             }
             guard inputGradient else { continue }
             let dcols = dColumns.matrix(rows: g.patchSize, columns: g.outputPixels)

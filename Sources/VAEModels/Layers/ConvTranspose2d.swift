@@ -13,7 +13,8 @@ public final class ConvTranspose2d {
     /// input is this layer's output.
     public let geometry: ConvolutionGeometry
     public let inChannels: Int
-    let weight, bias, dWeight, dBias: Matrix
+    let parameters: WeightAndBias
+    var weight: Matrix { parameters.weight }
     private var output = Tensor(shape: [0])
     private var dInput = Tensor(shape: [0])
     private var columns = Tensor(shape: [0])
@@ -29,13 +30,8 @@ public final class ConvTranspose2d {
                                        kernel: kernel, stride: stride, padding: padding)
         precondition(geometry.outHeight == height && geometry.outWidth == width, "inconsistent transposed-convolution shape")
         self.inChannels = inChannels
-        let w = store.values("\(name).weight")
-        precondition(w.count == inChannels * geometry.patchSize, "\(name).weight does not fit the geometry")
-        weight = Matrix(w.pointer, rows: inChannels, columns: geometry.patchSize)
-        bias = store.values("\(name).bias")
-        let dw = store.gradients("\(name).weight")
-        dWeight = Matrix(dw.pointer, rows: inChannels, columns: geometry.patchSize)
-        dBias = store.gradients("\(name).bias")
+        parameters = WeightAndBias(name: name, store: store, rows: inChannels)
+        precondition(parameters.weight.columns == geometry.patchSize, "\(name).weight does not fit the geometry")
     }
 
     public static func specs(name: String, inChannels: Int, outChannels: Int, kernel: Int) -> [ParameterSpec] {
@@ -45,9 +41,7 @@ public final class ConvTranspose2d {
 
     /// PyTorch's default for ConvTranspose2d: fan_in is weight.size(1)·k·k = Cout·k·k.
     public func initialize(using rng: inout RandomGenerator) {
-        let bound = 1 / Float(geometry.patchSize).squareRoot()
-        for i in 0..<weight.count { weight.pointer[i] = rng.uniform(-bound, bound) }
-        for i in 0..<bias.count { bias.pointer[i] = rng.uniform(-bound, bound) }
+        parameters.initialize(fanIn: geometry.patchSize, using: &rng)
     }
 
     public var inputSize: Int { inChannels * geometry.outputPixels }
@@ -66,7 +60,7 @@ public final class ConvTranspose2d {
             let xb = Matrix(x.row(b), rows: inChannels, columns: g.outputPixels)
             matrixProduct(weight, .transposed, xb, .none, into: cols)
             let yb = y.row(b)
-            for c in 0..<g.channels { (yb + c * plane).update(repeating: bias.pointer[c], count: plane) }
+            for c in 0..<g.channels { (yb + c * plane).update(repeating: parameters.bias.pointer[c], count: plane) }
             g.col2im(cols.pointer, addingInto: yb)
         }
         return y
@@ -85,12 +79,12 @@ public final class ConvTranspose2d {
         for b in 0..<x.rows {
             g.im2col(dy.row(b), into: cols.pointer)
             let xb = Matrix(x.row(b), rows: inChannels, columns: g.outputPixels)
-            matrixProduct(xb, .none, cols, .transposed, into: dWeight, beta: 1)
+            matrixProduct(xb, .none, cols, .transposed, into: parameters.dWeight, beta: 1)
             for c in 0..<g.channels {
                 let p = dy.row(b) + c * plane
                 var s: Float = 0
                 for i in 0..<plane { s += p[i] }
-                dBias.pointer[c] += s
+                parameters.dBias.pointer[c] += s
             }
             if inputGradient {
                 matrixProduct(weight, .none, cols, .none, into: Matrix(dx.row(b), rows: inChannels, columns: g.outputPixels))

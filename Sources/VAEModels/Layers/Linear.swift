@@ -8,23 +8,24 @@ import VAEEngine
 public final class Linear {
     public let inputSize: Int
     public let outputSize: Int
-    let weight, bias, dWeight, dBias: Matrix
+    let parameters: WeightAndBias
+    var weight: Matrix { parameters.weight }
     private var output = Tensor(shape: [0])
     private var dInput = Tensor(shape: [0])
     private var input: Matrix?
 
     /// A layer over the store's `NAME.weight` and `NAME.bias`.
     public convenience init(name: String, store: ParameterStore) {
-        self.init(weight: store.values("\(name).weight"), bias: store.values("\(name).bias"),
-                  dWeight: store.gradients("\(name).weight"), dBias: store.gradients("\(name).bias"))
+        let rows = store.slot("\(name).weight").spec.shape[0]
+        self.init(WeightAndBias(name: name, store: store, rows: rows))
     }
 
     /// A layer over explicit views (used to run two adjacent layers as one product).
-    public init(weight: Matrix, bias: Matrix, dWeight: Matrix, dBias: Matrix) {
-        precondition(bias.count == weight.rows && dWeight.count == weight.count && dBias.count == bias.count)
-        self.weight = weight; self.bias = bias; self.dWeight = dWeight; self.dBias = dBias
-        self.inputSize = weight.columns
-        self.outputSize = weight.rows
+    public init(_ parameters: WeightAndBias) {
+        precondition(parameters.bias.count == parameters.weight.rows, "one bias per output")
+        self.parameters = parameters
+        self.inputSize = parameters.weight.columns
+        self.outputSize = parameters.weight.rows
     }
 
     public static func specs(name: String, inputSize: Int, outputSize: Int) -> [ParameterSpec] {
@@ -32,12 +33,9 @@ public final class Linear {
          ParameterSpec(name: "\(name).bias", shape: [outputSize])]
     }
 
-    /// PyTorch's default: weight and bias ~ U(−1/√in, 1/√in)
-    /// (kaiming_uniform with a = √5 reduces to this bound).
+    /// PyTorch's default: weight and bias ~ U(−1/√in, 1/√in).
     public func initialize(using rng: inout RandomGenerator) {
-        let bound = 1 / Float(inputSize).squareRoot()
-        for i in 0..<weight.count { weight.pointer[i] = rng.uniform(-bound, bound) }
-        for i in 0..<bias.count { bias.pointer[i] = rng.uniform(-bound, bound) }
+        parameters.initialize(fanIn: inputSize, using: &rng)
     }
 
     /// Allocates the buffers for batches of up to `batchSize` rows (outside the step).
@@ -53,7 +51,7 @@ public final class Linear {
         reserve(batchSize: x.rows)
         input = x
         let y = output.matrix(rows: x.rows, columns: outputSize)
-        for r in 0..<x.rows { y.row(r).update(from: bias.pointer, count: outputSize) }
+        for r in 0..<x.rows { y.row(r).update(from: parameters.bias.pointer, count: outputSize) }
         matrixProduct(x, .none, weight, .transposed, into: y, beta: 1)
         return y
     }
@@ -65,10 +63,11 @@ public final class Linear {
     public func backward(_ dy: Matrix, inputGradient: Bool = true) -> Matrix {
         guard let x = input else { preconditionFailure("Linear.backward before forward") }
         precondition(dy.rows == x.rows && dy.columns == outputSize)
-        matrixProduct(dy, .transposed, x, .none, into: dWeight, beta: 1)
+        matrixProduct(dy, .transposed, x, .none, into: parameters.dWeight, beta: 1)
+        let dBias = parameters.dBias.pointer
         for r in 0..<dy.rows {
             let g = dy.row(r)
-            for j in 0..<outputSize { dBias.pointer[j] += g[j] }
+            for j in 0..<outputSize { dBias[j] += g[j] }
         }
         guard inputGradient else { return Matrix(dInput.pointer, rows: 0, columns: inputSize) }
         let dx = dInput.matrix(rows: x.rows, columns: inputSize)

@@ -55,10 +55,10 @@ public final class MLPVAE {
         parameters = store
         encoder = configuration.hidden.indices.map { Linear(name: "encoder.\($0)", store: store) }
         encoderActivations = encoder.map { _ in Activation(configuration.activation) }
-        heads = Linear(weight: store.values("mu.weight", "logvar.weight"),
-                       bias: store.values("mu.bias", "logvar.bias"),
-                       dWeight: store.gradients("mu.weight", "logvar.weight"),
-                       dBias: store.gradients("mu.bias", "logvar.bias"))
+        heads = Linear(WeightAndBias(weight: store.values("mu.weight", "logvar.weight"),
+                                     bias: store.values("mu.bias", "logvar.bias"),
+                                     dWeight: store.gradients("mu.weight", "logvar.weight"),
+                                     dBias: store.gradients("mu.bias", "logvar.bias")))
         decoder = (0...configuration.hidden.count).map { Linear(name: "decoder.\($0)", store: store) }
         decoderActivations = configuration.hidden.map { _ in Activation(configuration.activation) }
         reconstruction = ReconstructionLoss(likelihood: configuration.likelihood)
