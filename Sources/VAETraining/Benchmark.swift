@@ -15,7 +15,8 @@ public struct BenchmarkResult {
     public let encodeSeconds: Double
     public let decodeSeconds: Double
     public let imagesCoded: Int
-    /// Peak resident memory after the training steps (before the 10k-image batches).
+    /// Peak resident memory of the process after the training steps (before the
+    /// 10k-image batches; cumulative over the architectures benchmarked before).
     public let trainingPeakMiB: Double
 }
 
@@ -46,7 +47,8 @@ public func benchmark(name: String, configuration: VAEConfiguration, train: Imag
     let trainingPeak = peakResidentMemoryMiB()
 
     let images = ImageInputs.pixels(of: test)
-    _ = model.encodings(Array(images.prefix(1000)), batchSize: images.count)   // warm the buffers
+    // Once untimed, so the buffers for 10k rows exist before the timed runs.
+    _ = model.decodedIntensities(model.encodings(images, batchSize: images.count).map(\.mu), batchSize: images.count)
     var t = DispatchTime.now().uptimeNanoseconds
     let codes = model.encodings(images, batchSize: images.count)
     let encodeSeconds = seconds(since: t)
