@@ -116,4 +116,20 @@ public struct WeightAndBias {
         for i in 0..<weight.count { weight.pointer[i] = rng.uniform(-bound, bound) }
         for i in 0..<bias.count { bias.pointer[i] = rng.uniform(-bound, bound) }
     }
+
+    /// Sets each of `channels` planes of `planeSize` values to its channel's bias
+    /// (a convolution's output before the product is added).
+    public func fillChannels(_ image: UnsafeMutablePointer<Float>, planeSize: Int) {
+        for c in 0..<bias.count { (image + c * planeSize).update(repeating: bias.pointer[c], count: planeSize) }
+    }
+
+    /// dBias[c] += Σ of channel c's plane of `dImage` (the bias gradient of a convolution).
+    public func accumulateChannelBiasGradient(_ dImage: UnsafePointer<Float>, planeSize: Int) {
+        for c in 0..<dBias.count {
+            let plane = dImage + c * planeSize
+            var s: Float = 0
+            for i in 0..<planeSize { s += plane[i] }
+            dBias.pointer[c] += s
+        }
+    }
 }

@@ -28,7 +28,7 @@ public func augment(_ set: ImageSet, model: MLPVAE, perImage: Int, seed: UInt64,
         }
         for (n, intensities) in model.decodedIntensities(latents).enumerated() {
             let record = lower * perImage + n
-            for j in 0..<d { pixels[record * d + j] = UInt8((min(max(intensities[j], 0), 1) * 255).rounded()) }
+            for j in 0..<d { pixels[record * d + j] = grayLevel(intensities[j]) }
             labels[record] = set.labels?[lower + n / perImage] ?? 0
         }
     }

@@ -63,8 +63,13 @@ public extension MLPVAE {
 public func grayImage(_ intensities: [Float]) -> GrayImage {
     let side = Int(Double(intensities.count).squareRoot())
     precondition(side * side == intensities.count, "not a square image")
-    let pixels = intensities.map { UInt8((min(max($0, 0), 1) * 255).rounded()) }
-    return GrayImage(width: side, height: side, pixels: pixels)
+    return GrayImage(width: side, height: side, pixels: intensities.map(grayLevel))
+}
+
+/// One intensity in [0, 1] (clamped) as an 8-bit grey level, rounded.
+@inline(__always)
+public func grayLevel(_ intensity: Float) -> UInt8 {
+    UInt8((min(max(intensity, 0), 1) * 255).rounded())
 }
 
 /// Mean squared error per pixel between two images of intensities.

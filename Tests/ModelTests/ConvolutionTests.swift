@@ -49,6 +49,24 @@ final class ConvolutionTests: XCTestCase {
         return y.map(Float.init)
     }
 
+
+    /// A linear layer's backward against finite differences of a random
+    /// projection of its output: parameters and input, exact up to rounding.
+    func checkLinearLayer(_ label: String, store: ParameterStore, input x: Tensor, batch: Int, outputSize: Int, seed: UInt64,
+                          forward: @escaping (Matrix) -> Matrix, backward: (Matrix) -> Matrix) {
+        let xm = x.matrix(rows: batch, columns: x.count / batch)
+        let projection = Projection(count: batch * outputSize, seed: seed)
+        let loss = { projection.loss(forward(xm)) }
+        _ = loss()
+        store.zeroGradients()
+        let dy = projection.gradient(rows: batch, columns: outputSize)
+        let dx = backward(dy.matrix(rows: batch, columns: outputSize)).array
+        let tol = Tolerance(h: 1e-2, rtol: 1e-3, atol: 1e-4)
+        checkGradient("\(label) dWeight+dBias", values: store.values.pointer, count: store.count,
+                      analytic: store.gradients.array, tolerance: tol, loss: loss)
+        checkGradient("\(label) dInput", values: x.pointer, count: x.count, analytic: dx, tolerance: tol, loss: loss)
+    }
+
     func testConv2dForwardMatchesTheDefinitionAndBackwardMatchesFiniteDifferences() {
         for (n, c) in cases.enumerated() {
             let store = ParameterStore(specs: Conv2d.specs(name: "conv", inChannels: c.cin, outChannels: c.cout, kernel: c.k))
@@ -65,16 +83,8 @@ final class ConvolutionTests: XCTestCase {
                 let expected = naiveConvolution(Array(UnsafeBufferPointer(start: xm.row(b), count: g.inputSize)), w, bias, c, g)
                 for i in expected.indices { XCTAssertEqual(y.row(b)[i], expected[i], accuracy: 1e-5, "case \(n) sample \(b) [\(i)]") }
             }
-            let projection = Projection(count: batch * layer.outputSize, seed: UInt64(30 + n))
-            let loss = { projection.loss(layer.forward(xm)) }
-            _ = loss()
-            store.zeroGradients()
-            let dy = projection.gradient(rows: batch, columns: layer.outputSize)
-            let dx = layer.backward(dy.matrix(rows: batch, columns: layer.outputSize)).array
-            let tol = Tolerance(h: 1e-2, rtol: 1e-3, atol: 1e-4)   // linear: exact up to rounding
-            checkGradient("conv \(n) dWeight+dBias", values: store.values.pointer, count: store.count,
-                          analytic: store.gradients.array, tolerance: tol, loss: loss)
-            checkGradient("conv \(n) dInput", values: x.pointer, count: x.count, analytic: dx, tolerance: tol, loss: loss)
+            checkLinearLayer("conv \(n)", store: store, input: x, batch: batch, outputSize: layer.outputSize,
+                             seed: UInt64(30 + n), forward: layer.forward, backward: { layer.backward($0) })
         }
     }
 
@@ -97,16 +107,8 @@ final class ConvolutionTests: XCTestCase {
                                                outH: outH, outW: outW)
                 for i in expected.indices { XCTAssertEqual(y.row(b)[i], expected[i], accuracy: 1e-5, "case \(n) sample \(b) [\(i)]") }
             }
-            let projection = Projection(count: batch * layer.outputSize, seed: UInt64(60 + n))
-            let loss = { projection.loss(layer.forward(xm)) }
-            _ = loss()
-            store.zeroGradients()
-            let dy = projection.gradient(rows: batch, columns: layer.outputSize)
-            let dx = layer.backward(dy.matrix(rows: batch, columns: layer.outputSize)).array
-            let tol = Tolerance(h: 1e-2, rtol: 1e-3, atol: 1e-4)
-            checkGradient("convT \(n) dWeight+dBias", values: store.values.pointer, count: store.count,
-                          analytic: store.gradients.array, tolerance: tol, loss: loss)
-            checkGradient("convT \(n) dInput", values: x.pointer, count: x.count, analytic: dx, tolerance: tol, loss: loss)
+            checkLinearLayer("convT \(n)", store: store, input: x, batch: batch, outputSize: layer.outputSize,
+                             seed: UInt64(60 + n), forward: layer.forward, backward: { layer.backward($0) })
         }
     }
 

@@ -49,7 +49,7 @@ public final class Conv2d {
             let cols = Matrix(columns.pointer + b * g.patchSize * g.outputPixels, rows: g.patchSize, columns: g.outputPixels)
             g.im2col(x.row(b), into: cols.pointer)
             let yb = Matrix(y.row(b), rows: outChannels, columns: g.outputPixels)
-            for c in 0..<outChannels { yb.row(c).update(repeating: parameters.bias.pointer[c], count: g.outputPixels) }
+            parameters.fillChannels(yb.pointer, planeSize: g.outputPixels)
             matrixProduct(weight, .none, cols, .none, into: yb, beta: 1)
         }
         return y
@@ -68,12 +68,7 @@ public final class Conv2d {
             let cols = Matrix(columns.pointer + b * g.patchSize * g.outputPixels, rows: g.patchSize, columns: g.outputPixels)
             let dyb = Matrix(dy.row(b), rows: outChannels, columns: g.outputPixels)
             matrixProduct(dyb, .none, cols, .transposed, into: parameters.dWeight, beta: 1)
-            for c in 0..<outChannels {
-                let r = dyb.row(c)
-                var s: Float = 0
-                for i in 0..<g.outputPixels { s += r[i] }
-                parameters.dBias.pointer[c] += s
-            }
+            parameters.accumulateChannelBiasGradient(dyb.pointer, planeSize: g.outputPixels)
             guard inputGradient else { continue }
             let dcols = dColumns.matrix(rows: g.patchSize, columns: g.outputPixels)
             matrixProduct(weight, .transposed, dyb, .none, into: dcols)

@@ -60,7 +60,7 @@ public final class ConvTranspose2d {
             let xb = Matrix(x.row(b), rows: inChannels, columns: g.outputPixels)
             matrixProduct(weight, .transposed, xb, .none, into: cols)
             let yb = y.row(b)
-            for c in 0..<g.channels { (yb + c * plane).update(repeating: parameters.bias.pointer[c], count: plane) }
+            parameters.fillChannels(yb, planeSize: plane)
             g.col2im(cols.pointer, addingInto: yb)
         }
         return y
@@ -80,12 +80,7 @@ public final class ConvTranspose2d {
             g.im2col(dy.row(b), into: cols.pointer)
             let xb = Matrix(x.row(b), rows: inChannels, columns: g.outputPixels)
             matrixProduct(xb, .none, cols, .transposed, into: parameters.dWeight, beta: 1)
-            for c in 0..<g.channels {
-                let p = dy.row(b) + c * plane
-                var s: Float = 0
-                for i in 0..<plane { s += p[i] }
-                parameters.dBias.pointer[c] += s
-            }
+            parameters.accumulateChannelBiasGradient(dy.row(b), planeSize: plane)
             if inputGradient {
                 matrixProduct(weight, .none, cols, .none, into: Matrix(dx.row(b), rows: inChannels, columns: g.outputPixels))
             }
