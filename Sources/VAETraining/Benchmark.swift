@@ -25,7 +25,7 @@ public struct BenchmarkResult {
 /// as one batch.
 public func benchmark(name: String, configuration: VAEConfiguration, train: ImageSet, test: ImageSet,
                       batchSize: Int = 128, batches: Int = 200, seed: UInt64 = 0) throws -> BenchmarkResult {
-    let model = MLPVAE(configuration: configuration)
+    let model = VAE(configuration: configuration)
     model.initialize(seed: seed)
     var settings = TrainingSettings()
     settings.batchSize = batchSize

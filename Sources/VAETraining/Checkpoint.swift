@@ -29,8 +29,10 @@ public struct CheckpointInfo: Equatable {
 /// A model and (optionally) its optimiser state, saved as safetensors.
 ///
 /// Tensors: the model's parameters under their PyTorch names
-/// (`encoder.0.weight` [512, 784], …), then `adam.m.<name>` and `adam.v.<name>`.
-/// `__metadata__`: format_version, arch, input_size, hidden ("512,256"),
+/// (`encoder.0.weight` [512, 784], … or `encoder.conv0.weight` [32, 1, 3, 3], …;
+/// see `VAEConfiguration.parameterSpecs`), then `adam.m.<name>` and `adam.v.<name>`.
+/// `__metadata__`: format_version, arch (mlp|conv), conditional (true|false),
+/// classes (0 unless conditional), input_size, hidden ("512,256"),
 /// latent, loss (bce|mse), activation (relu|tanh), binarize (dynamic|none),
 /// warmup_epochs, lr_decay (none|iwae|factor), iw_samples, beta, lr, batch_size, seed, epoch (completed),
 /// batch (done in the next epoch: nonzero after an interruption) with
@@ -39,9 +41,9 @@ public struct CheckpointInfo: Equatable {
 /// used only some digits, digits ("0,1,…,8") and holdout (images held back).
 public enum Checkpoint {
     public static let formatVersion = "1"
-    static let limits = (latent: 1...4096, width: 1...65536, input: 1...(4096 * 4096), layers: 0...16)
+    static let limits = (latent: 1...4096, width: 1...65536, input: 1...(4096 * 4096), layers: 0...16, classes: 1...65536)
 
-    public static func save(model: MLPVAE, optimizer: Adam?, info: CheckpointInfo, to path: String) throws {
+    public static func save(model: VAE, optimizer: Adam?, info: CheckpointInfo, to path: String) throws {
         var tensors: [NamedTensor] = []
         func add(_ prefix: String, _ block: Tensor) {
             for slot in model.parameters.slots {
@@ -58,6 +60,8 @@ public enum Checkpoint {
         var metadata: [String: String] = [
             "format_version": formatVersion,
             "arch": c.arch,
+            "conditional": c.isConditional ? "true" : "false",
+            "classes": String(c.classes),
             "input_size": String(c.inputSize),
             "hidden": c.hidden.map(String.init).joined(separator: ","),
             "latent": String(c.latent),
@@ -88,7 +92,7 @@ public enum Checkpoint {
     }
 
     public struct Loaded {
-        public let model: MLPVAE
+        public let model: VAE
         public let info: CheckpointInfo
         /// Present when the file holds the optimiser's state.
         public let optimizer: Adam?
@@ -97,14 +101,21 @@ public enum Checkpoint {
     public static func load(path: String, learningRate: Float? = nil) throws -> Loaded {
         let file = try SafeTensors.read(path: path)
         let info = try parseInfo(file.metadata, path: path)
-        let model = MLPVAE(configuration: info.configuration)
-        let store = model.parameters
-        let expected = Set(store.names)
-        let adamNames = Set(store.names.flatMap { ["adam.m.\($0)", "adam.v.\($0)"] })
+        // Names and shapes are checked before the model is built, so the
+        // metadata cannot make it allocate more than the file holds.
+        let specs = info.configuration.parameterSpecs
+        let names = specs.map(\.name)
+        let expected = Set(names)
+        let adamNames = Set(names.flatMap { ["adam.m.\($0)", "adam.v.\($0)"] })
         let present = Set(file.tensors.map(\.name))
-        if let missing = store.names.first(where: { !present.contains($0) }) {
-            throw FileError(path, "tensor \(missing) is missing for a \(info.configuration.arch) model with hidden \(info.configuration.hidden)")
+        if let missing = names.first(where: { !present.contains($0) }) {
+            throw FileError(path, "tensor \(missing) is missing for a \(info.configuration.summary) model")
         }
+        for spec in specs where file.tensor(spec.name)?.shape != spec.shape {
+            throw FileError(path, "tensor \(spec.name) has shape \(file.tensor(spec.name)!.shape), expected \(spec.shape)")
+        }
+        let model = VAE(configuration: info.configuration)
+        let store = model.parameters
         if let extra = file.tensors.first(where: { !expected.contains($0.name) && !adamNames.contains($0.name) }) {
             throw FileError(path, "unexpected tensor \(extra.name) for this architecture")
         }
@@ -161,7 +172,14 @@ public enum Checkpoint {
             throw FileError(path, "checkpoint format_version \(version); this vae reads version \(formatVersion)")
         }
         let arch = try value("arch")
-        guard arch == "mlp" else { throw FileError(path, "architecture \(arch) is not known to this vae (expected mlp)") }
+        guard let architecture = Architecture(rawValue: arch) else {
+            throw FileError(path, "architecture \(arch) is not known to this vae (expected mlp or conv)")
+        }
+        let conditionalText = m["conditional"] ?? "false"
+        guard conditionalText == "true" || conditionalText == "false" else {
+            throw FileError(path, "metadata conditional is \(conditionalText), expected true or false")
+        }
+        let classes = conditionalText == "true" ? try integer("classes", limits.classes) : 0
         let hiddenText = try value("hidden")
         let hidden = hiddenText.isEmpty ? [] : hiddenText.split(separator: ",", omittingEmptySubsequences: false).map { Int($0) }
         guard hidden.allSatisfy({ $0.map(limits.width.contains) == true }), limits.layers.contains(hidden.count) else {
@@ -175,9 +193,11 @@ public enum Checkpoint {
         guard let activation = ActivationKind(rawValue: activationText) else {
             throw FileError(path, "metadata activation is \(activationText), expected relu or tanh")
         }
-        var info = CheckpointInfo(configuration: VAEConfiguration(
-            inputSize: try integer("input_size", limits.input), hidden: hidden.compactMap { $0 },
-            latent: try integer("latent", limits.latent), likelihood: likelihood, activation: activation))
+        let configuration = VAEConfiguration(
+            architecture: architecture, inputSize: try integer("input_size", limits.input), hidden: hidden.compactMap { $0 },
+            latent: try integer("latent", limits.latent), likelihood: likelihood, activation: activation, classes: classes)
+        if let problem = configuration.problem { throw FileError(path, "metadata describes no buildable model: \(problem)") }
+        var info = CheckpointInfo(configuration: configuration)
         info.binarize = m["binarize"] == "dynamic"
         info.warmupEpochs = max(0, Int(m["warmup_epochs"] ?? "0") ?? 0)
         info.schedule = LearningRateSchedule(text: m["lr_decay"] ?? "none") ?? .constant

@@ -9,14 +9,15 @@ public struct Encoding: Equatable {
 }
 
 /// Batched encoding and decoding for the commands that use a trained model.
-public extension MLPVAE {
-    /// q(z|x) for each image (784 values in [0, 1] each).
-    func encodings(_ images: [[Float]], batchSize: Int = 1000) -> [Encoding] {
+public extension VAE {
+    /// q(z|x) for each image (784 values in [0, 1] each); a conditional model
+    /// needs each image's condition (see `conditions(labels:)`).
+    func encodings(_ images: [[Float]], conditions: [[Float]]? = nil, batchSize: Int = 1000) -> [Encoding] {
         let k = configuration.latent
         var out: [Encoding] = []
         out.reserveCapacity(images.count)
-        forEachBatch(of: images, width: configuration.inputSize, batchSize: batchSize) { x in
-            let stats = encode(x)
+        forEachBatch(of: images, conditions: conditions, width: configuration.inputSize, batchSize: batchSize) { x, c in
+            let stats = encode(x, condition: c)
             for r in 0..<stats.rows {
                 let row = stats.row(r)
                 out.append(Encoding(mu: Array(UnsafeBufferPointer(start: row, count: k)),
@@ -26,27 +27,31 @@ public extension MLPVAE {
         return out
     }
 
-    /// The decoder's means σ(logits) for each latent vector, as intensities in [0, 1].
-    func decodedIntensities(_ latents: [[Float]], batchSize: Int = 1000) -> [[Float]] {
+    /// The decoder's means σ(logits) for each latent vector (and condition,
+    /// for a conditional model), as intensities in [0, 1].
+    func decodedIntensities(_ latents: [[Float]], conditions: [[Float]]? = nil, batchSize: Int = 1000) -> [[Float]] {
         var out: [[Float]] = []
         out.reserveCapacity(latents.count)
-        forEachBatch(of: latents, width: configuration.latent, batchSize: batchSize) { z in
-            let means = decodeMeans(z)
+        forEachBatch(of: latents, conditions: conditions, width: configuration.latent, batchSize: batchSize) { z, c in
+            let means = decodeMeans(z, condition: c)
             for r in 0..<means.rows { out.append(Array(UnsafeBufferPointer(start: means.row(r), count: means.columns))) }
         }
         return out
     }
 
     /// The same, as 28x28 grey images.
-    func decodedImages(_ latents: [[Float]]) -> [GrayImage] {
-        decodedIntensities(latents).map { grayImage($0) }
+    func decodedImages(_ latents: [[Float]], conditions: [[Float]]? = nil) -> [GrayImage] {
+        decodedIntensities(latents, conditions: conditions).map { grayImage($0) }
     }
 
     /// Copies `rows` (each `width` long) into one buffer, `batchSize` rows at a
-    /// time, and hands each batch to `body` as a matrix.
-    func forEachBatch(of rows: [[Float]], width: Int, batchSize: Int, _ body: (Matrix) -> Void) {
+    /// time, and hands each batch to `body` as a matrix, with the batch's
+    /// conditions (nil for an unconditional model).
+    func forEachBatch(of rows: [[Float]], conditions: [[Float]]?, width: Int, batchSize: Int, _ body: (Matrix, Matrix?) -> Void) {
+        precondition(conditions == nil || conditions?.count == rows.count, "one condition per row")
         let batch = max(1, min(batchSize, rows.count))
         let buffer = Tensor(shape: [batch, width])
+        let conditionBuffer = ConditionBuffer(classes: configuration.classes, batchSize: batch)
         reserve(batchSize: batch)
         for lower in stride(from: 0, to: rows.count, by: batch) {
             let upper = min(lower + batch, rows.count)
@@ -54,7 +59,7 @@ public extension MLPVAE {
                 precondition(row.count == width, "a row of \(row.count) values where the model takes \(width)")
                 row.withUnsafeBufferPointer { (buffer.pointer + r * width).update(from: $0.baseAddress!, count: width) }
             }
-            body(buffer.matrix(rows: upper - lower, columns: width))
+            body(buffer.matrix(rows: upper - lower, columns: width), conditionBuffer.rows(conditions?[lower..<upper]))
         }
     }
 }

@@ -29,11 +29,12 @@ public func binarized(_ set: ImageSet, seed: UInt64) -> ImageSet {
 /// importance-weighted estimate of −log p(x): each chunk of images is
 /// decoded as one matrix product over all its K·images latent draws.
 /// `progress` is told how many images the estimate has covered.
-public func evaluateModel(_ model: MLPVAE, images: ImageSet, seed: UInt64, importanceSamples K: Int = 0,
+public func evaluateModel(_ model: VAE, images: ImageSet, seed: UInt64, importanceSamples K: Int = 0,
                           progress: ((Int) -> Void)? = nil) -> ModelEvaluation {
     let terms = evaluate(model: model, images: images, seed: seed)
     let k = model.configuration.latent
-    let codes = model.encodings(ImageInputs.pixels(of: images))
+    let codes = model.encodings(ImageInputs.pixels(of: images),
+                                conditions: images.labels.flatMap { model.conditions(labels: $0.map(Int.init)) })
     let n = Double(codes.count)
     var mean = [Double](repeating: 0, count: k), square = [Double](repeating: 0, count: k), kl = [Double](repeating: 0, count: k)
     for code in codes {
@@ -52,6 +53,7 @@ public func evaluateModel(_ model: MLPVAE, images: ImageSet, seed: UInt64, impor
         let d = images.pixelsPerImage
         let chunk = max(1, 4096 / K)   // images per product: ≥ 4096 rows of z when K is small
         let input = Tensor(shape: [chunk, d]), noise = Tensor(shape: [chunk * K, k])
+        let labels = ConditionBuffer(classes: model.configuration.classes, batchSize: chunk)
         model.reserve(batchSize: chunk * K)
         var rng = RandomGenerator(seed: seed, stream: .evaluation, index: 1)
         var total = 0.0
@@ -61,7 +63,7 @@ public func evaluateModel(_ model: MLPVAE, images: ImageSet, seed: UInt64, impor
             images.gather(lower..<upper, into: x.pointer)
             let eps = noise.matrix(rows: (upper - lower) * K, columns: k)
             rng.fillNormal(eps.pointer, count: eps.count)
-            total += model.forwardImportanceWeighted(x, samples: K, noise: eps)
+            total += model.forwardImportanceWeighted(x, condition: labels.rows(of: images, lower..<upper), samples: K, noise: eps)
             progress?(upper)
         }
         nll = total / Double(images.count)

@@ -3,13 +3,17 @@ import VAEEngine
 import VAEModels
 
 /// New images from the prior: z ~ N(0, I), decoded to the Bernoulli means
-/// σ(logits), shown as grey levels.
-public func sampleImages(model: MLPVAE, count: Int, seed: UInt64) -> [GrayImage] {
+/// σ(logits), shown as grey levels. A conditional model draws image i as
+/// `labels[i]` (p(x|z, y)); an unconditional one takes no labels.
+public func sampleImages(model: VAE, count: Int, labels: [Int]? = nil, seed: UInt64) -> [GrayImage] {
+    precondition(labels == nil || labels?.count == count)
+    precondition((labels != nil) == model.configuration.isConditional, "labels go with a conditional model")
     let k = model.configuration.latent
     var rng = RandomGenerator(seed: seed, stream: .sampling)
     var flat = [Float](repeating: 0, count: count * k)
     flat.withUnsafeMutableBufferPointer { rng.fillNormal($0.baseAddress!, count: $0.count) }
-    return model.decodedImages((0..<count).map { Array(flat[($0 * k)..<(($0 + 1) * k)]) })
+    return model.decodedImages((0..<count).map { Array(flat[($0 * k)..<(($0 + 1) * k)]) },
+                               conditions: labels.flatMap(model.conditions(labels:)))
 }
 
 /// The manifold picture of a 2-D latent space (Kingma & Welling 2013, fig. 4):

@@ -14,7 +14,7 @@ public enum AnomalyMetric: String, CaseIterable, Sendable {
 }
 
 /// One anomaly score per image (higher = more anomalous), in the model's own loss.
-public func anomalyScores(model: MLPVAE, images: [[Float]], metric: AnomalyMetric,
+public func anomalyScores(model: VAE, images: [[Float]], conditions: [[Float]]? = nil, metric: AnomalyMetric,
                           samples: Int = 1, seed: UInt64 = 0) -> [Double] {
     precondition(samples >= 1)
     let k = model.configuration.latent
@@ -24,22 +24,23 @@ public func anomalyScores(model: MLPVAE, images: [[Float]], metric: AnomalyMetri
     var noise = Tensor(shape: [0])
     if metric == .iw {
         // Batches of about 4096 latent draws, decoded as one product.
-        model.forEachBatch(of: images, width: model.configuration.inputSize, batchSize: max(1, 4096 / samples)) { x in
+        model.forEachBatch(of: images, conditions: conditions, width: model.configuration.inputSize,
+                           batchSize: max(1, 4096 / samples)) { x, c in
             if noise.count < x.rows * samples * k { noise = Tensor(shape: [x.rows * samples * k]) }
             let eps = noise.matrix(rows: x.rows * samples, columns: k)
             rng.fillNormal(eps.pointer, count: eps.count)
-            _ = model.forwardImportanceWeighted(x, samples: samples, noise: eps)
+            _ = model.forwardImportanceWeighted(x, condition: c, samples: samples, noise: eps)
             scores += model.lastImportanceWeightedPerImage
         }
         return scores
     }
-    model.forEachBatch(of: images, width: model.configuration.inputSize, batchSize: 1000) { x in
+    model.forEachBatch(of: images, conditions: conditions, width: model.configuration.inputSize, batchSize: 1000) { x, c in
         if noise.count < x.rows * k { noise = Tensor(shape: [x.rows * k]) }
         let eps = noise.matrix(rows: x.rows, columns: k)
         var sums = [Double](repeating: 0, count: x.rows)
         for _ in 0..<(metric == .recon ? 1 : samples) {
             if metric == .recon { eps.fill(0) } else { rng.fillNormal(eps.pointer, count: eps.count) }
-            _ = model.forward(x, noise: eps)
+            _ = model.forward(x, condition: c, noise: eps)
             let recon = model.lastReconstructionPerSample, kl = model.lastKLPerSample
             for r in 0..<x.rows {
                 sums[r] += Double(recon.pointer[r]) + (metric == .nelbo ? Double(kl.pointer[r]) : 0)

@@ -64,7 +64,7 @@ public struct TrainingDiverged: Error, CustomStringConvertible {
 /// from (seed, epoch, batch), so a run resumed at any batch continues exactly
 /// as if it had not stopped.
 public final class Trainer {
-    public let model: MLPVAE
+    public let model: VAE
     public let optimizer: Adam
     public let settings: TrainingSettings
     public private(set) var position: TrainingPosition
@@ -72,10 +72,13 @@ public final class Trainer {
     private let test: ImageSet?
     private let input: Tensor
     private let noise: Tensor
+    private let labels: ConditionBuffer
 
-    public init(model: MLPVAE, optimizer: Adam, settings: TrainingSettings,
+    public init(model: VAE, optimizer: Adam, settings: TrainingSettings,
                 train: ImageSet, test: ImageSet?, position: TrainingPosition = TrainingPosition()) {
         precondition(train.pixelsPerImage == model.configuration.inputSize)
+        precondition(!model.configuration.isConditional || (train.labels != nil && (test == nil || test?.labels != nil)),
+                     "a conditional model trains on labelled images")
         self.model = model
         self.optimizer = optimizer
         self.settings = settings
@@ -85,6 +88,7 @@ public final class Trainer {
         let batch = min(settings.batchSize, train.count)
         input = Tensor(shape: [batch, train.pixelsPerImage])
         noise = Tensor(shape: [batch * settings.importanceSamples, model.configuration.latent])
+        labels = ConditionBuffer(classes: model.configuration.classes, batchSize: batch)
         model.reserve(batchSize: batch)
     }
 
@@ -120,7 +124,8 @@ public final class Trainer {
             rng.fillNormal(eps.pointer, count: eps.count)
             let beta = settings.klWeight(at: Double(epoch - 1) + Double(b) / Double(batches))
 
-            let terms = try step(x, noise: eps, beta: beta, epoch: epoch, batch: b + 1)
+            let condition = labels.rows(of: train, order[lower..<upper])
+            let terms = try step(x, condition: condition, noise: eps, beta: beta, epoch: epoch, batch: b + 1)
             totals = totals + terms
             position = TrainingPosition(epoch: epoch - 1, batch: b + 1, partial: totals)
 
@@ -144,18 +149,18 @@ public final class Trainer {
     /// One optimisation step on batch x with noise ε: gradients of the ELBO
     /// (or of the importance-weighted bound), checked, then Adam. Returns the
     /// terms to report; throws before the weights change if anything is not finite.
-    private func step(_ x: Matrix, noise eps: Matrix, beta: Float, epoch: Int, batch: Int) throws -> ELBOTerms {
+    private func step(_ x: Matrix, condition: Matrix?, noise eps: Matrix, beta: Float, epoch: Int, batch: Int) throws -> ELBOTerms {
         func diverged(_ term: String) -> TrainingDiverged { TrainingDiverged(epoch: epoch, batch: batch, term: term) }
         model.parameters.zeroGradients()
         let terms: ELBOTerms
         if settings.importanceSamples > 1 {
             // The bound's value stands in the reconstruction slot: it is the loss trained on.
-            let bound = model.forwardImportanceWeighted(x, samples: settings.importanceSamples, noise: eps, beta: beta)
+            let bound = model.forwardImportanceWeighted(x, condition: condition, samples: settings.importanceSamples, noise: eps, beta: beta)
             guard bound.isFinite else { throw diverged("importance-weighted bound") }
             terms = ELBOTerms(reconstruction: bound, kl: 0, count: x.rows)
             model.backwardImportanceWeighted(beta: beta)
         } else {
-            terms = model.forward(x, noise: eps)   // reported with the full β, also during warm-up, so epochs compare
+            terms = model.forward(x, condition: condition, noise: eps)   // reported with the full β, also during warm-up, so epochs compare
             guard terms.reconstruction.isFinite else { throw diverged("reconstruction term") }
             guard terms.kl.isFinite else { throw diverged("KL term") }
             model.backward(beta: beta)
@@ -168,10 +173,11 @@ public final class Trainer {
 
 /// The negative ELBO of `images` (one draw of z per image, from a generator
 /// made afresh from `seed`, so every evaluation of a model gives the same number).
-public func evaluate(model: MLPVAE, images: ImageSet, seed: UInt64, batchSize: Int = 1000) -> ELBOTerms {
+public func evaluate(model: VAE, images: ImageSet, seed: UInt64, batchSize: Int = 1000) -> ELBOTerms {
     let batch = min(batchSize, images.count)
     let input = Tensor(shape: [batch, images.pixelsPerImage])
     let noise = Tensor(shape: [batch, model.configuration.latent])
+    let labels = ConditionBuffer(classes: model.configuration.classes, batchSize: batch)
     model.reserve(batchSize: batch)
     var rng = RandomGenerator(seed: seed, stream: .evaluation)
     var totals = ELBOTerms()
@@ -182,7 +188,7 @@ public func evaluate(model: MLPVAE, images: ImageSet, seed: UInt64, batchSize: I
         images.gather(lower..<upper, into: x.pointer)
         let eps = noise.matrix(rows: upper - lower, columns: model.configuration.latent)
         rng.fillNormal(eps.pointer, count: eps.count)
-        totals = totals + model.forward(x, noise: eps)
+        totals = totals + model.forward(x, condition: labels.rows(of: images, lower..<upper), noise: eps)
         lower = upper
     }
     return totals

@@ -60,7 +60,8 @@ struct Anomaly: ParsableCommand {
         let test = try MNIST.load(directory: directory, split: .test)
         let labels = test.labels!.map(Int.init)
         let score = { (set: ImageSet) in
-            anomalyScores(model: loaded.model, images: ImageInputs.pixels(of: set), metric: scoring.metric,
+            anomalyScores(model: loaded.model, images: ImageInputs.pixels(of: set),
+                          conditions: set.labels.flatMap { loaded.model.conditions(labels: $0.map(Int.init)) }, metric: scoring.metric,
                           samples: scoring.draws, seed: seedOptions.seed)
         }
         let scores = score(test)

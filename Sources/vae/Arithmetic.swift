@@ -4,7 +4,7 @@ import VAETraining
 struct Arithmetic: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Latent arithmetic: decode μ(A) − μ(B) + μ(C).",
-        discussion: "The picture shows A, B, C and the result, in that order. With A a slanted 7, B a slanted 1 and C an upright 1, the result tends to be an upright 7.")
+        discussion: "The picture shows A, B, C and the result, in that order. With A a slanted 7, B a slanted 1 and C an upright 1, the result tends to be an upright 7. A conditional model decodes the result with A's label (z carries the style, the label the digit).")
 
     @Argument(help: ArgumentHelp("Image A: a PNG/PGM file or test:N / train:N.", valueName: "a"))
     var a: String
@@ -28,8 +28,9 @@ struct Arithmetic: ParsableCommand {
         let model = try loadModel(modelOptions)
         let reader = imageOptions.reader()
         let inputs = try [a, b, c].map(reader.loadOne)
-        let mu = model.encodings(inputs.map(\.pixels)).map(\.mu)
-        let result = model.decodedImages([analogy(mu[0], minus: mu[1], plus: mu[2])])
+        let conditions = try imageOptions.conditions(for: inputs, model: model, modelPath: modelOptions.model)
+        let mu = model.encodings(inputs.map(\.pixels), conditions: conditions).map(\.mu)
+        let result = model.decodedImages([analogy(mu[0], minus: mu[1], plus: mu[2])], conditions: conditions.map { [$0[0]] })
         let grid = try writeGrid([inputs.map { grayImage($0.pixels) } + result], to: output)
         print("wrote \(output) (\(grid.width)x\(grid.height)): \(a) − \(b) + \(c)")
     }

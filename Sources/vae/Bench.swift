@@ -10,7 +10,8 @@ struct Bench: ParsableCommand {
         abstract: "Measure training and coding speed, and memory.",
         discussion: "Times steady-state training steps (batch 128, after a warm-up) on real MNIST batches, reports samples/s, the share of time in matrix products and their GFLOP/s, encoding and decoding of 10,000 images each as one batch, and the peak resident memory.")
 
-    @Option(help: ArgumentHelp("Architecture: mlp (784-512-256-20), mlp400 (784-400-20) or all.", valueName: "mlp|mlp400|all"))
+    @Option(help: ArgumentHelp("Architecture: mlp (784-512-256-20), mlp400 (784-400-20), conv (32/64-channel convolutions, fc 256, latent 20) or all.",
+                               valueName: "mlp|mlp400|conv|all"))
     var arch = "all"
 
     @Option(help: "Training steps timed per architecture.")
@@ -22,11 +23,15 @@ struct Bench: ParsableCommand {
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var threadOptions: ThreadOptions
 
-    static let architectures: [(String, [Int])] = [("mlp", [512, 256]), ("mlp400", [400])]
+    static let architectures: [(String, VAEConfiguration)] = [
+        ("mlp", VAEConfiguration(hidden: [512, 256])),
+        ("mlp400", VAEConfiguration(hidden: [400])),
+        ("conv", VAEConfiguration(architecture: .conv, hidden: [256])),
+    ]
 
     func validate() throws {
         guard arch == "all" || Self.architectures.contains(where: { $0.0 == arch }) else {
-            throw ValidationError("--arch must be mlp, mlp400 or all, got '\(arch)'")
+            throw ValidationError("--arch must be mlp, mlp400, conv or all, got '\(arch)'")
         }
         guard (10...100_000).contains(batches) else { throw ValidationError("--batches must be in 10...100000, got \(batches)") }
     }
@@ -39,8 +44,8 @@ struct Bench: ParsableCommand {
         let test = try MNIST.load(directory: directory, split: .test)
         print("vae bench: batch 128, \(BLASThreads.current) thread(s), \(batches) timed steps after 20 warm-up steps")
         var doc: [String: Any] = [:]
-        for (name, hidden) in Self.architectures where arch == "all" || arch == name {
-            let r = try benchmark(name: name, configuration: VAEConfiguration(hidden: hidden), train: train, test: test,
+        for (name, configuration) in Self.architectures where arch == "all" || arch == name {
+            let r = try benchmark(name: name, configuration: configuration, train: train, test: test,
                                   batches: batches)
             print(String(format: "%@: train %.0f samples/s (%.2f s/epoch), matrix products %.1f%% of the step at %.1f GFLOP/s, peak memory %.0f MiB; encode 10k %.1f ms, decode 10k %.1f ms",
                          name, r.trainSamplesPerSecond, r.epochSeconds, 100 * r.matrixProductFraction, r.gflops,

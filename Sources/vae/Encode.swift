@@ -33,7 +33,8 @@ struct Encode: ParsableCommand {
         if let plot { try checkWritable(plot, flag: "--plot") }
         let model = try loadModel(modelOptions)
         let images = try inputs.load()
-        let codes = model.encodings(images.map(\.pixels))
+        let conditions = try inputs.imageOptions.conditions(for: images, model: model, modelPath: modelOptions.model)
+        let codes = model.encodings(images.map(\.pixels), conditions: conditions)
         let k = model.configuration.latent
         if output.lowercased().hasSuffix(".npy") {
             let flat = codes.flatMap { $0.mu + $0.logVar }

@@ -12,9 +12,55 @@ struct ImageOptions: ParsableArguments {
     @Flag(help: "Take image files as they are (28x28, white on black): no MNIST-style preprocessing.")
     var raw = false
 
+    @Option(help: ArgumentHelp("For a conditional model, the digit of the inputs: one for all, or one per input in order (test:N and train:N inputs otherwise use their own label).",
+                               valueName: "d|d1,d2,..."))
+    var label: String?
+
     @OptionGroup var dataOptions: DataOptions
 
+    func validate() throws { _ = try labels() }
+
     func reader() -> ImageInputs { ImageInputs(raw: raw, dataDirectory: dataOptions.locate) }
+
+    /// The digits given with --label, or nil.
+    func labels() throws -> [Int]? {
+        guard let label else { return nil }
+        let values = label.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard values.allSatisfy({ ($0 ?? -1) >= 0 }) else {
+            throw ValidationError("--label must be a digit or comma-separated digits, got '\(label)'")
+        }
+        return values.compactMap { $0 }
+    }
+
+    /// What `model` needs besides the pixels of `inputs`: nothing (nil) for an
+    /// unconditional model, else one-hot rows of each input's label, from
+    /// --label or the data set.
+    func conditions(for inputs: [InputImage], model: VAE, modelPath: String) throws -> [[Float]]? {
+        let given = try labels()
+        guard model.configuration.isConditional else {
+            if given != nil { throw CLIError("--label: \(modelPath) is not a conditional model, so it takes no labels") }
+            return nil
+        }
+        if let given, given.count != 1 && given.count != inputs.count {
+            throw CLIError("--label gives \(given.count) labels for \(inputs.count) inputs; give one for all or one per input")
+        }
+        let labels = try inputs.enumerated().map { i, input -> Int in
+            guard let label = given.map({ $0.count == 1 ? $0[0] : $0[i] }) ?? input.label else {
+                throw CLIError("\(modelPath) is a conditional model: give the digit of \(input.source) with --label (test:N and train:N inputs carry their own)")
+            }
+            return label
+        }
+        return try oneHotConditions(labels: labels, model: model, modelPath: modelPath, flag: "--label")
+    }
+}
+
+/// One-hot rows of `labels` for a conditional model, checked against its classes.
+func oneHotConditions(labels: [Int], model: VAE, modelPath: String, flag: String) throws -> [[Float]]? {
+    let classes = model.configuration.classes
+    if let bad = labels.first(where: { !(0..<classes).contains($0) }) {
+        throw CLIError("\(flag) \(bad): \(modelPath) knows classes 0-\(classes - 1)")
+    }
+    return model.conditions(labels: labels)
 }
 
 /// Many inputs: files and data set references, or a whole split.
@@ -49,7 +95,7 @@ struct ManyImageInputs: ParsableArguments {
 }
 
 /// The model of a command that uses a trained VAE.
-func loadModel(_ options: ModelOptions) throws -> MLPVAE {
+func loadModel(_ options: ModelOptions) throws -> VAE {
     try Checkpoint.load(path: options.model).model
 }
 

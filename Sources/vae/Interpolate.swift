@@ -4,7 +4,7 @@ import VAETraining
 struct Interpolate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Morph one image into another through the latent space.",
-        discussion: "Encodes A and B to their means μ, decodes points along the line between them (or the great circle with --slerp), and writes one strip: A, the decoded steps from A's μ to B's μ, then B (inputs as the model saw them).")
+        discussion: "Encodes A and B to their means μ, decodes points along the line between them (or the great circle with --slerp), and writes one strip: A, the decoded steps from A's μ to B's μ, then B (inputs as the model saw them). With a conditional model the one-hot label moves linearly from A's digit to B's as well.")
 
     @Argument(help: ArgumentHelp("The first image: a PNG/PGM file or test:N / train:N.", valueName: "a"))
     var a: String
@@ -35,9 +35,11 @@ struct Interpolate: ParsableCommand {
         let model = try loadModel(modelOptions)
         let reader = imageOptions.reader()
         let inputs = try [a, b].map(reader.loadOne)
-        let codes = model.encodings(inputs.map(\.pixels))
+        let conditions = try imageOptions.conditions(for: inputs, model: model, modelPath: modelOptions.model)
+        let codes = model.encodings(inputs.map(\.pixels), conditions: conditions)
         let path = interpolate(codes[0].mu, codes[1].mu, steps: steps, spherical: slerp)
-        let strip = [grayImage(inputs[0].pixels)] + model.decodedImages(path) + [grayImage(inputs[1].pixels)]
+        let labelPath = conditions.map { interpolate($0[0], $0[1], steps: steps, spherical: false) }
+        let strip = [grayImage(inputs[0].pixels)] + model.decodedImages(path, conditions: labelPath) + [grayImage(inputs[1].pixels)]
         let grid = try writeGrid([strip], to: output)
         print("wrote \(output) (\(grid.width)x\(grid.height)): \(a), \(steps) \(slerp ? "slerp" : "linear") steps, \(b)")
     }

@@ -43,7 +43,9 @@ struct Reconstruct: ParsableCommand {
         var rng = RandomGenerator(seed: seedOptions.seed, stream: .corruption)
         let clean = images.map(\.pixels)
         let corrupted: [[Float]]? = (noise != nil || mask != nil) ? clean.map { corrupt($0, rng: &rng) } : nil
-        let recon = model.decodedIntensities(model.encodings(corrupted ?? clean).map(\.mu))
+        let conditions = try inputs.imageOptions.conditions(for: images, model: model, modelPath: modelOptions.model)
+        let recon = model.decodedIntensities(model.encodings(corrupted ?? clean, conditions: conditions).map(\.mu),
+                                             conditions: conditions)
         let reconError = zip(recon, clean).map(meanSquaredError).reduce(0, +) / Double(clean.count)
         let inputError = corrupted.map { zip($0, clean).map(meanSquaredError).reduce(0, +) / Double(clean.count) }
 

@@ -64,16 +64,26 @@ struct Score: ParsableCommand {
         let loaded = try Checkpoint.load(path: modelOptions.model)
         let model = loaded.model
         let images = try inputs.load()
-        let score = { (pixels: [[Float]]) in
-            anomalyScores(model: model, images: pixels, metric: scoring.metric, samples: scoring.draws, seed: seedOptions.seed)
+        let score = { (inputs: [InputImage], conditions: [[Float]]?) in
+            anomalyScores(model: model, images: inputs.map(\.pixels), conditions: conditions, metric: scoring.metric,
+                          samples: scoring.draws, seed: seedOptions.seed)
         }
-        let scores = score(images.map(\.pixels))
+        let scores = score(images, try inputs.imageOptions.conditions(for: images, model: model, modelPath: modelOptions.model))
 
         var chosen: (value: Double, how: String, calibrationCount: Int)?
         if let threshold { chosen = (threshold, "given", 0) }
         if let calibrate {
             let reference = try calibrationImages(calibrate, info: loaded.info)
-            let referenceScores = score(reference.map(\.pixels))
+            // Calibration images carry their labels only when they come from MNIST.
+            let referenceConditions = try model.configuration.isConditional
+                ? oneHotConditions(labels: reference.map { image in
+                    guard let label = image.label else {
+                        throw CLIError("--calibrate \(calibrate): \(modelOptions.model) is a conditional model, and \(image.source) has no label; calibrate on MNIST images (train, heldout, test, test:A-B)")
+                    }
+                    return label
+                }, model: model, modelPath: modelOptions.model, flag: "--calibrate")
+                : nil
+            let referenceScores = score(reference, referenceConditions)
             chosen = (VAETraining.percentile(referenceScores, percentile),
                       String(format: "percentile %g of %d calibration images (%@)", percentile, reference.count, calibrate),
                       reference.count)

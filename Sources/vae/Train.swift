@@ -28,10 +28,17 @@ struct Train: ParsableCommand {
     @Option(help: "Adam learning rate.")
     var lr: Float = 1e-3
 
+    @Option(help: ArgumentHelp("Network: mlp (fully connected) or conv (two stride-2 convolutions, 32 and 64 channels, then fully connected) (default: mlp).",
+                               valueName: "mlp|conv"))
+    var arch: String?
+
+    @Flag(help: "Train a conditional VAE: encoder and decoder also see the one-hot digit label, so `vae sample --digit d` draws a chosen digit.")
+    var conditional = false
+
     @Option(help: ArgumentHelp("Dimensions of the latent z (default: 20).", valueName: "k"))
     var latent: Int?
 
-    @Option(help: ArgumentHelp("Hidden layer widths of the encoder, mirrored by the decoder (default: 512,256; '400' is the classic VAE).",
+    @Option(help: ArgumentHelp("Hidden layer widths of the encoder, mirrored by the decoder (default: 512,256 for mlp, where '400' is the classic VAE; one width, 256, for conv's fully connected layer).",
                                valueName: "w1,w2,..."))
     var hidden: String?
 
@@ -86,7 +93,13 @@ struct Train: ParsableCommand {
         guard lr.isFinite, lr > 0, lr <= 10 else { throw ValidationError("--lr must be in (0, 10], got \(lr)") }
         guard beta.isFinite, beta >= 0, beta <= 1000 else { throw ValidationError("--beta must be in 0...1000, got \(beta)") }
         if let latent, !(1...4096).contains(latent) { throw ValidationError("--latent must be in 1...4096, got \(latent)") }
-        if let hidden { _ = try parseHidden(hidden) }
+        if let arch, Architecture(rawValue: arch) == nil { throw ValidationError("--arch must be mlp or conv, got '\(arch)'") }
+        if let hidden {
+            let widths = try parseHidden(hidden)
+            if arch == "conv" && widths.count != 1 {
+                throw ValidationError("--arch conv has one fully connected hidden layer: give --hidden one width, got '\(hidden)'")
+            }
+        }
         if let loss, ReconstructionLikelihood(rawValue: loss) == nil {
             throw ValidationError("--loss must be bce or mse, got '\(loss)'")
         }
@@ -147,7 +160,11 @@ struct Train: ParsableCommand {
         settings.beta = beta
         settings.seed = seedOptions.seed
 
-        let model: MLPVAE
+        let dataDirectory = try dataOptions.locate()
+        var train = try MNIST.load(directory: dataDirectory, split: .train)
+        var test = try MNIST.load(directory: dataDirectory, split: .test)
+
+        let model: VAE
         let optimizer: Adam
         var info: CheckpointInfo
         if resume {
@@ -162,11 +179,15 @@ struct Train: ParsableCommand {
             (model, optimizer, info) = (loaded.model, adam, loaded.info)
             settings.seed = loaded.info.seed
         } else {
+            let architecture = arch.flatMap(Architecture.init(rawValue:)) ?? .mlp
             let configuration = VAEConfiguration(
-                hidden: try hidden.map(parseHidden) ?? [512, 256], latent: latent ?? 20,
+                architecture: architecture,
+                hidden: try hidden.map(parseHidden) ?? (architecture == .conv ? [256] : [512, 256]), latent: latent ?? 20,
                 likelihood: loss.flatMap(ReconstructionLikelihood.init(rawValue:)) ?? .bernoulli,
-                activation: activation.flatMap(ActivationKind.init(rawValue:)) ?? .relu)
-            model = MLPVAE(configuration: configuration)
+                activation: activation.flatMap(ActivationKind.init(rawValue:)) ?? .relu,
+                classes: conditional ? try labelCount(train, directory: dataDirectory) : 0)
+            if let problem = configuration.problem { throw CLIError(problem) }
+            model = VAE(configuration: configuration)
             model.initialize(seed: settings.seed)
             optimizer = Adam(parameters: model.parameters, learningRate: lr)
             info = CheckpointInfo(configuration: configuration)
@@ -188,7 +209,6 @@ struct Train: ParsableCommand {
         settings.schedule = info.schedule
         settings.importanceSamples = info.importanceSamples
 
-        let dataDirectory = try dataOptions.locate()
         if resume {
             guard try selectedDigits() == nil || info.data.digits == (try selectedDigits()) else {
                 throw CLIError("--digits/--exclude-digits differ from the checkpoint's digits")
@@ -196,8 +216,6 @@ struct Train: ParsableCommand {
         } else {
             info.data = DataSelection(digits: try selectedDigits(), holdout: holdout)
         }
-        var train = try MNIST.load(directory: dataDirectory, split: .train)
-        var test = try MNIST.load(directory: dataDirectory, split: .test)
         if let n = trainImages, n < train.count { train = train.subset(0..<n) }
         train = info.data.split(train).fit
         test = info.data.keep(test)
@@ -219,7 +237,7 @@ struct Train: ParsableCommand {
         let c = model.configuration
         let resumeNote = info.position.batch > 0 ? ", resuming at epoch \(info.epoch + 1), batch \(info.position.batch + 1)"
             : info.epoch > 0 ? ", resuming after epoch \(info.epoch)" : ""
-        reporter.say("training \(c.arch) \(([c.inputSize] + c.hidden).map(String.init).joined(separator: "-"))-\(c.latent) "
+        reporter.say("training \(c.summary) "
             + "(\(model.parameters.count) parameters, loss \(c.likelihood.rawValue), \(c.activation.rawValue), β \(beta)"
             + (info.importanceSamples > 1 ? ", IWAE K=\(info.importanceSamples)" : "")
             + (info.warmupEpochs > 0 ? ", KL warm-up \(info.warmupEpochs) epochs" : "")
@@ -265,8 +283,18 @@ struct Train: ParsableCommand {
         reporter.say(String(format: "saved %@%@; peak memory %.0f MiB", modelPath, json.map { ", figures in \($0)" } ?? "", peak))
     }
 
+    /// A conditional model has one class per label the training data has (10 for MNIST).
+    func labelCount(_ train: ImageSet, directory: String) throws -> Int {
+        guard let classes = Conditioning.classes(of: train), train.labels != nil else {
+            throw CLIError("--conditional needs labelled training data; \(directory) has no training labels")
+        }
+        return classes
+    }
+
     /// With --resume the architecture comes from the checkpoint; flags that disagree are an error.
     func checkArchitecture(matches c: VAEConfiguration) throws {
+        if let arch, arch != c.arch { throw CLIError("--arch \(arch) differs from the checkpoint's \(c.arch)") }
+        if conditional && !c.isConditional { throw CLIError("--conditional: the checkpoint's model is not conditional") }
         if let latent, latent != c.latent { throw CLIError("--latent \(latent) differs from the checkpoint's \(c.latent)") }
         if let hidden, try parseHidden(hidden) != c.hidden {
             throw CLIError("--hidden \(hidden) differs from the checkpoint's \(c.hidden.map(String.init).joined(separator: ","))")

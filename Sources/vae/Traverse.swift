@@ -4,7 +4,7 @@ import VAETraining
 struct Traverse: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Vary one latent dimension at a time: the β-VAE disentanglement picture.",
-        discussion: "One row per dimension: the latent point (the input's μ, or 0 without an input) with that dimension moved through evenly spaced values from −range to +range.")
+        discussion: "One row per dimension: the latent point (the input's μ, or 0 without an input) with that dimension moved through evenly spaced values from −range to +range. A conditional model decodes every image with the input's label (--label d, needed when there is no input).")
 
     @Argument(help: ArgumentHelp("An image to start from (file or test:N); without one, z = 0.", valueName: "input"))
     var input: String?
@@ -51,11 +51,21 @@ struct Traverse: ParsableCommand {
         let k = model.configuration.latent
         let dimensions = try dims.map { try parseDims($0, latent: k) } ?? Array(0..<min(k, 20))
         var base = [Float](repeating: 0, count: k)
+        var condition: [[Float]]?
         if let input {
             let image = try imageOptions.reader().loadOne(input)
-            base = model.encodings([image.pixels])[0].mu
+            condition = try imageOptions.conditions(for: [image], model: model, modelPath: modelOptions.model)
+            base = model.encodings([image.pixels], conditions: condition)[0].mu
+        } else if model.configuration.isConditional {
+            guard let labels = try imageOptions.labels(), labels.count == 1 else {
+                throw CLIError("\(modelOptions.model) is a conditional model: give the digit to draw with --label d")
+            }
+            condition = try oneHotConditions(labels: labels, model: model, modelPath: modelOptions.model, flag: "--label")
+        } else if imageOptions.label != nil {
+            throw CLIError("--label: \(modelOptions.model) is not a conditional model, so it takes no labels")
         }
-        let tiles = model.decodedImages(traversal(base: base, dimensions: dimensions, range: range, steps: steps))
+        let latents = traversal(base: base, dimensions: dimensions, range: range, steps: steps)
+        let tiles = model.decodedImages(latents, conditions: condition.map { Array(repeating: $0[0], count: latents.count) })
         let rows = stride(from: 0, to: tiles.count, by: steps).map { Array(tiles[$0..<($0 + steps)]) }
         let grid = try writeGrid(rows, to: output)
         print("wrote \(output) (\(grid.width)x\(grid.height)): dimensions \(dimensions.map(String.init).joined(separator: ",")), ±\(range)")

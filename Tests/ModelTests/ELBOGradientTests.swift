@@ -6,7 +6,7 @@ import XCTest
 /// tensor of the model, against finite differences.
 final class ELBOGradientTests: XCTestCase {
     func check(_ configuration: VAEConfiguration, beta: Float, file: StaticString = #filePath, line: UInt = #line) {
-        let model = MLPVAE(configuration: configuration)
+        let model = VAE(configuration: configuration)
         model.initialize(seed: 5)
         let batch = 3
         var rng = RandomGenerator(seed: 6)
@@ -16,7 +16,12 @@ final class ELBOGradientTests: XCTestCase {
         rng.fillNormal(eps.pointer, count: eps.count)
         let xm = x.matrix(rows: batch, columns: configuration.inputSize)
         let em = eps.matrix(rows: batch, columns: configuration.latent)
-        let loss = { model.forward(xm, noise: em).loss(beta: Double(beta)) }
+        // A conditional model sees one-hot labels (row r is class r mod C).
+        let c = configuration.classes
+        let labels = Tensor(shape: [max(1, batch * c)])
+        let condition = c > 0 ? labels.matrix(rows: batch, columns: c) : nil
+        for r in 0..<batch where c > 0 { condition![r, r % c] = 1 }
+        let loss = { model.forward(xm, condition: condition, noise: em).loss(beta: Double(beta)) }
 
         _ = loss()
         model.parameters.zeroGradients()
@@ -48,8 +53,83 @@ final class ELBOGradientTests: XCTestCase {
         check(VAEConfiguration(inputSize: 6, hidden: [], latent: 2, likelihood: .bernoulli), beta: 0.5)
     }
 
+    func testConditionalMLPGradient() {
+        check(VAEConfiguration(inputSize: 10, hidden: [8, 6], latent: 3, classes: 4), beta: 1)
+    }
+
+    func testConditionalMLPWithoutHiddenLayersGradient() {
+        check(VAEConfiguration(inputSize: 6, hidden: [], latent: 2, classes: 3), beta: 2)
+    }
+
+    /// The whole conv VAE on 8x8 images: two convolutions (8 → 4 → 2), fc,
+    /// heads, fc, two transposed convolutions (2 → 4 → 8). With 32 and 64
+    /// channels each weight moves the loss little, so the loss must be small
+    /// for Float32 rounding (~1 ulp of each image's term) to stay below the
+    /// differences: the Gaussian term here, and 4x4 images for the Bernoulli one.
+    /// A bias of a 32-channel layer also moves dozens of ReLUs at once, so
+    /// several corners can fall within h; tanh keeps the whole model smooth
+    /// (ReLU itself is checked layer by layer in LayerGradientTests).
+    func testConvGradient() {
+        check(VAEConfiguration(architecture: .conv, inputSize: 64, hidden: [6], latent: 2, likelihood: .gaussian, activation: .tanh), beta: 1)
+        check(VAEConfiguration(architecture: .conv, inputSize: 16, hidden: [6], latent: 2, likelihood: .bernoulli, activation: .tanh), beta: 1)
+    }
+
+    func testConditionalConvGradient() {
+        check(VAEConfiguration(architecture: .conv, inputSize: 64, hidden: [5], latent: 3, likelihood: .gaussian,
+                               activation: .tanh, classes: 3), beta: 0.5)
+        check(VAEConfiguration(architecture: .conv, inputSize: 16, hidden: [5], latent: 3, likelihood: .bernoulli,
+                               activation: .tanh, classes: 4), beta: 1)
+    }
+
+    /// The label changes what is decoded: the same z with two labels gives
+    /// two images, and the encoder's output depends on the label too.
+    func testConditionChangesEncoderAndDecoder() {
+        for architecture in Architecture.allCases {
+            let c = VAEConfiguration(architecture: architecture, inputSize: 64, hidden: [8], latent: 2, classes: 2)
+            let model = VAE(configuration: c)
+            model.initialize(seed: 3)
+            let x = randomTensor([1, 64], seed: 4, scale: 0.5), z = randomTensor([1, 2], seed: 5)
+            func outputs(label: Int) -> ([Float], [Float]) {
+                let y = Tensor(shape: [1, 2])
+                y.pointer[label] = 1
+                let condition = y.matrix(rows: 1, columns: 2)
+                let stats = model.encode(x.matrix(rows: 1, columns: 64), condition: condition).array
+                return (stats, model.decode(z.matrix(rows: 1, columns: 2), condition: condition).array)
+            }
+            let (a, b) = (outputs(label: 0), outputs(label: 1))
+            XCTAssertNotEqual(a.0, b.0, "\(architecture): encoder ignores the label")
+            XCTAssertNotEqual(a.1, b.1, "\(architecture): decoder ignores the label")
+        }
+    }
+
+    func testConvParameterNamesAndShapesFollowTheReference() {
+        let model = VAE(configuration: VAEConfiguration(architecture: .conv, hidden: [256]))
+        let shapes = model.parameters.slots.map { "\($0.spec.name) \($0.spec.shape)" }
+        XCTAssertEqual(shapes, [
+            "encoder.conv0.weight [32, 1, 3, 3]", "encoder.conv0.bias [32]",
+            "encoder.conv1.weight [64, 32, 3, 3]", "encoder.conv1.bias [64]",
+            "encoder.fc.weight [256, 3136]", "encoder.fc.bias [256]",
+            "mu.weight [20, 256]", "logvar.weight [20, 256]", "mu.bias [20]", "logvar.bias [20]",
+            "decoder.fc.weight [3136, 20]", "decoder.fc.bias [3136]",
+            "decoder.deconv0.weight [64, 32, 3, 3]", "decoder.deconv0.bias [32]",
+            "decoder.deconv1.weight [32, 1, 3, 3]", "decoder.deconv1.bias [1]",
+        ])
+        // conv0 + conv1 + fc + two heads + decoder fc + deconv0 + deconv1, as torch counts them.
+        XCTAssertEqual(model.parameters.count, 320 + 18_496 + 803_072 + 2 * 5_140 + 65_856 + 18_464 + 289)
+    }
+
+    func testConditionalLayersWiden() {
+        let mlp = VAE(configuration: VAEConfiguration(classes: 10)).parameters
+        XCTAssertEqual(mlp.slot("encoder.0.weight").spec.shape, [512, 794])
+        XCTAssertEqual(mlp.slot("decoder.0.weight").spec.shape, [256, 30])
+        let conv = VAE(configuration: VAEConfiguration(architecture: .conv, hidden: [256], classes: 10)).parameters
+        XCTAssertEqual(conv.slot("encoder.fc.weight").spec.shape, [256, 3146])
+        XCTAssertEqual(conv.slot("decoder.fc.weight").spec.shape, [3136, 30])
+        XCTAssertEqual(conv.slot("encoder.conv0.weight").spec.shape, [32, 1, 3, 3])
+    }
+
     func testParameterNamesFollowPyTorch() {
-        let model = MLPVAE(configuration: VAEConfiguration())
+        let model = VAE(configuration: VAEConfiguration())
         XCTAssertEqual(model.parameters.names, [
             "encoder.0.weight", "encoder.0.bias", "encoder.1.weight", "encoder.1.bias",
             "mu.weight", "logvar.weight", "mu.bias", "logvar.bias",

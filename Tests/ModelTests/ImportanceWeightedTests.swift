@@ -14,14 +14,24 @@ final class ImportanceWeightedTests: XCTestCase {
 
     /// The IWAE objective's gradient with respect to every parameter tensor.
     func testIWAEGradientMatchesFiniteDifferences() {
-        for (activation, beta) in [(ActivationKind.tanh, Float(1)), (.relu, 0.7)] {
-            let c = VAEConfiguration(inputSize: 10, hidden: [7, 6], latent: 3, likelihood: .bernoulli, activation: activation)
-            let model = MLPVAE(configuration: c)
+        let cases: [(VAEConfiguration, Float)] = [
+            (VAEConfiguration(inputSize: 10, hidden: [7, 6], latent: 3, activation: .tanh), 1),
+            (VAEConfiguration(inputSize: 10, hidden: [7, 6], latent: 3), 0.7),
+            // Conditional conv on 4x4 images (smooth, see ELBOGradientTests): the
+            // labels are repeated for each of the K draws.
+            (VAEConfiguration(architecture: .conv, inputSize: 16, hidden: [5], latent: 2, activation: .tanh, classes: 3), 1),
+        ]
+        for (c, beta) in cases {
+            let activation = c.summary
+            let model = VAE(configuration: c)
             model.initialize(seed: 8)
             let (batch, samples) = (2, 4)
             let (x, eps) = makeBatch(c, batch: batch, samples: samples, seed: 9)
             let xm = x.matrix(rows: batch, columns: c.inputSize), em = eps.matrix(rows: batch * samples, columns: c.latent)
-            let loss = { model.forwardImportanceWeighted(xm, samples: samples, noise: em, beta: beta) }
+            let labels = Tensor(shape: [max(1, batch * c.classes)])
+            let condition = c.isConditional ? labels.matrix(rows: batch, columns: c.classes) : nil
+            for r in 0..<batch where c.isConditional { condition![r, (r + 1) % c.classes] = 1 }
+            let loss = { model.forwardImportanceWeighted(xm, condition: condition, samples: samples, noise: em, beta: beta) }
             _ = loss()
             model.parameters.zeroGradients()
             model.backwardImportanceWeighted(beta: beta)
@@ -38,7 +48,7 @@ final class ImportanceWeightedTests: XCTestCase {
     /// averaged over many draws it approaches the closed-form negative ELBO.
     func testOneSampleBoundAveragesToTheELBO() {
         let c = VAEConfiguration(inputSize: 12, hidden: [8], latent: 2)
-        let model = MLPVAE(configuration: c)
+        let model = VAE(configuration: c)
         model.initialize(seed: 3)
         let draws = 4000
         let (x1, _) = makeBatch(c, batch: 1, samples: 1, seed: 4)

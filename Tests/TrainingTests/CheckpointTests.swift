@@ -18,8 +18,8 @@ final class CheckpointTests: XCTestCase {
     let configuration = VAEConfiguration(inputSize: 16, hidden: [8, 6], latent: 3, likelihood: .gaussian)
 
     /// A model with non-trivial weights and optimiser state.
-    func trainedModel() -> (MLPVAE, Adam) {
-        let model = MLPVAE(configuration: configuration)
+    func trainedModel() -> (VAE, Adam) {
+        let model = VAE(configuration: configuration)
         model.initialize(seed: 3)
         let adam = Adam(parameters: model.parameters)
         var rng = RandomGenerator(seed: 4)

@@ -8,9 +8,9 @@ import XCTest
 final class ImportanceWeightingTests: XCTestCase {
     /// A model whose decoder ignores z (zero weights, output biases b): then
     /// p(x|z) = p(x) = Π_i Bernoulli(x_i; σ(b_i)) exactly, and the posterior is the prior.
-    func toyModel(mu: Float, logVar: Float) -> (MLPVAE, [Float]) {
+    func toyModel(mu: Float, logVar: Float) -> (VAE, [Float]) {
         let c = VAEConfiguration(inputSize: 16, hidden: [4], latent: 3)
-        let model = MLPVAE(configuration: c)
+        let model = VAE(configuration: c)
         let store = model.parameters
         store.values.fill(0)
         var rng = RandomGenerator(seed: 12)
@@ -77,7 +77,7 @@ final class ImportanceWeightingTests: XCTestCase {
         let data = TrainerTests.data
         let train = try MNIST.load(directory: data, split: .train).subset(0..<3000)
         let test = binarized(try MNIST.load(directory: data, split: .test).subset(0..<200), seed: 3)
-        let model = MLPVAE(configuration: VAEConfiguration(hidden: [64], latent: 6, activation: .tanh))
+        let model = VAE(configuration: VAEConfiguration(hidden: [64], latent: 6, activation: .tanh))
         model.initialize(seed: 3)
         var settings = TrainingSettings()
         settings.binarize = true

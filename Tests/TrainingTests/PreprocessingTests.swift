@@ -9,9 +9,9 @@ import XCTest
 final class PreprocessingTests: XCTestCase {
     static let data = TrainerTests.data
     /// A small model trained once for this suite (2,000 images, 4 epochs).
-    static let model: MLPVAE = {
+    static let model: VAE = {
         let train = try! MNIST.load(directory: data, split: .train).subset(0..<2000)
-        let model = MLPVAE(configuration: VAEConfiguration(hidden: [128], latent: 8))
+        let model = VAE(configuration: VAEConfiguration(hidden: [128], latent: 8))
         model.initialize(seed: 1)
         var settings = TrainingSettings()
         settings.learningRate = 3e-3

@@ -15,9 +15,9 @@ final class TrainerTests: XCTestCase {
 
     let configuration = VAEConfiguration(hidden: [64], latent: 8)
 
-    func makeTrainer(seed: UInt64 = 1, position: TrainingPosition = TrainingPosition(), model: MLPVAE? = nil, adam: Adam? = nil,
+    func makeTrainer(seed: UInt64 = 1, position: TrainingPosition = TrainingPosition(), model: VAE? = nil, adam: Adam? = nil,
                      learningRate: Float = 1e-3) -> Trainer {
-        let model = model ?? { let m = MLPVAE(configuration: configuration); m.initialize(seed: seed); return m }()
+        let model = model ?? { let m = VAE(configuration: configuration); m.initialize(seed: seed); return m }()
         var settings = TrainingSettings()
         settings.batchSize = 64   // 600 = 9·64 + 24: the last batch is partial
         settings.seed = seed

@@ -6,7 +6,7 @@ import VAEEngine
 /// images row-major (channel, row, column). Per image, im2col turns the input
 /// into columns (Cin·k·k, Hout·Wout) and the convolution is one product:
 ///   y_b = W (Cout, Cin·k·k) × columns_b + b.
-public final class Conv2d {
+public final class Conv2d: Layer {
     public let geometry: ConvolutionGeometry
     public let outChannels: Int
     let parameters: WeightAndBias
@@ -36,13 +36,18 @@ public final class Conv2d {
 
     public var outputSize: Int { outChannels * geometry.outputPixels }
 
+    /// Output and the per-image columns (kept for backward) for up to `batchSize` images.
+    public func reserve(batchSize: Int) {
+        let g = geometry
+        guard columns.count < batchSize * g.patchSize * g.outputPixels else { return }
+        columns = Tensor(shape: [batchSize * g.patchSize * g.outputPixels])
+        output = Tensor(shape: [batchSize * outputSize])
+    }
+
     public func forward(_ x: Matrix) -> Matrix {
         let g = geometry
         precondition(x.columns == g.inputSize, "Conv2d expects \(g.inputSize) inputs, got \(x.columns)")
-        if columns.count < x.rows * g.patchSize * g.outputPixels {
-            columns = Tensor(shape: [x.rows * g.patchSize * g.outputPixels])
-            output = Tensor(shape: [x.rows * outputSize])
-        }
+        reserve(batchSize: x.rows)
         rows = x.rows
         let y = output.matrix(rows: x.rows, columns: outputSize)
         for b in 0..<x.rows {

@@ -8,7 +8,7 @@ import VAEEngine
 ///   columns = Wᵀ (Cout·k·k, Cin) × x_b (Cin, H·W),   y_b = col2im(columns) + b,
 /// where col2im is taken over the *output* image's geometry (whose im2col
 /// would give H·W columns) — exactly a convolution's backward pass.
-public final class ConvTranspose2d {
+public final class ConvTranspose2d: Layer {
     /// The geometry of the convolution this layer is the transpose of: its
     /// input is this layer's output.
     public let geometry: ConvolutionGeometry
@@ -47,11 +47,17 @@ public final class ConvTranspose2d {
     public var inputSize: Int { inChannels * geometry.outputPixels }
     public var outputSize: Int { geometry.inputSize }
 
+    public func reserve(batchSize: Int) {
+        if output.count < batchSize * outputSize { output = Tensor(shape: [batchSize * outputSize]) }
+        if columns.count < geometry.patchSize * geometry.outputPixels {
+            columns = Tensor(shape: [geometry.patchSize * geometry.outputPixels])
+        }
+    }
+
     public func forward(_ x: Matrix) -> Matrix {
         let g = geometry
         precondition(x.columns == inputSize, "ConvTranspose2d expects \(inputSize) inputs, got \(x.columns)")
-        if output.count < x.rows * outputSize { output = Tensor(shape: [x.rows * outputSize]) }
-        if columns.count < g.patchSize * g.outputPixels { columns = Tensor(shape: [g.patchSize * g.outputPixels]) }
+        reserve(batchSize: x.rows)
         input = x
         let y = output.matrix(rows: x.rows, columns: outputSize)
         let cols = columns.matrix(rows: g.patchSize, columns: g.outputPixels)

@@ -5,7 +5,7 @@ import VAEEngine
 /// x: (B, in), weight: (out, in), bias: (out), y: (B, out).
 /// Weight and bias are views into a `ParameterStore`; the layer owns only its
 /// output and input-gradient buffers, sized once per batch size.
-public final class Linear {
+public final class Linear: Layer {
     public let inputSize: Int
     public let outputSize: Int
     let parameters: WeightAndBias

@@ -2,7 +2,7 @@ import VAEEngine
 
 /// y = max(x, 0), in place: forward overwrites x with y and keeps the view,
 /// backward multiplies dy in place by 1[y > 0]. No buffers of its own.
-public final class ReLU {
+public final class ReLU: Layer {
     private var output: Matrix?
 
     public init() {}
@@ -14,8 +14,11 @@ public final class ReLU {
         return x
     }
 
+    public func reserve(batchSize: Int) {}
+    public func initialize(using rng: inout RandomGenerator) {}
+
     /// dL/dx = dL/dy · 1[y > 0] (the subgradient at 0 is taken as 0, as PyTorch does).
-    public func backward(_ dy: Matrix) -> Matrix {
+    public func backward(_ dy: Matrix, inputGradient: Bool = true) -> Matrix {
         guard let y = output else { preconditionFailure("ReLU.backward before forward") }
         precondition(dy.count == y.count)
         let g = dy.pointer, p = y.pointer

@@ -14,23 +14,27 @@ import VAEEngine
 ///
 /// Its gradient: ∂(−L_K)/∂ log w_k = −w̃_k with w̃ = softmax(log w), so each of
 /// the K samples contributes its ELBO gradient scaled by w̃_k.
-public extension MLPVAE {
-    /// Σ over the batch of −L_K(x). x: (B, D); eps: (B·K, k), K rows per image.
-    func forwardImportanceWeighted(_ x: Matrix, samples: Int, noise eps: Matrix, beta: Float = 1) -> Double {
-        let k = configuration.latent, K = samples, B = x.rows
+public extension VAE {
+    /// Σ over the batch of −L_K(x). x: (B, D); eps: (B·K, k), K rows per image;
+    /// condition (B, classes) for a conditional model (then every bound is given y).
+    func forwardImportanceWeighted(_ x: Matrix, condition: Matrix? = nil, samples: Int, noise eps: Matrix,
+                                   beta: Float = 1) -> Double {
+        let k = configuration.latent, K = samples, B = x.rows, C = configuration.classes
         precondition(eps.rows == B * K && eps.columns == k)
-        let stats = encode(x)
-        importance.reserve(rows: B * K, images: B, features: x.columns, latent: k)
+        let stats = encode(x, condition: condition)
+        importance.reserve(rows: B * K, images: B, features: x.columns, latent: k, classes: C)
         let statsK = importance.stats.matrix(rows: B * K, columns: 2 * k)
         let targets = importance.targets.matrix(rows: B * K, columns: x.columns)
+        let conditionK = importance.conditions.matrix(rows: B * K, columns: C)
         for b in 0..<B {
             for s in 0..<K {
                 statsK.row(b * K + s).update(from: stats.row(b), count: 2 * k)
                 targets.row(b * K + s).update(from: x.row(b), count: x.columns)
+                if let condition { conditionK.row(b * K + s).update(from: condition.row(b), count: C) }
             }
         }
         let z = reparameterization.forward(statsK, eps: eps)
-        _ = reconstruction.forward(logits: decode(z), target: targets)
+        _ = reconstruction.forward(logits: decode(z, condition: condition == nil ? nil : conditionK), target: targets)
         let recon = reconstruction.perSample
         for r in 0..<(B * K) {
             let zr = z.row(r), er = eps.row(r), logVar = statsK.row(r) + k
@@ -106,13 +110,15 @@ public extension MLPVAE {
 struct ImportanceBuffers {
     var stats = Tensor(shape: [0])
     var targets = Tensor(shape: [0])
+    var conditions = Tensor(shape: [0])
     var logWeights: [Double] = []
     var perImage: [Double] = []
     var weights = Tensor(shape: [0])
     var dStats = Tensor(shape: [0])
     var last: (images: Int, samples: Int, z: Matrix)?
 
-    mutating func reserve(rows: Int, images: Int, features: Int, latent: Int) {
+    mutating func reserve(rows: Int, images: Int, features: Int, latent: Int, classes: Int) {
+        if conditions.count < rows * classes { conditions = Tensor(shape: [rows * classes]) }
         if stats.count < rows * 2 * latent { stats = Tensor(shape: [rows * 2 * latent]) }
         if targets.count < rows * features { targets = Tensor(shape: [rows * features]) }
         if logWeights.count < rows { logWeights = [Double](repeating: 0, count: rows) }
