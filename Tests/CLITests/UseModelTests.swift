@@ -34,15 +34,6 @@ final class UseModelTests: XCTestCase {
 
     func image(_ name: String) throws -> GrayImage { try GrayImage.read(path: Self.shared + "/" + name) }
 
-    /// Tile (row, column) of a grid with 28x28 tiles and 2-pixel borders, as intensities.
-    func tile(_ grid: GrayImage, row: Int, column: Int) -> [Float] {
-        var out: [Float] = []
-        for y in 0..<28 { for x in 0..<28 {
-            out.append(Float(grid.pixels[(2 + row * 30 + y) * grid.width + 2 + column * 30 + x]) / 255)
-        } }
-        return out
-    }
-
     func mse(_ a: [Float], _ b: [Float]) -> Double {
         zip(a, b).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) } / Double(a.count)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import VAEData
 import XCTest
 
 /// Runs the built `vae` binary as a user would.
@@ -87,4 +88,13 @@ class FolderTestCase: XCTestCase {
     }
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: folder) }
+}
+
+/// Tile (row, column) of a grid with 28x28 tiles and 2-pixel borders, as intensities.
+func tile(_ grid: GrayImage, row: Int, column: Int) -> [Float] {
+    var out: [Float] = []
+    for y in 0..<28 { for x in 0..<28 {
+        out.append(Float(grid.pixels[(2 + row * 30 + y) * grid.width + 2 + column * 30 + x]) / 255)
+    } }
+    return out
 }

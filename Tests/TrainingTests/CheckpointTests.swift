@@ -18,17 +18,22 @@ final class CheckpointTests: XCTestCase {
     let configuration = VAEConfiguration(inputSize: 16, hidden: [8, 6], latent: 3, likelihood: .gaussian)
 
     /// A model with non-trivial weights and optimiser state.
-    func trainedModel() -> (VAE, Adam) {
-        let model = VAE(configuration: configuration)
+    func trainedModel(_ configuration: VAEConfiguration? = nil) -> (VAE, Adam) {
+        let c = configuration ?? self.configuration
+        let model = VAE(configuration: c)
         model.initialize(seed: 3)
         let adam = Adam(parameters: model.parameters)
         var rng = RandomGenerator(seed: 4)
-        let x = Tensor(shape: [5, 16]), eps = Tensor(shape: [5, 3])
+        let x = Tensor(shape: [5, c.inputSize]), eps = Tensor(shape: [5, c.latent])
         for i in 0..<x.count { x.pointer[i] = rng.uniform() }
+        let labels = Tensor(shape: [max(1, 5 * c.classes)])
+        let condition = c.isConditional ? labels.matrix(rows: 5, columns: c.classes) : nil
+        for r in 0..<5 where c.isConditional { condition![r, r % c.classes] = 1 }
         for _ in 0..<3 {
             rng.fillNormal(eps.pointer, count: eps.count)
             model.parameters.zeroGradients()
-            _ = model.forward(x.matrix(rows: 5, columns: 16), noise: eps.matrix(rows: 5, columns: 3))
+            _ = model.forward(x.matrix(rows: 5, columns: c.inputSize), condition: condition,
+                              noise: eps.matrix(rows: 5, columns: c.latent))
             model.backward(beta: 1)
             adam.update()
         }
@@ -63,6 +68,42 @@ final class CheckpointTests: XCTestCase {
         }
         XCTAssertEqual(raw.metadata["hidden"], "8,6")
         XCTAssertNotNil(raw.tensor("adam.m.encoder.0.weight"))
+    }
+
+    /// A conditional conv model comes back as it was: architecture, classes, weights.
+    func testConditionalConvRoundTrip() throws {
+        let c = VAEConfiguration(architecture: .conv, inputSize: 64, hidden: [12], latent: 4, classes: 3)
+        let (model, adam) = trainedModel(c)
+        let p = folder + "/conv.safetensors"
+        try Checkpoint.save(model: model, optimizer: adam, info: CheckpointInfo(configuration: c), to: p)
+        let loaded = try Checkpoint.load(path: p)
+        XCTAssertEqual(loaded.info.configuration, c)
+        XCTAssertEqual(loaded.model.parameters.values.array.map(\.bitPattern), model.parameters.values.array.map(\.bitPattern))
+        let raw = try SafeTensors.read(path: p)
+        XCTAssertEqual(raw.metadata["arch"], "conv")
+        XCTAssertEqual(raw.metadata["conditional"], "true")
+        XCTAssertEqual(raw.metadata["classes"], "3")
+        XCTAssertEqual(raw.tensor("encoder.conv1.weight")?.shape, [64, 32, 3, 3])
+        XCTAssertEqual(raw.tensor("decoder.deconv0.weight")?.shape, [64, 32, 3, 3])
+        XCTAssertEqual(raw.tensor("encoder.fc.weight")?.shape, [12, 64 * 2 * 2 + 3])
+
+        var unconditional = raw
+        unconditional.metadata["conditional"] = "false"
+        try expectLoadError(unconditional, "has shape [12, 259], expected [12, 256]")
+        var noClasses = raw
+        noClasses.metadata["classes"] = nil
+        try expectLoadError(noClasses, "metadata has no classes")
+        var oddImage = raw
+        oddImage.metadata["input_size"] = "36"
+        try expectLoadError(oddImage, "side divisible by 4")
+        var twoLayers = raw
+        twoLayers.metadata["hidden"] = "12,12"
+        try expectLoadError(twoLayers, "one hidden fully connected layer")
+        // The metadata alone cannot make the loader allocate: a huge model is refused by its shapes first.
+        var huge = raw
+        huge.metadata["hidden"] = "65536"
+        huge.metadata["input_size"] = String(4096 * 4096)
+        try expectLoadError(huge, "expected [65536, 67108867]")
     }
 
     func expectLoadError(_ file: SafeTensorsFile, _ fragment: String, line: UInt = #line) throws {
