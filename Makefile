@@ -41,11 +41,12 @@ demo: build
 	$(VAE) sample -n 64 --model demo/model.safetensors -o demo/samples.png
 	@echo "demo: model in demo/model.safetensors, 64 new digits in demo/samples.png"
 
-## bench: training throughput, matrix-product share, coding speed and memory, batch 128.
+## bench: training throughput (mlp, mlp400, conv), matrix-product share, coding speed and memory, batch 128.
 bench: build
 	$(VAE) bench --arch all --threads $(THREADS)
 	@dir=$$(mktemp -d) && $(VAE) train --epochs 2 --threads $(THREADS) --model $$dir/bench.safetensors; rm -rf $$dir
-	@echo "PyTorch reference, same machine kind, $(THREADS) threads (../shared/reference): mlp 14,334 samples/s (4.19 s/epoch), mlp400 22,311 samples/s, peak RSS 1041 MiB"
+	@echo "PyTorch reference, same machine kind, $(THREADS) threads (../shared/reference): mlp 14,334 samples/s (4.19 s/epoch), mlp400 22,311 samples/s, conv 4,393 samples/s (13.6 s/epoch), peak RSS 1041 MiB"
+	@echo "Side by side with a local PyTorch: PYTHON=/path/to/python-with-torch Scripts/bench-vs-pytorch.sh"
 
 ## fuzz: libFuzzer + AddressSanitizer on every parser (IDX, PNG, PGM,
 ## safetensors), FUZZ_SECONDS each (default 60), from Tests/Fuzz/corpus.

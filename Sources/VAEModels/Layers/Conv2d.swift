@@ -3,9 +3,11 @@ import VAEEngine
 /// A 2-D convolution laid out as PyTorch's `nn.Conv2d` (no dilation, no groups).
 ///
 /// x: (B, Cin·H·W), weight: (Cout, Cin, k, k), bias: (Cout), y: (B, Cout·Hout·Wout),
-/// images row-major (channel, row, column). Per image, im2col turns the input
-/// into columns (Cin·k·k, Hout·Wout) and the convolution is one product:
-///   y_b = W (Cout, Cin·k·k) × columns_b + b.
+/// images row-major (channel, row, column). im2col lays the whole batch's
+/// patches side by side, columns (Cin·k·k, B·Hout·Wout), so the convolution of
+/// the batch is one product with a long inner dimension for sgemm:
+///   Y (Cout, B·Hout·Wout) = W (Cout, Cin·k·k) × columns,
+/// then Y is copied out image by image with the bias added.
 public final class Conv2d: Layer {
     public let geometry: ConvolutionGeometry
     public let outChannels: Int
@@ -13,8 +15,11 @@ public final class Conv2d: Layer {
     var weight: Matrix { parameters.weight }
     private var output = Tensor(shape: [0])
     private var dInput = Tensor(shape: [0])
+    /// The batch's columns, kept for backward; then reused for their gradient.
     private var columns = Tensor(shape: [0])
     private var dColumns = Tensor(shape: [0])
+    /// Y or dL/dY in channel-major layout (Cout, B·Hout·Wout).
+    private var product = Tensor(shape: [0])
     private var rows = 0
 
     public init(name: String, store: ParameterStore, geometry: ConvolutionGeometry) {
@@ -36,12 +41,12 @@ public final class Conv2d: Layer {
 
     public var outputSize: Int { outChannels * geometry.outputPixels }
 
-    /// Output and the per-image columns (kept for backward) for up to `batchSize` images.
     public func reserve(batchSize: Int) {
         let g = geometry
         guard columns.count < batchSize * g.patchSize * g.outputPixels else { return }
         columns = Tensor(shape: [batchSize * g.patchSize * g.outputPixels])
         output = Tensor(shape: [batchSize * outputSize])
+        product = Tensor(shape: [batchSize * outputSize])
     }
 
     public func forward(_ x: Matrix) -> Matrix {
@@ -49,36 +54,48 @@ public final class Conv2d: Layer {
         precondition(x.columns == g.inputSize, "Conv2d expects \(g.inputSize) inputs, got \(x.columns)")
         reserve(batchSize: x.rows)
         rows = x.rows
+        let width = x.rows * g.outputPixels
+        let cols = columns.matrix(rows: g.patchSize, columns: width)
+        for b in 0..<x.rows { g.im2col(x.row(b), into: cols.pointer + b * g.outputPixels, rowStride: width) }
         let y = output.matrix(rows: x.rows, columns: outputSize)
-        for b in 0..<x.rows {
-            let cols = Matrix(columns.pointer + b * g.patchSize * g.outputPixels, rows: g.patchSize, columns: g.outputPixels)
-            g.im2col(x.row(b), into: cols.pointer)
-            let yb = Matrix(y.row(b), rows: outChannels, columns: g.outputPixels)
-            parameters.fillChannels(yb.pointer, planeSize: g.outputPixels)
-            matrixProduct(weight, .none, cols, .none, into: yb, beta: 1)
-        }
+        for b in 0..<x.rows { parameters.fillChannels(y.row(b), planeSize: g.outputPixels) }
+        let yc = product.matrix(rows: outChannels, columns: width)
+        matrixProduct(weight, .none, cols, .none, into: yc)
+        addChannelMajor(yc.pointer, into: y)
         return y
     }
 
-    /// dW += Σ_b dy_b × columns_bᵀ, db += Σ spatial dy, dx_b = col2im(Wᵀ × dy_b).
+    /// y[b, c, i] += Y[c, b·P + i]: the product added onto the bias planes.
+    private func addChannelMajor(_ source: UnsafePointer<Float>, into y: Matrix) {
+        let plane = geometry.outputPixels, width = y.rows * plane
+        for b in 0..<y.rows {
+            for c in 0..<outChannels {
+                let out = y.row(b) + c * plane, src = source + c * width + b * plane
+                for i in 0..<plane { out[i] += src[i] }
+            }
+        }
+    }
+
+    /// dW += dY × columnsᵀ, db += Σ spatial dy, dx = col2im(Wᵀ × dY), with dY
+    /// the channel-major dL/dy: three products for the whole batch.
     @discardableResult
     public func backward(_ dy: Matrix, inputGradient: Bool = true) -> Matrix {
         let g = geometry
         precondition(dy.rows == rows && dy.columns == outputSize)
-        if inputGradient && dInput.count < rows * g.inputSize { dInput = Tensor(shape: [rows * g.inputSize]) }
-        if dColumns.count < g.patchSize * g.outputPixels { dColumns = Tensor(shape: [g.patchSize * g.outputPixels]) }
-        let dx = dInput.matrix(rows: inputGradient ? rows : 0, columns: g.inputSize)
+        let width = rows * g.outputPixels
+        let dyc = product.matrix(rows: outChannels, columns: width)
+        ChannelMajor.gather(dy, channels: outChannels, into: dyc.pointer)
+        for b in 0..<rows { parameters.accumulateChannelBiasGradient(dy.row(b), planeSize: g.outputPixels) }
+        let cols = columns.matrix(rows: g.patchSize, columns: width)
+        matrixProduct(dyc, .none, cols, .transposed, into: parameters.dWeight, beta: 1)
+        guard inputGradient else { return Matrix(dInput.pointer, rows: 0, columns: g.inputSize) }
+        if dInput.count < rows * g.inputSize { dInput = Tensor(shape: [rows * g.inputSize]) }
+        if dColumns.count < cols.count { dColumns = Tensor(shape: [cols.count]) }
+        let dcols = dColumns.matrix(rows: g.patchSize, columns: width)
+        matrixProduct(weight, .transposed, dyc, .none, into: dcols)
+        let dx = dInput.matrix(rows: rows, columns: g.inputSize)
         dx.fill(0)
-        for b in 0..<rows {
-            let cols = Matrix(columns.pointer + b * g.patchSize * g.outputPixels, rows: g.patchSize, columns: g.outputPixels)
-            let dyb = Matrix(dy.row(b), rows: outChannels, columns: g.outputPixels)
-            matrixProduct(dyb, .none, cols, .transposed, into: parameters.dWeight, beta: 1)
-            parameters.accumulateChannelBiasGradient(dyb.pointer, planeSize: g.outputPixels)
-            guard inputGradient else { continue }
-            let dcols = dColumns.matrix(rows: g.patchSize, columns: g.outputPixels)
-            matrixProduct(weight, .transposed, dyb, .none, into: dcols)
-            g.col2im(dcols.pointer, addingInto: dx.row(b))
-        }
+        for b in 0..<rows { g.col2im(dcols.pointer + b * g.outputPixels, addingInto: dx.row(b), rowStride: width) }
         return dx
     }
 }

@@ -4,8 +4,10 @@ import VAEEngine
 /// (no dilation, no groups): the adjoint of a convolution, so it upsamples.
 ///
 /// x: (B, Cin·H·W), weight: (Cin, Cout, k, k), bias: (Cout), y: (B, Cout·Hout·Wout)
-/// with Hout = (H − 1)·stride − 2·padding + k + outputPadding. Per image:
-///   columns = Wᵀ (Cout·k·k, Cin) × x_b (Cin, H·W),   y_b = col2im(columns) + b,
+/// with Hout = (H − 1)·stride − 2·padding + k + outputPadding. With X the
+/// batch in channel-major layout (Cin, B·H·W), one product gives every
+/// image's columns side by side:
+///   columns (Cout·k·k, B·H·W) = Wᵀ (Cout·k·k, Cin) × X,   y_b = col2im(columns_b) + b,
 /// where col2im is taken over the *output* image's geometry (whose im2col
 /// would give H·W columns) — exactly a convolution's backward pass.
 public final class ConvTranspose2d: Layer {
@@ -18,7 +20,10 @@ public final class ConvTranspose2d: Layer {
     private var output = Tensor(shape: [0])
     private var dInput = Tensor(shape: [0])
     private var columns = Tensor(shape: [0])
-    private var input: Matrix?
+    /// The input in channel-major layout (kept for backward), then its gradient.
+    private var inputChannelMajor = Tensor(shape: [0])
+    private var dInputChannelMajor = Tensor(shape: [0])
+    private var rows = 0
 
     /// `outputPadding` adds rows and columns at the bottom and right, as in
     /// PyTorch, so that e.g. 7 → 14 with stride 2, padding 1, kernel 3.
@@ -48,49 +53,55 @@ public final class ConvTranspose2d: Layer {
     public var outputSize: Int { geometry.inputSize }
 
     public func reserve(batchSize: Int) {
-        if output.count < batchSize * outputSize { output = Tensor(shape: [batchSize * outputSize]) }
-        if columns.count < geometry.patchSize * geometry.outputPixels {
-            columns = Tensor(shape: [geometry.patchSize * geometry.outputPixels])
-        }
+        guard output.count < batchSize * outputSize else { return }
+        output = Tensor(shape: [batchSize * outputSize])
+        columns = Tensor(shape: [batchSize * geometry.patchSize * geometry.outputPixels])
+        inputChannelMajor = Tensor(shape: [batchSize * inputSize])
     }
 
     public func forward(_ x: Matrix) -> Matrix {
         let g = geometry
         precondition(x.columns == inputSize, "ConvTranspose2d expects \(inputSize) inputs, got \(x.columns)")
         reserve(batchSize: x.rows)
-        input = x
+        rows = x.rows
+        let width = x.rows * g.outputPixels
+        let xc = inputChannelMajor.matrix(rows: inChannels, columns: width)
+        ChannelMajor.gather(x, channels: inChannels, into: xc.pointer)
+        let cols = columns.matrix(rows: g.patchSize, columns: width)
+        matrixProduct(weight, .transposed, xc, .none, into: cols)
         let y = output.matrix(rows: x.rows, columns: outputSize)
-        let cols = columns.matrix(rows: g.patchSize, columns: g.outputPixels)
         let plane = g.height * g.width
         for b in 0..<x.rows {
-            let xb = Matrix(x.row(b), rows: inChannels, columns: g.outputPixels)
-            matrixProduct(weight, .transposed, xb, .none, into: cols)
-            let yb = y.row(b)
-            parameters.fillChannels(yb, planeSize: plane)
-            g.col2im(cols.pointer, addingInto: yb)
+            parameters.fillChannels(y.row(b), planeSize: plane)
+            g.col2im(cols.pointer + b * g.outputPixels, addingInto: y.row(b), rowStride: width)
         }
         return y
     }
 
-    /// columns = im2col(dy_b); dW += x_b × columnsᵀ; dx_b = W × columns; db += Σ spatial dy.
+    /// columns = im2col(dy) for the batch; dW += X × columnsᵀ; dX = W × columns;
+    /// db += Σ spatial dy.
     @discardableResult
     public func backward(_ dy: Matrix, inputGradient: Bool = true) -> Matrix {
-        guard let x = input else { preconditionFailure("ConvTranspose2d.backward before forward") }
         let g = geometry
-        precondition(dy.rows == x.rows && dy.columns == outputSize)
-        if inputGradient && dInput.count < x.rows * inputSize { dInput = Tensor(shape: [x.rows * inputSize]) }
-        let dx = dInput.matrix(rows: inputGradient ? x.rows : 0, columns: inputSize)
-        let cols = columns.matrix(rows: g.patchSize, columns: g.outputPixels)
+        precondition(dy.rows == rows && dy.columns == outputSize)
+        let width = rows * g.outputPixels
+        let cols = columns.matrix(rows: g.patchSize, columns: width)
         let plane = g.height * g.width
-        for b in 0..<x.rows {
-            g.im2col(dy.row(b), into: cols.pointer)
-            let xb = Matrix(x.row(b), rows: inChannels, columns: g.outputPixels)
-            matrixProduct(xb, .none, cols, .transposed, into: parameters.dWeight, beta: 1)
+        for b in 0..<rows {
+            g.im2col(dy.row(b), into: cols.pointer + b * g.outputPixels, rowStride: width)
             parameters.accumulateChannelBiasGradient(dy.row(b), planeSize: plane)
-            if inputGradient {
-                matrixProduct(weight, .none, cols, .none, into: Matrix(dx.row(b), rows: inChannels, columns: g.outputPixels))
-            }
         }
+        let xc = inputChannelMajor.matrix(rows: inChannels, columns: width)
+        matrixProduct(xc, .none, cols, .transposed, into: parameters.dWeight, beta: 1)
+        guard inputGradient else { return Matrix(dInput.pointer, rows: 0, columns: inputSize) }
+        if dInput.count < rows * inputSize {
+            dInput = Tensor(shape: [rows * inputSize])
+            dInputChannelMajor = Tensor(shape: [rows * inputSize])
+        }
+        let dxc = dInputChannelMajor.matrix(rows: inChannels, columns: width)
+        matrixProduct(weight, .none, cols, .none, into: dxc)
+        let dx = dInput.matrix(rows: rows, columns: inputSize)
+        ChannelMajor.scatter(dxc.pointer, channels: inChannels, into: dx)
         return dx
     }
 }

@@ -1,3 +1,5 @@
+import VAEEngine
+
 /// The shape arithmetic of a 2-D convolution over one image, and the two
 /// rearrangements that turn it into a matrix product (im2col) and back (col2im).
 ///
@@ -27,20 +29,42 @@ public struct ConvolutionGeometry: Equatable {
     public var outputPixels: Int { outHeight * outWidth }
     public var inputSize: Int { channels * height * width }
 
+    /// The output columns ox whose input column ox·stride − padding + kx lies
+    /// inside the image: the loops below copy those and zero the rest, with no
+    /// test per pixel.
+    @inline(__always)
+    func validColumns(kx: Int) -> Range<Int> {
+        // ox·s ≥ p − kx  and  ox·s ≤ width − 1 + p − kx
+        let low = max(0, (padding - kx + self.stride - 1) / self.stride)
+        let highNumerator = width - 1 + padding - kx
+        let high = highNumerator < 0 ? -1 : min(outWidth - 1, highNumerator / self.stride)
+        return low <= high ? low..<(high + 1) : 0..<0
+    }
+
     /// columns[(c·k + ky)·k + kx, oy·outWidth + ox] = image[c, oy·s − p + ky, ox·s − p + kx] (0 outside).
-    public func im2col(_ image: UnsafePointer<Float>, into columns: UnsafeMutablePointer<Float>) {
+    /// `rowStride` is the distance between rows of `columns` (outputPixels for
+    /// one image alone; B·outputPixels when a batch's columns sit side by side,
+    /// image b starting at column b·outputPixels, so one product serves the batch).
+    public func im2col(_ image: UnsafePointer<Float>, into columns: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
+        let rowLength = rowStride ?? outputPixels, s = self.stride
         var row = 0
         for c in 0..<channels {
             let plane = image + c * height * width
             for ky in 0..<kernel {
                 for kx in 0..<kernel {
-                    let out = columns + row * outputPixels
+                    let out = columns + row * rowLength
+                    let valid = validColumns(kx: kx)
                     for oy in 0..<outHeight {
-                        let y = oy * stride - padding + ky
-                        for ox in 0..<outWidth {
-                            let x = ox * stride - padding + kx
-                            out[oy * outWidth + ox] = (y >= 0 && y < height && x >= 0 && x < width) ? plane[y * width + x] : 0
+                        let y = oy * s - padding + ky
+                        let line = out + oy * outWidth
+                        guard y >= 0 && y < height && !valid.isEmpty else {
+                            line.update(repeating: 0, count: outWidth)
+                            continue
                         }
+                        line.update(repeating: 0, count: valid.lowerBound)
+                        (line + valid.upperBound).update(repeating: 0, count: outWidth - valid.upperBound)
+                        let source = plane + y * width - padding + kx
+                        for ox in valid { line[ox] = source[ox * s] }
                     }
                     row += 1
                 }
@@ -49,23 +73,48 @@ public struct ConvolutionGeometry: Equatable {
     }
 
     /// The adjoint of `im2col`: adds each column entry back to the image pixel it came from.
-    public func col2im(_ columns: UnsafePointer<Float>, addingInto image: UnsafeMutablePointer<Float>) {
+    public func col2im(_ columns: UnsafePointer<Float>, addingInto image: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
+        let rowLength = rowStride ?? outputPixels, s = self.stride
         var row = 0
         for c in 0..<channels {
             let plane = image + c * height * width
             for ky in 0..<kernel {
                 for kx in 0..<kernel {
-                    let src = columns + row * outputPixels
+                    let src = columns + row * rowLength
+                    let valid = validColumns(kx: kx)
                     for oy in 0..<outHeight {
-                        let y = oy * stride - padding + ky
+                        let y = oy * s - padding + ky
                         guard y >= 0 && y < height else { continue }
-                        for ox in 0..<outWidth {
-                            let x = ox * stride - padding + kx
-                            if x >= 0 && x < width { plane[y * width + x] += src[oy * outWidth + ox] }
-                        }
+                        let line = src + oy * outWidth, target = plane + y * width - padding + kx
+                        for ox in valid { target[ox * s] += line[ox] }
                     }
                     row += 1
                 }
+            }
+        }
+    }
+}
+
+/// A batch of images passes between layers as (B, C·P): image by image, each
+/// channel's P pixels contiguous. One product per batch wants (C, B·P):
+/// channel by channel, the batch's images side by side. These copy between the two.
+enum ChannelMajor {
+    /// dst[c, b·P + i] = src[b, c·P + i].
+    static func gather(_ src: Matrix, channels: Int, into dst: UnsafeMutablePointer<Float>) {
+        let plane = src.columns / channels, width = src.rows * plane
+        for b in 0..<src.rows {
+            for c in 0..<channels {
+                (dst + c * width + b * plane).update(from: src.row(b) + c * plane, count: plane)
+            }
+        }
+    }
+
+    /// dst[b, c·P + i] = src[c, b·P + i].
+    static func scatter(_ src: UnsafePointer<Float>, channels: Int, into dst: Matrix) {
+        let plane = dst.columns / channels, width = dst.rows * plane
+        for b in 0..<dst.rows {
+            for c in 0..<channels {
+                (dst.row(b) + c * plane).update(from: src + c * width + b * plane, count: plane)
             }
         }
     }

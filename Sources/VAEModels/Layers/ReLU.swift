@@ -9,7 +9,8 @@ public final class ReLU: Layer {
 
     public func forward(_ x: Matrix) -> Matrix {
         let p = x.pointer
-        for i in 0..<x.count where p[i] < 0 { p[i] = 0 }
+        // A select, not a branch, so it vectorises; NaN passes through (NaN < 0 is false).
+        for i in 0..<x.count { p[i] = p[i] < 0 ? 0 : p[i] }
         output = x
         return x
     }
@@ -22,7 +23,7 @@ public final class ReLU: Layer {
         guard let y = output else { preconditionFailure("ReLU.backward before forward") }
         precondition(dy.count == y.count)
         let g = dy.pointer, p = y.pointer
-        for i in 0..<dy.count where p[i] <= 0 { g[i] = 0 }
+        for i in 0..<dy.count { g[i] = p[i] <= 0 ? 0 : g[i] }
         return dy
     }
 }

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Speed of vae against the PyTorch reference on this machine, run side by side.
+#
+#   PYTHON=/tmp/torchenv/bin/python Scripts/bench-vs-pytorch.sh
+#
+# For each architecture, runs ../shared/reference/torch_vae.py (one epoch) and
+# `vae bench` alternately RUNS times, so both see the same machine load, then
+# prints samples/s (min / median), encode and decode of 10k images, peak RSS,
+# and how many times better vae is (faster, or smaller) in each alternated
+# pair of runs: the min and median of those ratios.
+# Settings (environment): PYTHON, RUNS (3), ARCHS ("mlp mlp400 conv"),
+# THREADS (2), REFERENCE (../shared/reference/torch_vae.py), VAE (.build/release/vae).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+RUNS=${RUNS:-3}
+ARCHS=${ARCHS:-"mlp mlp400 conv"}
+THREADS=${THREADS:-2}
+REFERENCE=${REFERENCE:-../shared/reference/torch_vae.py}
+VAE=${VAE:-.build/release/vae}
+DATA=${DATA:-Data/mnist}
+
+if ! "$PYTHON" -c 'import torch, numpy' 2>/dev/null; then
+    cat <<HOW
+bench-vs-pytorch: no PyTorch found for PYTHON=$PYTHON, so there is nothing to compare with.
+Install it (about 1 GB) and run again:
+    python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch numpy
+    PYTHON=/tmp/torchenv/bin/python $0
+HOW
+    exit 0
+fi
+[[ -f "$REFERENCE" ]] || { echo "bench-vs-pytorch: $REFERENCE not found (set REFERENCE=...)" >&2; exit 1; }
+[[ -x "$VAE" ]] || swift build -c release --product vae
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+echo "vae vs torch, $THREADS thread(s), $RUNS alternated runs per architecture ($(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ))"
+for arch in $ARCHS; do
+    batches=400; [[ $arch == conv ]] && batches=150
+    for run in $(seq "$RUNS"); do
+        "$PYTHON" "$REFERENCE" --arch "$arch" --epochs 1 --threads "$THREADS" --reps 3 --data "$DATA" \
+            --json "$work/torch-$arch-$run.json" > /dev/null
+        "$VAE" bench --arch "$arch" --threads "$THREADS" --batches "$batches" --data "$DATA" \
+            --json "$work/vae-$arch-$run.json" > /dev/null
+    done
+done
+
+"$PYTHON" - "$work" $ARCHS <<'PY'
+import json, statistics, sys, glob, os
+work, archs = sys.argv[1], sys.argv[2:]
+def load(pattern): return [json.load(open(p)) for p in sorted(glob.glob(os.path.join(work, pattern)))]
+def mm(xs): return min(xs), statistics.median(xs)
+print(f"{'arch':8} {'what':16} {'vae min / median':>22} {'torch min / median':>22} {'vae better: min / median':>26}")
+for arch in archs:
+    v = [d[arch] for d in load(f"vae-{arch}-*.json")]
+    t = load(f"torch-{arch}-*.json")
+    rows = [
+        ("train samples/s", [x["train_samples_per_s"] for x in v], [e["epochs"][0]["train_samples_per_s"] for e in t], True),
+        ("encode 10k ms", [x["encode_10k_ms"] for x in v], [1000 * e["encode_test_10k_s"]["median"] for e in t], False),
+        ("decode 10k ms", [x["decode_10k_ms"] for x in v], [1000 * e["decode_prior_10k_s"]["median"] for e in t], False),
+        ("peak RSS MiB", [x["peak_rss_mib"] for x in v], [e["peak_rss_mib"] for e in t], False),
+    ]
+    for what, a, b, higher in rows:
+        (amin, amed), (bmin, bmed) = mm(a), mm(b)
+        # Run i of vae and run i of torch ran back to back: compare them as pairs.
+        ratios = [x / y if higher else y / x for x, y in zip(a, b)]
+        rmin, rmed = mm(ratios)
+        print(f"{arch:8} {what:16} {amin:10.1f} / {amed:9.1f} {bmin:10.1f} / {bmed:9.1f} {rmin:14.2f}x / {rmed:5.2f}x")
+PY
