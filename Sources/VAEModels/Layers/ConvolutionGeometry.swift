@@ -64,7 +64,8 @@ public struct ConvolutionGeometry: Equatable {
                         line.update(repeating: 0, count: valid.lowerBound)
                         (line + valid.upperBound).update(repeating: 0, count: outWidth - valid.upperBound)
                         let source = plane + y * width - padding + kx
-                        for ox in valid { line[ox] = source[ox * s] }
+                        var ox = valid.lowerBound   // wrapping arithmetic: no overflow checks in the innermost loop
+                        while ox < valid.upperBound { line[ox] = source[ox &* s]; ox &+= 1 }
                     }
                     row += 1
                 }
@@ -86,7 +87,8 @@ public struct ConvolutionGeometry: Equatable {
                         let y = oy * s - padding + ky
                         guard y >= 0 && y < height else { continue }
                         let line = src + oy * outWidth, target = plane + y * width - padding + kx
-                        for ox in valid { target[ox * s] += line[ox] }
+                        var ox = valid.lowerBound
+                        while ox < valid.upperBound { target[ox &* s] += line[ox]; ox &+= 1 }
                     }
                     row += 1
                 }

@@ -88,7 +88,11 @@ public final class VAE {
         let logits = decode(z, condition: condition)
         if means.count < logits.count { means = Tensor(shape: [logits.count]) }
         let out = means.matrix(rows: logits.rows, columns: logits.columns)
-        for i in 0..<logits.count { out.pointer[i] = sigmoid(logits.pointer[i]) }
+        parallelRows(logits.rows, workPerRow: logits.columns) { rows in   // exp-bound: worth both cores
+            for i in (rows.lowerBound * logits.columns)..<(rows.upperBound * logits.columns) {
+                out.pointer[i] = sigmoid(logits.pointer[i])
+            }
+        }
         return out
     }
 
