@@ -53,8 +53,12 @@ public func readFile(_ path: String, limit: Int) throws -> [UInt8] {
     }
     let size = Int(info.st_size)
     guard size <= limit else { throw FileError(path, "file is \(size) bytes, above the \(limit)-byte limit") }
-    var bytes = [UInt8](repeating: 0, count: size)
-    let n = bytes.withUnsafeMutableBytes { fread($0.baseAddress, 1, size, file) }
+    // Uninitialised: fread fills it, so the pages are touched once, not zeroed first.
+    var n = 0
+    let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+        n = size == 0 ? 0 : fread(buffer.baseAddress, 1, size, file)
+        initialized = n
+    }
     guard n == size else { throw FileError(path, "could not read the whole file (\(n) of \(size) bytes)") }
     return bytes
 }

@@ -19,11 +19,16 @@ public struct NamedTensor: Equatable {
 public struct SafeTensorsFile: Equatable {
     public var tensors: [NamedTensor]
     public var metadata: [String: String]
+    /// Tensors present and checked but whose values were not read (see `SafeTensors.read`).
+    public var unread: [String] = []
 
     public init(tensors: [NamedTensor], metadata: [String: String]) {
         self.tensors = tensors
         self.metadata = metadata
     }
+
+    /// Every tensor name in the file, read or not.
+    public var names: [String] { tensors.map(\.name) + unread }
 
     public func tensor(_ name: String) -> NamedTensor? { tensors.first { $0.name == name } }
 }
@@ -69,11 +74,13 @@ public enum SafeTensors {
         try AtomicFile.write(try encode(file), to: path)
     }
 
-    public static func read(path: String) throws -> SafeTensorsFile {
-        try decode(try readFile(path, limit: maximumFileSize), path: path)
+    /// The file at `path`. Every entry is validated; only the tensors `reading`
+    /// accepts have their values converted (the others are listed in `unread`).
+    public static func read(path: String, reading: (String) -> Bool = { _ in true }) throws -> SafeTensorsFile {
+        try decode(try readFile(path, limit: maximumFileSize), path: path, reading: reading)
     }
 
-    public static func decode(_ bytes: [UInt8], path: String) throws -> SafeTensorsFile {
+    public static func decode(_ bytes: [UInt8], path: String, reading: (String) -> Bool = { _ in true }) throws -> SafeTensorsFile {
         func fail(_ problem: String) -> FileError { FileError(path, problem) }
         guard bytes.count >= 8 else { throw fail("not a safetensors file: \(bytes.count) bytes, shorter than the 8-byte header length") }
         var headerSize: UInt64 = 0
@@ -134,17 +141,22 @@ public enum SafeTensors {
             throw fail("tensors cover \(expected) data bytes but the file has \(dataSize)")
         }
         let tensors = bytes.withUnsafeBytes { raw in
-            entries.map { e in
+            entries.filter { reading($0.name) }.map { e in
                 let count = (e.end - e.begin) / 4
                 var values = [Float](repeating: 0, count: count)
-                for i in 0..<count {
-                    let bits = raw.loadUnaligned(fromByteOffset: dataStart + e.begin + 4 * i, as: UInt32.self)
-                    values[i] = Float(bitPattern: UInt32(littleEndian: bits))
+                values.withUnsafeMutableBytes { out in
+                    // The file is little-endian: on a little-endian host the bytes are the floats.
+                    out.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[(dataStart + e.begin)..<(dataStart + e.end)]))
                 }
+                #if _endian(big)
+                for i in 0..<count { values[i] = Float(bitPattern: UInt32(littleEndian: values[i].bitPattern)) }
+                #endif
                 return NamedTensor(name: e.name, shape: e.shape, values: values)
             }
         }
-        return SafeTensorsFile(tensors: tensors, metadata: metadata)
+        var file = SafeTensorsFile(tensors: tensors, metadata: metadata)
+        file.unread = entries.map(\.name).filter { !reading($0) }
+        return file
     }
 
     /// A JSON array of whole numbers, or nil.

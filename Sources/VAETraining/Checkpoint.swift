@@ -98,8 +98,11 @@ public enum Checkpoint {
         public let optimizer: Adam?
     }
 
-    public static func load(path: String, learningRate: Float? = nil) throws -> Loaded {
-        let file = try SafeTensors.read(path: path)
+    /// The model in `path`, and its optimiser state too unless `optimizer` is
+    /// false (commands that only use the model skip that work).
+    public static func load(path: String, learningRate: Float? = nil, optimizer wantsOptimizer: Bool = true) throws -> Loaded {
+        // Without the optimiser, its moments (two thirds of the file) are checked but not converted.
+        let file = try SafeTensors.read(path: path, reading: { wantsOptimizer || !$0.hasPrefix("adam.") })
         let info = try parseInfo(file.metadata, path: path)
         // Names and shapes are checked before the model is built, so the
         // metadata cannot make it allocate more than the file holds.
@@ -107,7 +110,7 @@ public enum Checkpoint {
         let names = specs.map(\.name)
         let expected = Set(names)
         let adamNames = Set(names.flatMap { ["adam.m.\($0)", "adam.v.\($0)"] })
-        let present = Set(file.tensors.map(\.name))
+        let present = Set(file.names)
         if let missing = names.first(where: { !present.contains($0) }) {
             throw FileError(path, "tensor \(missing) is missing for a \(info.configuration.summary) model")
         }
@@ -116,10 +119,10 @@ public enum Checkpoint {
         }
         let model = VAE(configuration: info.configuration)
         let store = model.parameters
-        if let extra = file.tensors.first(where: { !expected.contains($0.name) && !adamNames.contains($0.name) }) {
-            throw FileError(path, "unexpected tensor \(extra.name) for this architecture")
+        if let extra = file.names.first(where: { !expected.contains($0) && !adamNames.contains($0) }) {
+            throw FileError(path, "unexpected tensor \(extra) for this architecture")
         }
-        let hasAdam = file.metadata["adam_step"] != nil
+        let hasAdam = wantsOptimizer && file.metadata["adam_step"] != nil
         if hasAdam, let missing = adamNames.sorted().first(where: { !present.contains($0) }) {
             throw FileError(path, "optimiser tensor \(missing) is missing")
         }

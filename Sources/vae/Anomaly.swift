@@ -49,7 +49,7 @@ struct Anomaly: ParsableCommand {
         threadOptions.apply()
         if let json { try checkWritable(json, flag: "--json") }
         if let plot { try checkWritable(plot, flag: "--plot") }
-        let loaded = try Checkpoint.load(path: modelOptions.model)
+        let loaded = try Checkpoint.load(path: modelOptions.model, optimizer: false)
         let trained = Set(loaded.info.data.digits ?? Array(0...9))
         let anomalies = try anomalyDigits.map(parseDigits) ?? Set(0...9).subtracting(trained)
         guard !anomalies.isEmpty else {

@@ -41,7 +41,7 @@ struct Eval: ParsableCommand {
     func run() throws {
         threadOptions.apply()
         if let json { try checkWritable(json, flag: "--json") }
-        let loaded = try Checkpoint.load(path: modelOptions.model)
+        let loaded = try Checkpoint.load(path: modelOptions.model, optimizer: false)
         let model = loaded.model
         if iwSamples > 0 && model.configuration.likelihood != .bernoulli {
             throw CLIError("--iw-samples needs a Bernoulli decoder (a model trained with --loss bce)")

@@ -96,7 +96,7 @@ struct ManyImageInputs: ParsableArguments {
 
 /// The model of a command that uses a trained VAE.
 func loadModel(_ options: ModelOptions) throws -> VAE {
-    try Checkpoint.load(path: options.model).model
+    try Checkpoint.load(path: options.model, optimizer: false).model
 }
 
 /// Checks an image output path before any work: extension and folder.

@@ -61,7 +61,7 @@ struct Score: ParsableCommand {
         threadOptions.apply()
         if let output { try checkWritable(output, flag: "-o") }
         if let json { try checkWritable(json, flag: "--json") }
-        let loaded = try Checkpoint.load(path: modelOptions.model)
+        let loaded = try Checkpoint.load(path: modelOptions.model, optimizer: false)
         let model = loaded.model
         let images = try inputs.load()
         let score = { (inputs: [InputImage], conditions: [[Float]]?) in

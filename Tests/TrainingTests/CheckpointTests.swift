@@ -87,23 +87,19 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(raw.tensor("decoder.deconv0.weight")?.shape, [64, 32, 3, 3])
         XCTAssertEqual(raw.tensor("encoder.fc.weight")?.shape, [12, 64 * 2 * 2 + 3])
 
-        var unconditional = raw
-        unconditional.metadata["conditional"] = "false"
-        try expectLoadError(unconditional, "has shape [12, 259], expected [12, 256]")
-        var noClasses = raw
-        noClasses.metadata["classes"] = nil
-        try expectLoadError(noClasses, "metadata has no classes")
-        var oddImage = raw
-        oddImage.metadata["input_size"] = "36"
-        try expectLoadError(oddImage, "side divisible by 4")
-        var twoLayers = raw
-        twoLayers.metadata["hidden"] = "12,12"
-        try expectLoadError(twoLayers, "one hidden fully connected layer")
-        // The metadata alone cannot make the loader allocate: a huge model is refused by its shapes first.
-        var huge = raw
-        huge.metadata["hidden"] = "65536"
-        huge.metadata["input_size"] = String(4096 * 4096)
-        try expectLoadError(huge, "expected [65536, 67108867]")
+        let changes: [([String: String?], String)] = [
+            (["conditional": "false"], "has shape [12, 259], expected [12, 256]"),
+            (["classes": nil], "metadata has no classes"),
+            (["input_size": "36"], "side divisible by 4"),
+            (["hidden": "12,12"], "one hidden fully connected layer"),
+            // The metadata alone cannot make the loader allocate: a huge model is refused by its shapes first.
+            (["hidden": "65536", "input_size": String(4096 * 4096)], "expected [65536, 67108867]"),
+        ]
+        for (metadata, problem) in changes {
+            var changed = raw
+            for (key, value) in metadata { changed.metadata[key] = value }
+            try expectLoadError(changed, problem)
+        }
     }
 
     func expectLoadError(_ file: SafeTensorsFile, _ fragment: String, line: UInt = #line) throws {
