@@ -5,7 +5,7 @@ import VAETraining
 struct Sample: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Draw new images from a trained model into a grid.",
-        discussion: "Decodes n draws z ~ N(0, I); each pixel is the decoder's Bernoulli mean as a grey level. With --manifold (a model with a 2-D latent space), decodes instead a grid of z at evenly spaced quantiles of N(0, 1), --nrow a side (default 20). A conditional model draws the digit given with --digit; without it, one row per class (n images in all, default 10 per class), the same z down each column, so a column shows one style across every digit.")
+        discussion: "Decodes n draws z ~ N(0, I); each pixel is the decoder's Bernoulli mean as a grey level. With --manifold (a model with a 2-D latent space), decodes instead a grid of z at evenly spaced quantiles of N(0, 1), --nrow a side (default 20). A conditional model draws the digit given with --digit; without it, one row per class (⌈n / classes⌉ images per row, default 10), the same z down each column, so a column shows one style across every digit.")
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var seedOptions: SeedOptions
