@@ -5,7 +5,7 @@ PREFIX   ?= /usr/local
 SWIFT    ?= swift
 BUILD    := .build/release
 VAE      := $(BUILD)/vae
-PACKAGES := pkg-config libopenblas-dev zlib1g-dev libpng-dev
+PACKAGES := pkg-config libopenblas-dev libopenblas0-openmp zlib1g-dev libpng-dev
 THREADS  ?= 2
 
 .PHONY: setup build test demo bench fuzz install clean

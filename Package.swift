@@ -24,7 +24,11 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
 
-        .target(name: "VAEEngine", dependencies: ["CBLAS"]),
+        // The run path prefers Debian's OpenMP build of OpenBLAS when it is
+        // installed (same ABI and soname as the pthreads build): its thread
+        // team then also runs our elementwise passes (see Parallel.swift).
+        .target(name: "VAEEngine", dependencies: ["CBLAS"],
+                linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", "/usr/lib/x86_64-linux-gnu/openblas-openmp"])]),
         .target(name: "VAEModels", dependencies: ["VAEEngine"]),
         .target(name: "VAEData", dependencies: ["CZlib", "CPNG"]),
         .target(name: "VAETraining", dependencies: ["VAEEngine", "VAEModels", "VAEData"]),

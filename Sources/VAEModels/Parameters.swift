@@ -71,21 +71,39 @@ public final class ParameterStore {
         return Matrix(block.pointer + parts[0].offset, rows: rows, columns: first.count == 1 ? total : columns)
     }
 
-    public func zeroGradients() { gradients.fill(0) }
+    /// Blocks of the flat buffers, for passes shared among the BLAS threads.
+    static let block = 1 << 14
+    var blocks: Int { (count + Self.block - 1) / Self.block }
+
+    public func zeroGradients() {
+        let g = gradients.pointer, total = count
+        parallelRows(blocks, workPerRow: Self.block) { blocks in
+            let lower = blocks.lowerBound * Self.block, upper = min(total, blocks.upperBound * Self.block)
+            (g + lower).update(repeating: 0, count: upper - lower)
+        }
+    }
 
     /// False if any gradient is NaN or infinite: g·0 is 0 for every finite g
-    /// and NaN otherwise, so one vectorised sum tells.
+    /// and NaN otherwise, so one vectorised sum per block tells.
     public func gradientsAreFinite() -> Bool {
         typealias Lanes = SIMD8<Float>
-        let g = gradients.pointer
-        var sum = Lanes(repeating: 0), i = 0
-        while i + Lanes.scalarCount <= count {
-            sum += UnsafeRawPointer(g + i).loadUnaligned(as: Lanes.self) * 0
-            i += Lanes.scalarCount
+        let g = gradients.pointer, total = count
+        let finite = UnsafeMutableBufferPointer<Bool>.allocate(capacity: blocks)
+        defer { finite.deallocate() }
+        parallelRows(blocks, workPerRow: Self.block) { blocks in
+            for b in blocks {
+                var sum = Lanes(repeating: 0), i = b * Self.block
+                let upper = min(total, i + Self.block)
+                while i + Lanes.scalarCount <= upper {
+                    sum += UnsafeRawPointer(g + i).loadUnaligned(as: Lanes.self) * 0
+                    i += Lanes.scalarCount
+                }
+                var tail: Float = 0
+                while i < upper { tail += g[i] * 0; i += 1 }
+                finite[b] = (sum.sum() + tail).isFinite
+            }
         }
-        var tail: Float = 0
-        while i < count { tail += g[i] * 0; i += 1 }
-        return (sum.sum() + tail).isFinite
+        return finite.allSatisfy { $0 }
     }
 }
 

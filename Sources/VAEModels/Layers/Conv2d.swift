@@ -56,7 +56,10 @@ public final class Conv2d: Layer {
         rows = x.rows
         let width = x.rows * g.outputPixels
         let cols = columns.matrix(rows: g.patchSize, columns: width)
-        for b in 0..<x.rows { g.im2col(x.row(b), into: cols.pointer + b * g.outputPixels, rowStride: width) }
+        // Images write disjoint columns: split them among the BLAS threads.
+        parallelRows(x.rows, workPerRow: g.patchSize * g.outputPixels) { images in
+            for b in images { g.im2col(x.row(b), into: cols.pointer + b * g.outputPixels, rowStride: width) }
+        }
         let y = output.matrix(rows: x.rows, columns: outputSize)
         for b in 0..<x.rows { parameters.fillChannels(y.row(b), planeSize: g.outputPixels) }
         let yc = product.matrix(rows: outChannels, columns: width)
@@ -95,7 +98,9 @@ public final class Conv2d: Layer {
         matrixProduct(weight, .transposed, dyc, .none, into: dcols)
         let dx = dInput.matrix(rows: rows, columns: g.inputSize)
         dx.fill(0)
-        for b in 0..<rows { g.col2im(dcols.pointer + b * g.outputPixels, addingInto: dx.row(b), rowStride: width) }
+        parallelRows(rows, workPerRow: g.patchSize * g.outputPixels) { images in
+            for b in images { g.col2im(dcols.pointer + b * g.outputPixels, addingInto: dx.row(b), rowStride: width) }
+        }
         return dx
     }
 }

@@ -71,9 +71,11 @@ public final class ConvTranspose2d: Layer {
         matrixProduct(weight, .transposed, xc, .none, into: cols)
         let y = output.matrix(rows: x.rows, columns: outputSize)
         let plane = g.height * g.width
-        for b in 0..<x.rows {
-            parameters.fillChannels(y.row(b), planeSize: plane)
-            g.col2im(cols.pointer + b * g.outputPixels, addingInto: y.row(b), rowStride: width)
+        parallelRows(x.rows, workPerRow: g.patchSize * g.outputPixels) { images in
+            for b in images {
+                parameters.fillChannels(y.row(b), planeSize: plane)
+                g.col2im(cols.pointer + b * g.outputPixels, addingInto: y.row(b), rowStride: width)
+            }
         }
         return y
     }
@@ -87,10 +89,10 @@ public final class ConvTranspose2d: Layer {
         let width = rows * g.outputPixels
         let cols = columns.matrix(rows: g.patchSize, columns: width)
         let plane = g.height * g.width
-        for b in 0..<rows {
-            g.im2col(dy.row(b), into: cols.pointer + b * g.outputPixels, rowStride: width)
-            parameters.accumulateChannelBiasGradient(dy.row(b), planeSize: plane)
+        parallelRows(rows, workPerRow: g.patchSize * g.outputPixels) { images in
+            for b in images { g.im2col(dy.row(b), into: cols.pointer + b * g.outputPixels, rowStride: width) }
         }
+        for b in 0..<rows { parameters.accumulateChannelBiasGradient(dy.row(b), planeSize: plane) }
         let xc = inputChannelMajor.matrix(rows: inChannels, columns: width)
         matrixProduct(xc, .none, cols, .transposed, into: parameters.dWeight, beta: 1)
         guard inputGradient else { return Matrix(dInput.pointer, rows: 0, columns: inputSize) }

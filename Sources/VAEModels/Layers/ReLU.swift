@@ -8,9 +8,11 @@ public final class ReLU: Layer {
     public init() {}
 
     public func forward(_ x: Matrix) -> Matrix {
-        let p = x.pointer
+        let p = x.pointer, width = x.columns
         // A select, not a branch, so it vectorises; NaN passes through (NaN < 0 is false).
-        for i in 0..<x.count { p[i] = p[i] < 0 ? 0 : p[i] }
+        parallelRows(x.rows, workPerRow: width) { rows in
+            for i in (rows.lowerBound * width)..<(rows.upperBound * width) { p[i] = p[i] < 0 ? 0 : p[i] }
+        }
         output = x
         return x
     }
@@ -22,20 +24,23 @@ public final class ReLU: Layer {
     public func backward(_ dy: Matrix, inputGradient: Bool = true) -> Matrix {
         guard let y = output else { preconditionFailure("ReLU.backward before forward") }
         precondition(dy.count == y.count)
-        let g = dy.pointer, p = y.pointer
+        let g = dy.pointer, p = y.pointer, width = dy.columns
         // Eight lanes at a time: the compiler cannot prove dy and y do not
         // alias, so it would leave the scalar loop scalar.
         typealias Lanes = SIMD8<Float>
-        var i = 0
-        while i + Lanes.scalarCount <= dy.count {
-            let yi = UnsafeRawPointer(p + i).loadUnaligned(as: Lanes.self)
-            let gi = UnsafeRawPointer(g + i).loadUnaligned(as: Lanes.self)
-            UnsafeMutableRawPointer(g + i).storeBytes(of: gi.replacing(with: 0, where: yi .<= 0), as: Lanes.self)
-            i += Lanes.scalarCount
-        }
-        while i < dy.count {
-            if p[i] <= 0 { g[i] = 0 }
-            i += 1
+        parallelRows(dy.rows, workPerRow: width) { rows in
+            var i = rows.lowerBound * width
+            let upper = rows.upperBound * width
+            while i + Lanes.scalarCount <= upper {
+                let yi = UnsafeRawPointer(p + i).loadUnaligned(as: Lanes.self)
+                let gi = UnsafeRawPointer(g + i).loadUnaligned(as: Lanes.self)
+                UnsafeMutableRawPointer(g + i).storeBytes(of: gi.replacing(with: 0, where: yi .<= 0), as: Lanes.self)
+                i += Lanes.scalarCount
+            }
+            while i < upper {
+                if p[i] <= 0 { g[i] = 0 }
+                i += 1
+            }
         }
         return dy
     }

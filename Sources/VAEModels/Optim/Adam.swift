@@ -42,11 +42,13 @@ public final class Adam {
         let mp = m.pointer, vp = v.pointer
         let (b1, b2, eps) = (beta1, beta2, epsilon)
         // Eight lanes at a time (explicit SIMD: the compiler cannot prove the
-        // four buffers do not alias, so it leaves the scalar loop scalar).
-        // Splitting this memory-bound loop across threads measured no faster.
+        // four buffers do not alias, so it leaves the scalar loop scalar), in
+        // blocks of 16k parameters shared among the BLAS threads.
         typealias Lanes = SIMD8<Float>
-        let count = parameters.count
-        var i = 0
+        let total = parameters.count, block = ParameterStore.block
+        parallelRows(parameters.blocks, workPerRow: block) { blocks in
+        let count = min(total, blocks.upperBound * block)
+        var i = blocks.lowerBound * block
         while i + Lanes.scalarCount <= count {
             let gi = UnsafeRawPointer(g + i).loadUnaligned(as: Lanes.self)
             let mi = b1 * UnsafeRawPointer(mp + i).loadUnaligned(as: Lanes.self) + (1 - b1) * gi
@@ -63,6 +65,7 @@ public final class Adam {
             vp[i] = b2 * vp[i] + (1 - b2) * g[i] * g[i]
             theta[i] -= stepSize * mp[i] / (vp[i].squareRoot() / rootCorrection2 + eps)
             i += 1
+        }
         }
     }
 }
