@@ -60,21 +60,22 @@ public final class Conv2d: Layer {
         parallelRows(x.rows, workPerRow: g.patchSize * g.outputPixels) { images in
             for b in images { g.im2col(x.row(b), into: cols.pointer + b * g.outputPixels, rowStride: width) }
         }
-        let y = output.matrix(rows: x.rows, columns: outputSize)
-        for b in 0..<x.rows { parameters.fillChannels(y.row(b), planeSize: g.outputPixels) }
         let yc = product.matrix(rows: outChannels, columns: width)
         matrixProduct(weight, .none, cols, .none, into: yc)
-        addChannelMajor(yc.pointer, into: y)
+        let y = output.matrix(rows: x.rows, columns: outputSize)
+        addBias(to: yc.pointer, into: y)
         return y
     }
 
-    /// y[b, c, i] += Y[c, b·P + i]: the product added onto the bias planes.
-    private func addChannelMajor(_ source: UnsafePointer<Float>, into y: Matrix) {
-        let plane = geometry.outputPixels, width = y.rows * plane
-        for b in 0..<y.rows {
-            for c in 0..<outChannels {
-                let out = y.row(b) + c * plane, src = source + c * width + b * plane
-                for i in 0..<plane { out[i] += src[i] }
+    /// y[b, c, i] = Y[c, b·P + i] + bias[c]: the product copied out image by image.
+    private func addBias(to source: UnsafePointer<Float>, into y: Matrix) {
+        let plane = geometry.outputPixels, width = y.rows * plane, bias = parameters.bias.pointer
+        parallelRows(y.rows, workPerRow: y.columns) { images in
+            for b in images {
+                for c in 0..<outChannels {
+                    let out = y.row(b) + c * plane, src = source + c * width + b * plane, value = bias[c]
+                    for i in 0..<plane { out[i] = src[i] + value }
+                }
             }
         }
     }

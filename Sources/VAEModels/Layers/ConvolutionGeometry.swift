@@ -104,9 +104,11 @@ enum ChannelMajor {
     /// dst[c, b·P + i] = src[b, c·P + i].
     static func gather(_ src: Matrix, channels: Int, into dst: UnsafeMutablePointer<Float>) {
         let plane = src.columns / channels, width = src.rows * plane
-        for b in 0..<src.rows {
-            for c in 0..<channels {
-                (dst + c * width + b * plane).update(from: src.row(b) + c * plane, count: plane)
+        parallelRows(src.rows, workPerRow: src.columns) { images in
+            for b in images {
+                for c in 0..<channels {
+                    (dst + c * width + b * plane).update(from: src.row(b) + c * plane, count: plane)
+                }
             }
         }
     }
@@ -114,9 +116,11 @@ enum ChannelMajor {
     /// dst[b, c·P + i] = src[c, b·P + i].
     static func scatter(_ src: UnsafePointer<Float>, channels: Int, into dst: Matrix) {
         let plane = dst.columns / channels, width = dst.rows * plane
-        for b in 0..<dst.rows {
-            for c in 0..<channels {
-                (dst.row(b) + c * plane).update(from: src + c * width + b * plane, count: plane)
+        parallelRows(dst.rows, workPerRow: dst.columns) { images in
+            for b in images {
+                for c in 0..<channels {
+                    (dst.row(b) + c * plane).update(from: src + c * width + b * plane, count: plane)
+                }
             }
         }
     }
