@@ -5,13 +5,26 @@ PREFIX   ?= /usr/local
 SWIFT    ?= swift
 BUILD    := .build/release
 VAE      := $(BUILD)/vae
-PACKAGES := pkg-config libopenblas-dev libopenblas0-openmp zlib1g-dev libpng-dev
+PACKAGES := pkg-config libopenblas-dev zlib1g-dev libpng-dev
+# Faster, not required: OpenBLAS's OpenMP build shares its threads with vae's
+# elementwise passes (see Sources/VAEEngine/Parallel.swift).
+OPTIONAL := libopenblas0-openmp
 THREADS  ?= 2
 
-.PHONY: setup build test demo bench fuzz install clean
+.PHONY: setup setup-required build test demo bench fuzz install clean
 
-## setup: install the C libraries (OpenBLAS, zlib, libpng) if any is missing.
-setup:
+## setup: install the C libraries (OpenBLAS, zlib, libpng) if any is missing,
+## and OpenBLAS's OpenMP build if it can (without it vae is slower, not broken).
+setup: setup-required
+	@dpkg-query -W -f='$${Status}' $(OPTIONAL) 2>/dev/null | grep -q "install ok installed" && exit 0; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo"; \
+	else echo "setup: $(OPTIONAL) is not installed (optional: vae runs faster with it)"; exit 0; fi; \
+	echo "setup: installing $(OPTIONAL)"; \
+	{ $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $(OPTIONAL); } \
+	  || echo "setup: could not install $(OPTIONAL) (optional: vae runs faster with it)"
+
+setup-required:
 	@missing=""; \
 	for p in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
