@@ -23,7 +23,7 @@ struct Arithmetic: ParsableCommand {
     func validate() throws { try checkImageExtension(output, flag: "-o") }
 
     func run() throws {
-        threadOptions.apply()
+        threadOptions.apply(light: true)
         try checkImageOutput(output)
         let model = try loadModel(modelOptions)
         let reader = imageOptions.reader()

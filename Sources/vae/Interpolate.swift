@@ -30,7 +30,7 @@ struct Interpolate: ParsableCommand {
     }
 
     func run() throws {
-        threadOptions.apply()
+        threadOptions.apply(light: true)
         try checkImageOutput(output)
         let model = try loadModel(modelOptions)
         let reader = imageOptions.reader()

@@ -17,7 +17,7 @@ struct SeedOptions: ParsableArguments {
 
 /// `--threads N`: threads for the matrix products.
 struct ThreadOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Threads for matrix products (default: all cores).", valueName: "n"))
+    @Option(help: ArgumentHelp("Threads for matrix products and other parallel work (default: all cores; one for a few images).", valueName: "n"))
     var threads: Int?
 
     func validate() throws {
@@ -26,7 +26,13 @@ struct ThreadOptions: ParsableArguments {
         }
     }
 
-    func apply() { BLASThreads.set(threads ?? ProcessInfo.processInfo.activeProcessorCount) }
+    /// Sets the thread count. A `light` job (a few hundred images at most)
+    /// runs on one thread unless --threads says otherwise: it would finish
+    /// before a second thread paid for itself, and OpenMP's threads spin on
+    /// after their last job (~10 ms of a 40 ms `vae sample`).
+    func apply(light: Bool = false) {
+        BLASThreads.set(threads ?? (light ? 1 : ProcessInfo.processInfo.activeProcessorCount))
+    }
 }
 
 /// `--data DIR`: where the MNIST files are.

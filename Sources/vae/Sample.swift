@@ -36,7 +36,7 @@ struct Sample: ParsableCommand {
     }
 
     func run() throws {
-        threadOptions.apply()
+        threadOptions.apply(light: (n ?? 100) <= 500 && (nrow ?? 20) <= 20)
         try checkWritable(output, flag: "-o")
         let model = try loadModel(modelOptions)
         let classes = model.configuration.classes

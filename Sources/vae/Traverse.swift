@@ -45,7 +45,7 @@ struct Traverse: ParsableCommand {
     }
 
     func run() throws {
-        threadOptions.apply()
+        threadOptions.apply(light: true)
         try checkImageOutput(output)
         let model = try loadModel(modelOptions)
         let k = model.configuration.latent
