@@ -12,11 +12,12 @@ public struct Encoding: Equatable {
 public extension VAE {
     /// q(z|x) for each image (784 values in [0, 1] each); a conditional model
     /// needs each image's condition (see `conditions(labels:)`).
-    func encodings(_ images: [[Float]], conditions: [[Float]]? = nil, batchSize: Int = 1000) -> [Encoding] {
+    func encodings(_ images: [[Float]], conditions: [[Float]]? = nil, batchSize: Int? = nil) -> [Encoding] {
         let k = configuration.latent
         var out: [Encoding] = []
         out.reserveCapacity(images.count)
-        forEachBatch(of: images, conditions: conditions, width: configuration.inputSize, batchSize: batchSize) { x, c in
+        forEachBatch(of: images, conditions: conditions, width: configuration.inputSize,
+                     batchSize: batchSize ?? inferenceBatch) { x, c in
             let stats = encode(x, condition: c)
             for r in 0..<stats.rows {
                 let row = stats.row(r)
@@ -29,10 +30,11 @@ public extension VAE {
 
     /// The decoder's means σ(logits) for each latent vector (and condition,
     /// for a conditional model), as intensities in [0, 1].
-    func decodedIntensities(_ latents: [[Float]], conditions: [[Float]]? = nil, batchSize: Int = 1000) -> [[Float]] {
+    func decodedIntensities(_ latents: [[Float]], conditions: [[Float]]? = nil, batchSize: Int? = nil) -> [[Float]] {
         var out: [[Float]] = []
         out.reserveCapacity(latents.count)
-        forEachBatch(of: latents, conditions: conditions, width: configuration.latent, batchSize: batchSize) { z, c in
+        forEachBatch(of: latents, conditions: conditions, width: configuration.latent,
+                     batchSize: batchSize ?? inferenceBatch) { z, c in
             let means = decodeMeans(z, condition: c)
             for r in 0..<means.rows { out.append(Array(UnsafeBufferPointer(start: means.row(r), count: means.columns))) }
         }
@@ -43,6 +45,10 @@ public extension VAE {
     func decodedImages(_ latents: [[Float]], conditions: [[Float]]? = nil) -> [GrayImage] {
         decodedIntensities(latents, conditions: conditions).map { grayImage($0) }
     }
+
+    /// Images per batch when a command encodes or decodes many: the conv
+    /// model keeps every image's patches (~270 MB at 1,000), so it takes fewer.
+    var inferenceBatch: Int { configuration.architecture == .conv ? 250 : 1000 }
 
     /// Copies `rows` (each `width` long) into one buffer, `batchSize` rows at a
     /// time, and hands each batch to `body` as a matrix, with the batch's

@@ -51,19 +51,19 @@ public func evaluateModel(_ model: VAE, images: ImageSet, seed: UInt64, importan
     let start = DispatchTime.now().uptimeNanoseconds
     if K > 0 {
         let d = images.pixelsPerImage
-        let chunk = max(1, 4096 / K)   // images per product: ≥ 4096 rows of z when K is small
-        let input = Tensor(shape: [chunk, d]), noise = Tensor(shape: [chunk * K, k])
+        let chunk = max(1, model.importanceRows / K)   // images per product: many when K is small
+        let input = Tensor(shape: [chunk, d])
+        var noise = Tensor(shape: [0])
         let labels = ConditionBuffer(classes: model.configuration.classes, batchSize: chunk)
-        model.reserve(batchSize: chunk * K)
+        model.reserve(batchSize: min(chunk * K, model.importanceRowLimit))
         var rng = RandomGenerator(seed: seed, stream: .evaluation, index: 1)
         var total = 0.0
         for lower in stride(from: 0, to: images.count, by: chunk) {
             let upper = min(lower + chunk, images.count)
             let x = input.matrix(rows: upper - lower, columns: d)
             images.gather(lower..<upper, into: x.pointer)
-            let eps = noise.matrix(rows: (upper - lower) * K, columns: k)
-            rng.fillNormal(eps.pointer, count: eps.count)
-            total += model.forwardImportanceWeighted(x, condition: labels.rows(of: images, lower..<upper), samples: K, noise: eps)
+            total += importanceWeightedBounds(model: model, x: x, condition: labels.rows(of: images, lower..<upper),
+                                              samples: K, rng: &rng, noise: &noise).reduce(0, +)
             progress?(upper)
         }
         nll = total / Double(images.count)

@@ -23,18 +23,15 @@ public func anomalyScores(model: VAE, images: [[Float]], conditions: [[Float]]? 
     scores.reserveCapacity(images.count)
     var noise = Tensor(shape: [0])
     if metric == .iw {
-        // Batches of about 4096 latent draws, decoded as one product.
+        // Batches of a few thousand latent draws, decoded as one product.
         model.forEachBatch(of: images, conditions: conditions, width: model.configuration.inputSize,
-                           batchSize: max(1, 4096 / samples)) { x, c in
-            if noise.count < x.rows * samples * k { noise = Tensor(shape: [x.rows * samples * k]) }
-            let eps = noise.matrix(rows: x.rows * samples, columns: k)
-            rng.fillNormal(eps.pointer, count: eps.count)
-            _ = model.forwardImportanceWeighted(x, condition: c, samples: samples, noise: eps)
-            scores += model.lastImportanceWeightedPerImage
+                           batchSize: max(1, model.importanceRows / samples)) { x, c in
+            scores += importanceWeightedBounds(model: model, x: x, condition: c, samples: samples, rng: &rng, noise: &noise)
         }
         return scores
     }
-    model.forEachBatch(of: images, conditions: conditions, width: model.configuration.inputSize, batchSize: 1000) { x, c in
+    model.forEachBatch(of: images, conditions: conditions, width: model.configuration.inputSize,
+                       batchSize: model.inferenceBatch) { x, c in
         if noise.count < x.rows * k { noise = Tensor(shape: [x.rows * k]) }
         let eps = noise.matrix(rows: x.rows, columns: k)
         var sums = [Double](repeating: 0, count: x.rows)

@@ -173,10 +173,8 @@ public final class Trainer {
 
 /// The negative ELBO of `images` (one draw of z per image, from a generator
 /// made afresh from `seed`, so every evaluation of a model gives the same number).
-/// The conv model evaluates 250 images at a time: its convolutions keep every
-/// image's patches, ~270 MB at 1,000.
 public func evaluate(model: VAE, images: ImageSet, seed: UInt64, batchSize: Int? = nil) -> ELBOTerms {
-    let batch = min(batchSize ?? (model.configuration.architecture == .conv ? 250 : 1000), images.count)
+    let batch = min(batchSize ?? model.inferenceBatch, images.count)
     let input = Tensor(shape: [batch, images.pixelsPerImage])
     let noise = Tensor(shape: [batch, model.configuration.latent])
     let labels = ConditionBuffer(classes: model.configuration.classes, batchSize: batch)
