@@ -25,6 +25,8 @@ public final class ParameterStore {
     public let values: Tensor
     public let gradients: Tensor
     private let index: [String: Int]
+    /// One entry per block of `forEachBlockRange`: 0, or NaN where a gradient is not finite.
+    private let blockChecks: Tensor
 
     public init(specs: [ParameterSpec]) {
         var offset = 0
@@ -36,6 +38,7 @@ public final class ParameterStore {
         self.slots = slots
         self.values = Tensor(shape: [offset])
         self.gradients = Tensor(shape: [offset])
+        self.blockChecks = Tensor(shape: [max(1, (offset + Self.block - 1) / Self.block)])
         var index: [String: Int] = [:]
         for (i, slot) in slots.enumerated() {
             precondition(index[slot.spec.name] == nil, "parameter \(slot.spec.name) declared twice")
@@ -71,39 +74,42 @@ public final class ParameterStore {
         return Matrix(block.pointer + parts[0].offset, rows: rows, columns: first.count == 1 ? total : columns)
     }
 
-    /// Blocks of the flat buffers, for passes shared among the BLAS threads.
+    /// Passes over the flat buffers (zeroing, checking, Adam) go in blocks
+    /// of 16k values, shared among the BLAS threads.
     static let block = 1 << 14
-    var blocks: Int { (count + Self.block - 1) / Self.block }
+
+    /// Runs `body` on ranges of whole blocks covering 0..<count, in parallel.
+    public func forEachBlockRange(_ body: (Range<Int>) -> Void) {
+        let total = count
+        parallelRows(blockChecks.count, workPerRow: Self.block) { blocks in
+            body((blocks.lowerBound * Self.block)..<min(total, blocks.upperBound * Self.block))
+        }
+    }
 
     public func zeroGradients() {
-        let g = gradients.pointer, total = count
-        parallelRows(blocks, workPerRow: Self.block) { blocks in
-            let lower = blocks.lowerBound * Self.block, upper = min(total, blocks.upperBound * Self.block)
-            (g + lower).update(repeating: 0, count: upper - lower)
-        }
+        let g = gradients.pointer
+        forEachBlockRange { range in (g + range.lowerBound).update(repeating: 0, count: range.count) }
     }
 
     /// False if any gradient is NaN or infinite: g·0 is 0 for every finite g
     /// and NaN otherwise, so one vectorised sum per block tells.
     public func gradientsAreFinite() -> Bool {
         typealias Lanes = SIMD8<Float>
-        let g = gradients.pointer, total = count
-        let finite = UnsafeMutableBufferPointer<Bool>.allocate(capacity: blocks)
-        defer { finite.deallocate() }
-        parallelRows(blocks, workPerRow: Self.block) { blocks in
-            for b in blocks {
-                var sum = Lanes(repeating: 0), i = b * Self.block
-                let upper = min(total, i + Self.block)
+        let g = gradients.pointer, checks = blockChecks.pointer
+        forEachBlockRange { range in
+            for lower in stride(from: range.lowerBound, to: range.upperBound, by: Self.block) {
+                let upper = min(range.upperBound, lower + Self.block)
+                var sum = Lanes(repeating: 0), i = lower
                 while i + Lanes.scalarCount <= upper {
                     sum += UnsafeRawPointer(g + i).loadUnaligned(as: Lanes.self) * 0
                     i += Lanes.scalarCount
                 }
                 var tail: Float = 0
                 while i < upper { tail += g[i] * 0; i += 1 }
-                finite[b] = (sum.sum() + tail).isFinite
+                checks[lower / Self.block] = sum.sum() + tail
             }
         }
-        return finite.allSatisfy { $0 }
+        return blockChecks.buffer.allSatisfy { $0.isFinite }
     }
 }
 

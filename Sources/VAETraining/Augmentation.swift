@@ -14,12 +14,9 @@ public func augment(_ set: ImageSet, model: VAE, perImage: Int, seed: UInt64, ba
     var eps = [Float](repeating: 0, count: k)
     for lower in stride(from: 0, to: set.count, by: batchSize) {
         let upper = min(lower + batchSize, set.count)
-        let images = (lower..<upper).map { i in
-            var x = [Float](repeating: 0, count: d)
-            x.withUnsafeMutableBufferPointer { set.gather([i], into: $0.baseAddress!) }
-            return x
-        }
-        let conditions = set.labels.flatMap { l in model.conditions(labels: (lower..<upper).map { Int(l[$0]) }) }
+        let batch = set.subset(lower..<upper)
+        let images = ImageInputs.pixels(of: batch)
+        let conditions = model.conditions(of: batch)
         precondition(conditions != nil || !model.configuration.isConditional, "a conditional model augments labelled images")
         var latents: [[Float]] = []
         for code in model.encodings(images, conditions: conditions) {

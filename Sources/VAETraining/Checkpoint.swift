@@ -104,7 +104,7 @@ public enum Checkpoint {
         // Without the optimiser, its moments (two thirds of the file) are checked but not converted.
         let file = try SafeTensors.read(path: path, reading: { wantsOptimizer || !$0.hasPrefix("adam.") })
         let info = try parseInfo(file.metadata, path: path)
-        // Names and shapes are checked before the model is built, so the
+        // Names and shapes are all checked before the model is built, so the
         // metadata cannot make it allocate more than the file holds.
         let specs = info.configuration.parameterSpecs
         let names = specs.map(\.name)
@@ -114,11 +114,6 @@ public enum Checkpoint {
         if let missing = names.first(where: { !present.contains($0) }) {
             throw FileError(path, "tensor \(missing) is missing for a \(info.configuration.summary) model")
         }
-        for spec in specs where file.tensor(spec.name)?.shape != spec.shape {
-            throw FileError(path, "tensor \(spec.name) has shape \(file.tensor(spec.name)!.shape), expected \(spec.shape)")
-        }
-        let model = VAE(configuration: info.configuration)
-        let store = model.parameters
         if let extra = file.names.first(where: { !expected.contains($0) && !adamNames.contains($0) }) {
             throw FileError(path, "unexpected tensor \(extra) for this architecture")
         }
@@ -126,12 +121,19 @@ public enum Checkpoint {
         if hasAdam, let missing = adamNames.sorted().first(where: { !present.contains($0) }) {
             throw FileError(path, "optimiser tensor \(missing) is missing")
         }
+        for prefix in hasAdam ? ["", "adam.m.", "adam.v."] : [""] {
+            for spec in specs {
+                let t = file.tensor(prefix + spec.name)!
+                guard t.shape == spec.shape else {
+                    throw FileError(path, "tensor \(t.name) has shape \(t.shape), expected \(spec.shape)")
+                }
+            }
+        }
+        let model = VAE(configuration: info.configuration)
+        let store = model.parameters
         func fill(_ block: Tensor, prefix: String) throws {
             for slot in store.slots {
-                guard let t = file.tensor(prefix + slot.spec.name) else { continue }
-                guard t.shape == slot.spec.shape else {
-                    throw FileError(path, "tensor \(t.name) has shape \(t.shape), expected \(slot.spec.shape)")
-                }
+                let t = file.tensor(prefix + slot.spec.name)!
                 guard t.values.allSatisfy({ $0.isFinite }) else {
                     throw FileError(path, "tensor \(t.name) holds NaN or infinite values")
                 }

@@ -70,4 +70,9 @@ public extension VAE {
         guard configuration.isConditional else { return nil }
         return labels.map { Conditioning.oneHot($0, classes: configuration.classes) }
     }
+
+    /// The same for the images of `set` (nil too when the set has no labels).
+    func conditions(of set: ImageSet) -> [[Float]]? {
+        set.labels.flatMap { conditions(labels: $0.map(Int.init)) }
+    }
 }

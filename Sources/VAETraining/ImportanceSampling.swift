@@ -2,15 +2,6 @@ import Foundation
 import VAEEngine
 import VAEModels
 
-/// How many latent draws an importance-weighted estimate decodes at once:
-/// each image's K draws share one product with other images' when K is small.
-/// The conv model keeps every draw's patches, so it takes fewer at a time.
-extension VAE {
-    var importanceRows: Int { configuration.architecture == .conv ? 1024 : 4096 }
-    /// The most draws decoded at once before one image's K draws are split.
-    var importanceRowLimit: Int { configuration.architecture == .conv ? 1024 : 8192 }
-}
-
 /// −L_K of each image of x (B rows; K draws each, ε taken from `rng` in
 /// order, K rows per image). When B·K draws exceed the model's limit (B is
 /// then 1), the image's draws are taken in slices of S_j and combined:

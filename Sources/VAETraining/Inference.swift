@@ -46,9 +46,17 @@ public extension VAE {
         decodedIntensities(latents, conditions: conditions).map { grayImage($0) }
     }
 
-    /// Images per batch when a command encodes or decodes many: the conv
-    /// model keeps every image's patches (~270 MB at 1,000), so it takes fewer.
-    var inferenceBatch: Int { configuration.architecture == .conv ? 250 : 1000 }
+    /// How many rows a pass over many images takes at once. The conv model
+    /// keeps every row's patches (~270 MB for 1,000 images), so it takes fewer.
+    /// - inferenceBatch: images per batch when encoding, decoding or evaluating;
+    /// - importanceRows: latent draws per product of an importance-weighted
+    ///   estimate (several images' K draws share one when K is small);
+    /// - importanceRowLimit: the most draws decoded at once, above which one
+    ///   image's K draws are taken in slices (ImportanceSampling.swift).
+    var inferenceBatch: Int { isConv ? 250 : 1000 }
+    var importanceRows: Int { isConv ? 1024 : 4096 }
+    var importanceRowLimit: Int { isConv ? 1024 : 8192 }
+    private var isConv: Bool { configuration.architecture == .conv }
 
     /// Copies `rows` (each `width` long) into one buffer, `batchSize` rows at a
     /// time, and hands each batch to `body` as a matrix, with the batch's

@@ -34,7 +34,7 @@ public func evaluateModel(_ model: VAE, images: ImageSet, seed: UInt64, importan
     let terms = evaluate(model: model, images: images, seed: seed)
     let k = model.configuration.latent
     let codes = model.encodings(ImageInputs.pixels(of: images),
-                                conditions: images.labels.flatMap { model.conditions(labels: $0.map(Int.init)) })
+                                conditions: model.conditions(of: images))
     let n = Double(codes.count)
     var mean = [Double](repeating: 0, count: k), square = [Double](repeating: 0, count: k), kl = [Double](repeating: 0, count: k)
     for code in codes {

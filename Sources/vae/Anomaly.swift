@@ -61,7 +61,7 @@ struct Anomaly: ParsableCommand {
         let labels = test.labels!.map(Int.init)
         let score = { (set: ImageSet) in
             anomalyScores(model: loaded.model, images: ImageInputs.pixels(of: set),
-                          conditions: set.labels.flatMap { loaded.model.conditions(labels: $0.map(Int.init)) }, metric: scoring.metric,
+                          conditions: loaded.model.conditions(of: set), metric: scoring.metric,
                           samples: scoring.draws, seed: seedOptions.seed)
         }
         let scores = score(test)

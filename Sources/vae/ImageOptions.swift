@@ -36,11 +36,8 @@ struct ImageOptions: ParsableArguments {
     /// unconditional model, else one-hot rows of each input's label, from
     /// --label or the data set.
     func conditions(for inputs: [InputImage], model: VAE, modelPath: String) throws -> [[Float]]? {
+        guard model.configuration.isConditional else { return try noLabels(modelPath) }
         let given = try labels()
-        guard model.configuration.isConditional else {
-            if given != nil { throw CLIError("--label: \(modelPath) is not a conditional model, so it takes no labels") }
-            return nil
-        }
         if let given, given.count != 1 && given.count != inputs.count {
             throw CLIError("--label gives \(given.count) labels for \(inputs.count) inputs; give one for all or one per input")
         }
@@ -51,6 +48,22 @@ struct ImageOptions: ParsableArguments {
             return label
         }
         return try oneHotConditions(labels: labels, model: model, modelPath: modelPath, flag: "--label")
+    }
+
+    /// The one-hot label a conditional model draws with when there is no
+    /// input image (--label d, required); nil for an unconditional model.
+    func drawingCondition(model: VAE, modelPath: String) throws -> [Float]? {
+        guard model.configuration.isConditional else { return try noLabels(modelPath) }
+        guard let labels = try labels(), labels.count == 1 else {
+            throw CLIError("\(modelPath) is a conditional model: give the digit to draw with --label d")
+        }
+        return try oneHotConditions(labels: labels, model: model, modelPath: modelPath, flag: "--label")?[0]
+    }
+
+    /// What an unconditional model needs besides pixels: nothing, and --label is a mistake.
+    private func noLabels<T>(_ modelPath: String) throws -> T? {
+        if label != nil { throw CLIError("--label: \(modelPath) is not a conditional model, so it takes no labels") }
+        return nil
     }
 }
 

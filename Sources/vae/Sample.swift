@@ -36,7 +36,8 @@ struct Sample: ParsableCommand {
     }
 
     func run() throws {
-        threadOptions.apply(light: (n ?? 100) <= 500 && (nrow ?? 20) <= 20)
+        // A few hundred images: the grid of a manifold, or n samples (default 16, or 10 per class).
+        threadOptions.apply(light: manifold ? (nrow ?? 20) <= 20 : (n ?? 100) <= 500)
         try checkWritable(output, flag: "-o")
         let model = try loadModel(modelOptions)
         let classes = model.configuration.classes

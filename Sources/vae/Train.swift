@@ -285,7 +285,7 @@ struct Train: ParsableCommand {
 
     /// A conditional model has one class per label the training data has (10 for MNIST).
     func labelCount(_ train: ImageSet, directory: String) throws -> Int {
-        guard let classes = Conditioning.classes(of: train), train.labels != nil else {
+        guard let classes = Conditioning.classes(of: train) else {
             throw CLIError("--conditional needs labelled training data; \(directory) has no training labels")
         }
         return classes

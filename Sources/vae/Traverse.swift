@@ -51,21 +51,17 @@ struct Traverse: ParsableCommand {
         let k = model.configuration.latent
         let dimensions = try dims.map { try parseDims($0, latent: k) } ?? Array(0..<min(k, 20))
         var base = [Float](repeating: 0, count: k)
-        var condition: [[Float]]?
+        let condition: [Float]?
         if let input {
             let image = try imageOptions.reader().loadOne(input)
-            condition = try imageOptions.conditions(for: [image], model: model, modelPath: modelOptions.model)
-            base = model.encodings([image.pixels], conditions: condition)[0].mu
-        } else if model.configuration.isConditional {
-            guard let labels = try imageOptions.labels(), labels.count == 1 else {
-                throw CLIError("\(modelOptions.model) is a conditional model: give the digit to draw with --label d")
-            }
-            condition = try oneHotConditions(labels: labels, model: model, modelPath: modelOptions.model, flag: "--label")
-        } else if imageOptions.label != nil {
-            throw CLIError("--label: \(modelOptions.model) is not a conditional model, so it takes no labels")
+            let conditions = try imageOptions.conditions(for: [image], model: model, modelPath: modelOptions.model)
+            base = model.encodings([image.pixels], conditions: conditions)[0].mu
+            condition = conditions?[0]
+        } else {
+            condition = try imageOptions.drawingCondition(model: model, modelPath: modelOptions.model)
         }
         let latents = traversal(base: base, dimensions: dimensions, range: range, steps: steps)
-        let tiles = model.decodedImages(latents, conditions: condition.map { Array(repeating: $0[0], count: latents.count) })
+        let tiles = model.decodedImages(latents, conditions: condition.map { Array(repeating: $0, count: latents.count) })
         let rows = stride(from: 0, to: tiles.count, by: steps).map { Array(tiles[$0..<($0 + steps)]) }
         let grid = try writeGrid(rows, to: output)
         print("wrote \(output) (\(grid.width)x\(grid.height)): dimensions \(dimensions.map(String.init).joined(separator: ",")), ±\(range)")

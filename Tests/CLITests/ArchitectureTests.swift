@@ -162,10 +162,6 @@ final class ArchitectureTests: XCTestCase {
     }
 }
 
-func meanSquaredDifference(_ a: [Float], _ b: [Float]) -> Double {
-    zip(a, b).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) } / Double(a.count)
-}
-
 extension ImageSet {
     /// Image i as intensities in [0, 1].
     func intensities(_ i: Int) -> [Float] {

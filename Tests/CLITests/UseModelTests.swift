@@ -34,10 +34,6 @@ final class UseModelTests: XCTestCase {
 
     func image(_ name: String) throws -> GrayImage { try GrayImage.read(path: Self.shared + "/" + name) }
 
-    func mse(_ a: [Float], _ b: [Float]) -> Double {
-        zip(a, b).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) } / Double(a.count)
-    }
-
     func testInterpolateEndsResembleTheirInputs() throws {
         for extra in [[], ["--slerp"]] {
             let run = try VAEBinary.run(["interpolate", "test:3", "test:2", "--steps", "8", "-o", "i.png",
@@ -49,8 +45,8 @@ final class UseModelTests: XCTestCase {
             XCTAssertEqual(strip.height, 28 + 4)
             let (a, b) = (tile(strip, row: 0, column: 0), tile(strip, row: 0, column: 9))
             let (first, last) = (tile(strip, row: 0, column: 1), tile(strip, row: 0, column: 8))
-            XCTAssertLessThan(mse(first, a), mse(first, b), "first step is closer to A \(extra)")
-            XCTAssertLessThan(mse(last, b), mse(last, a), "last step is closer to B \(extra)")
+            XCTAssertLessThan(meanSquaredDifference(first, a), meanSquaredDifference(first, b), "first step is closer to A \(extra)")
+            XCTAssertLessThan(meanSquaredDifference(last, b), meanSquaredDifference(last, a), "last step is closer to B \(extra)")
         }
     }
 
@@ -93,8 +89,8 @@ final class UseModelTests: XCTestCase {
         XCTAssertLessThan(recon, corrupted, "the reconstruction is closer to the clean digit than the masked input")
         // Per image, from the picture: reconstruction (row 2) vs clean (row 0) beats masked (row 1) vs clean on average.
         var wins = 0
-        for c in 0..<10 where mse(tile(grid, row: 2, column: c), tile(grid, row: 0, column: c))
-            < mse(tile(grid, row: 1, column: c), tile(grid, row: 0, column: c)) { wins += 1 }
+        for c in 0..<10 where meanSquaredDifference(tile(grid, row: 2, column: c), tile(grid, row: 0, column: c))
+            < meanSquaredDifference(tile(grid, row: 1, column: c), tile(grid, row: 0, column: c)) { wins += 1 }
         XCTAssertGreaterThanOrEqual(wins, 6)
     }
 
@@ -107,7 +103,7 @@ final class UseModelTests: XCTestCase {
         let grid = try image("t.png")
         XCTAssertEqual(grid.width, 5 * 28 + 6 * 2)
         XCTAssertEqual(grid.height, 3 * 28 + 4 * 2)
-        XCTAssertGreaterThan(mse(tile(grid, row: 0, column: 0), tile(grid, row: 0, column: 4)), 1e-4, "the row changes")
+        XCTAssertGreaterThan(meanSquaredDifference(tile(grid, row: 0, column: 0), tile(grid, row: 0, column: 4)), 1e-4, "the row changes")
         let bad = try vae("traverse", "--dims", "8")
         XCTAssertNotEqual(bad.status, 0)
         XCTAssert(bad.stderr.contains("latent dimensions are 0-7"), bad.stderr)
@@ -148,7 +144,7 @@ final class UseModelTests: XCTestCase {
         let ok = try vae("reconstruct", "seven.png", "test:0", "-o", "two.png")
         XCTAssertEqual(ok.status, 0, ok.stderr)
         let grid = try image("two.png")
-        XCTAssertLessThan(mse(tile(grid, row: 0, column: 0), tile(grid, row: 0, column: 1)), 0.01,
+        XCTAssertLessThan(meanSquaredDifference(tile(grid, row: 0, column: 0), tile(grid, row: 0, column: 1)), 0.01,
                           "the preprocessed file matches the data set's digit")
 
         try Data("GIF89a nonsense".utf8).write(to: URL(fileURLWithPath: Self.shared + "/x.gif"))

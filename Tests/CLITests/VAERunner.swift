@@ -98,3 +98,8 @@ func tile(_ grid: GrayImage, row: Int, column: Int) -> [Float] {
     } }
     return out
 }
+
+/// Mean squared difference per pixel of two images of intensities.
+func meanSquaredDifference(_ a: [Float], _ b: [Float]) -> Double {
+    zip(a, b).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) } / Double(a.count)
+}

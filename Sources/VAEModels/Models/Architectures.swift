@@ -22,7 +22,7 @@ extension VAEConfiguration {
     /// `logvar` are adjacent (weights, then biases) so the heads run as one.
     public var parameterSpecs: [ParameterSpec] {
         var specs: [ParameterSpec] = []
-        var width = inputSize + classes
+        var width = featureSize + classes
         switch architecture {
         case .mlp:
             for (i, h) in hidden.enumerated() {
@@ -32,7 +32,7 @@ extension VAEConfiguration {
         case .conv:
             specs += Conv2d.specs(name: "encoder.conv0", inChannels: 1, outChannels: 32, kernel: 3)
             specs += Conv2d.specs(name: "encoder.conv1", inChannels: 32, outChannels: 64, kernel: 3)
-            specs += Linear.specs(name: "encoder.fc", inputSize: convFeatures + classes, outputSize: hidden[0])
+            specs += Linear.specs(name: "encoder.fc", inputSize: width, outputSize: hidden[0])
             width = hidden[0]
         }
         specs += [ParameterSpec(name: "mu.weight", shape: [latent, width]),
@@ -47,15 +47,17 @@ extension VAEConfiguration {
                 width = h
             }
         case .conv:
-            specs += Linear.specs(name: "decoder.fc", inputSize: width, outputSize: convFeatures)
+            specs += Linear.specs(name: "decoder.fc", inputSize: width, outputSize: featureSize)
             specs += ConvTranspose2d.specs(name: "decoder.deconv0", inChannels: 64, outChannels: 32, kernel: 3)
             specs += ConvTranspose2d.specs(name: "decoder.deconv1", inChannels: 32, outChannels: 1, kernel: 3)
         }
         return specs
     }
 
-    /// 64 channels at a quarter of the side: 64·7·7 = 3136 for MNIST.
-    var convFeatures: Int { 64 * convSide * convSide }
+    /// The width of what the encoder has made of x when the label joins:
+    /// the pixels for mlp; for conv, 64 channels at a quarter of the side
+    /// (64·7·7 = 3136 for MNIST). The conv decoder's linear layer produces as many.
+    var featureSize: Int { architecture == .conv ? 64 * convSide * convSide : inputSize }
     private var convSide: Int { (imageSide ?? 0) / 4 }
 
     func layers(over store: ParameterStore) -> ArchitectureLayers {

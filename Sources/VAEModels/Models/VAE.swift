@@ -64,7 +64,7 @@ public final class VAE {
         for network in [features, encoder, decoder] { network.reserve(batchSize: batchSize) }
         heads.reserve(batchSize: batchSize)
         let c = configuration
-        encoderJoin.reserve(batchSize: batchSize, inputSize: c.architecture == .conv ? c.convFeatures : c.inputSize)
+        encoderJoin.reserve(batchSize: batchSize, inputSize: c.featureSize)
         decoderJoin.reserve(batchSize: batchSize, inputSize: c.latent)
         reparameterization.reserve(batchSize: batchSize, latent: c.latent)
         reconstruction.reserve(batchSize: batchSize, features: c.inputSize)

@@ -43,29 +43,27 @@ public final class Adam {
         let (b1, b2, eps) = (beta1, beta2, epsilon)
         // Eight lanes at a time (explicit SIMD: the compiler cannot prove the
         // four buffers do not alias, so it leaves the scalar loop scalar), in
-        // blocks of 16k parameters shared among the BLAS threads.
+        // blocks shared among the BLAS threads.
         typealias Lanes = SIMD8<Float>
-        let total = parameters.count, block = ParameterStore.block
-        parallelRows(parameters.blocks, workPerRow: block) { blocks in
-        let count = min(total, blocks.upperBound * block)
-        var i = blocks.lowerBound * block
-        while i + Lanes.scalarCount <= count {
-            let gi = UnsafeRawPointer(g + i).loadUnaligned(as: Lanes.self)
-            let mi = b1 * UnsafeRawPointer(mp + i).loadUnaligned(as: Lanes.self) + (1 - b1) * gi
-            let vi = b2 * UnsafeRawPointer(vp + i).loadUnaligned(as: Lanes.self) + (1 - b2) * gi * gi
-            let ti = UnsafeRawPointer(theta + i).loadUnaligned(as: Lanes.self)
-            UnsafeMutableRawPointer(mp + i).storeBytes(of: mi, as: Lanes.self)
-            UnsafeMutableRawPointer(vp + i).storeBytes(of: vi, as: Lanes.self)
-            UnsafeMutableRawPointer(theta + i).storeBytes(
-                of: ti - stepSize * mi / (vi.squareRoot() / rootCorrection2 + eps), as: Lanes.self)
-            i += Lanes.scalarCount
-        }
-        while i < count {   // the last few, the same formula one at a time
-            mp[i] = b1 * mp[i] + (1 - b1) * g[i]
-            vp[i] = b2 * vp[i] + (1 - b2) * g[i] * g[i]
-            theta[i] -= stepSize * mp[i] / (vp[i].squareRoot() / rootCorrection2 + eps)
-            i += 1
-        }
+        parameters.forEachBlockRange { range in
+            var i = range.lowerBound
+            while i + Lanes.scalarCount <= range.upperBound {
+                let gi = UnsafeRawPointer(g + i).loadUnaligned(as: Lanes.self)
+                let mi = b1 * UnsafeRawPointer(mp + i).loadUnaligned(as: Lanes.self) + (1 - b1) * gi
+                let vi = b2 * UnsafeRawPointer(vp + i).loadUnaligned(as: Lanes.self) + (1 - b2) * gi * gi
+                let ti = UnsafeRawPointer(theta + i).loadUnaligned(as: Lanes.self)
+                UnsafeMutableRawPointer(mp + i).storeBytes(of: mi, as: Lanes.self)
+                UnsafeMutableRawPointer(vp + i).storeBytes(of: vi, as: Lanes.self)
+                UnsafeMutableRawPointer(theta + i).storeBytes(
+                    of: ti - stepSize * mi / (vi.squareRoot() / rootCorrection2 + eps), as: Lanes.self)
+                i += Lanes.scalarCount
+            }
+            while i < range.upperBound {   // the last few, the same formula one at a time
+                mp[i] = b1 * mp[i] + (1 - b1) * g[i]
+                vp[i] = b2 * vp[i] + (1 - b2) * g[i] * g[i]
+                theta[i] -= stepSize * mp[i] / (vp[i].squareRoot() / rootCorrection2 + eps)
+                i += 1
+            }
         }
     }
 }
