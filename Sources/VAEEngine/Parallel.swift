@@ -2,7 +2,7 @@ import Dispatch
 import Glibc
 
 /// Runs `body` over `0..<rows` in contiguous chunks, one per BLAS thread, when
-/// there is enough work (`rows × work` elements above ~256k). Each row is
+/// there is enough work (`rows × work` elements above `minimumSplitWork`). Each row is
 /// computed the same way whatever the split, so results do not depend on the
 /// thread count.
 ///
@@ -12,7 +12,7 @@ import Glibc
 /// of spinning beside them. With the pthreads build, GCD's threads run them.
 public func parallelRows(_ rows: Int, workPerRow: Int, _ body: (Range<Int>) -> Void) {
     let threads = BLASThreads.current
-    let parts = min(threads, rows, max(1, rows * workPerRow / 262_144))
+    let parts = min(threads, rows, max(1, rows * workPerRow / minimumSplitWork))
     if parts <= 1 { body(0..<rows); return }
     let size = (rows + parts - 1) / parts
     let chunk = { (part: Int) in
@@ -25,6 +25,12 @@ public func parallelRows(_ rows: Int, workPerRow: Int, _ body: (Range<Int>) -> V
         DispatchQueue.concurrentPerform(iterations: parts, execute: chunk)
     }
 }
+
+/// Elements of simple work per extra thread before a split pays. Waking
+/// OpenMP's team, which spins between products, costs about a microsecond:
+/// a 16k-element pass (~5 µs) already gains. Dispatching to GCD's threads costs
+/// ~10–20 µs, so there the split waits for 256k elements.
+private let minimumSplitWork = OpenMP.shared == nil ? 262_144 : 16_384
 
 /// libgomp's entry points, looked up at run time: present when the OpenMP
 /// build of OpenBLAS is loaded, absent (nil) otherwise.

@@ -73,6 +73,8 @@ public final class Trainer {
     private let input: Tensor
     private let noise: Tensor
     private let labels: ConditionBuffer
+    /// True after a completed step: Adam has zeroed the gradients.
+    private var gradientsAreZero = false
 
     public init(model: VAE, optimizer: Adam, settings: TrainingSettings,
                 train: ImageSet, test: ImageSet?, position: TrainingPosition = TrainingPosition()) {
@@ -151,7 +153,10 @@ public final class Trainer {
     /// terms to report; throws before the weights change if anything is not finite.
     private func step(_ x: Matrix, condition: Matrix?, noise eps: Matrix, beta: Float, epoch: Int, batch: Int) throws -> ELBOTerms {
         func diverged(_ term: String) -> TrainingDiverged { TrainingDiverged(epoch: epoch, batch: batch, term: term) }
-        model.parameters.zeroGradients()
+        // Adam leaves the gradients zero; only a step that stopped early (or
+        // the first) needs the zeroing pass.
+        if !gradientsAreZero { model.parameters.zeroGradients() }
+        gradientsAreZero = false
         let terms: ELBOTerms
         if settings.importanceSamples > 1 {
             // The bound's value stands in the reconstruction slot: it is the loss trained on.
@@ -167,6 +172,7 @@ public final class Trainer {
         }
         guard model.parameters.gradientsAreFinite() else { throw diverged("gradient") }
         optimizer.update()
+        gradientsAreZero = true
         return terms
     }
 }

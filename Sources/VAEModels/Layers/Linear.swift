@@ -51,7 +51,10 @@ public final class Linear: Layer {
         reserve(batchSize: x.rows)
         input = x
         let y = output.matrix(rows: x.rows, columns: outputSize)
-        for r in 0..<x.rows { y.row(r).update(from: parameters.bias.pointer, count: outputSize) }
+        let bias = parameters.bias.pointer, width = outputSize
+        parallelRows(x.rows, workPerRow: width) { rows in
+            for r in rows { y.row(r).update(from: bias, count: width) }
+        }
         matrixProduct(x, .none, weight, .transposed, into: y, beta: 1)
         return y
     }

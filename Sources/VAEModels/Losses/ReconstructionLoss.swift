@@ -22,6 +22,8 @@ public final class ReconstructionLoss {
 
     public init(likelihood: ReconstructionLikelihood) { self.likelihood = likelihood }
 
+    private static let laneIndex = FloatLanes(0, 1, 2, 3, 4, 5, 6, 7)
+
     public func reserve(batchSize: Int, features: Int) {
         guard dLogits.count < batchSize * features || perSampleBuffer.count < batchSize else { return }
         dLogits = Tensor(shape: [batchSize * features])
@@ -39,28 +41,30 @@ public final class ReconstructionLoss {
         self.logits = logits
         let d = dLogits.matrix(rows: logits.rows, columns: logits.columns)
         let perSample = perSampleBuffer.pointer, likelihood = likelihood
-        parallelRows(logits.rows, workPerRow: logits.columns) { rows in
+        let columns = logits.columns
+        parallelRows(logits.rows, workPerRow: columns) { rows in
             for r in rows {
                 let l = logits.row(r), x = target.row(r), g = d.row(r)
-                var s: Float = 0
-                switch likelihood {
-                case .bernoulli:
-                    for j in 0..<logits.columns {
-                        let v = l[j]
-                        let e = exp(-abs(v))                  // in (0, 1]: never overflows
-                        s += max(v, 0) - v * x[j] + log1p(e)
-                        let p = v >= 0 ? 1 / (1 + e) : e / (1 + e)   // σ(v), stable on both sides
-                        g[j] = p - x[j]
+                // Eight pixels at a time; the lanes past the row's end add nothing.
+                var sum = FloatLanes(repeating: 0)
+                for j in stride(from: 0, to: columns, by: FloatLanes.scalarCount) {
+                    let n = columns - j
+                    let v = FloatLanes(loading: l + j, count: n), t = FloatLanes(loading: x + j, count: n)
+                    var loss: FloatLanes
+                    switch likelihood {
+                    case .bernoulli:
+                        let e = exponentialOfNonPositive(negativeMagnitude(v))   // e^−|v| in (0, 1]: never overflows
+                        loss = positivePart(v) - v * t + logOnePlusUnit(e)
+                        (sigmoid(v, expMinusAbs: e) - t).store(to: g + j, count: n)
+                    case .gaussian:
+                        let p = sigmoid(v), diff = p - t
+                        loss = diff * diff
+                        (2 * diff * p * (1 - p)).store(to: g + j, count: n)
                     }
-                case .gaussian:
-                    for j in 0..<logits.columns {
-                        let p = sigmoid(l[j])
-                        let diff = p - x[j]
-                        s += diff * diff
-                        g[j] = 2 * diff * p * (1 - p)
-                    }
+                    if n < FloatLanes.scalarCount { loss = loss.replacing(with: 0, where: Self.laneIndex .>= FloatLanes(repeating: Float(n))) }
+                    sum += loss
                 }
-                perSample[r] = s
+                perSample[r] = sum.sum()
             }
         }
         // Summed in row order afterwards: the same total for any thread count.
@@ -76,6 +80,3 @@ public final class ReconstructionLoss {
     }
 }
 
-/// σ(l) = 1 / (1 + e^−l), the Bernoulli mean (the grey level shown for a pixel).
-@inline(__always)
-public func sigmoid(_ l: Float) -> Float { 1 / (1 + exp(-l)) }

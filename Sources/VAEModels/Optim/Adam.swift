@@ -30,7 +30,9 @@ public final class Adam {
         v = Tensor(shape: [parameters.count])
     }
 
-    /// One update from the gradients in the store.
+    /// One update from the gradients in the store, which it leaves zero: the
+    /// next step's backward pass accumulates into them with no separate
+    /// zeroing pass (the zeros are stored while each line is in cache).
     public func update() {
         step += 1
         let t = Double(step)
@@ -54,14 +56,16 @@ public final class Adam {
                 let ti = UnsafeRawPointer(theta + i).loadUnaligned(as: Lanes.self)
                 UnsafeMutableRawPointer(mp + i).storeBytes(of: mi, as: Lanes.self)
                 UnsafeMutableRawPointer(vp + i).storeBytes(of: vi, as: Lanes.self)
+                UnsafeMutableRawPointer(g + i).storeBytes(of: Lanes(repeating: 0), as: Lanes.self)
                 UnsafeMutableRawPointer(theta + i).storeBytes(
-                    of: ti - stepSize * mi / (vi.squareRoot() / rootCorrection2 + eps), as: Lanes.self)
+                    of: ti - stepSize * mi / (squareRoot(vi) / rootCorrection2 + eps), as: Lanes.self)
                 i += Lanes.scalarCount
             }
             while i < range.upperBound {   // the last few, the same formula one at a time
                 mp[i] = b1 * mp[i] + (1 - b1) * g[i]
                 vp[i] = b2 * vp[i] + (1 - b2) * g[i] * g[i]
                 theta[i] -= stepSize * mp[i] / (vp[i].squareRoot() / rootCorrection2 + eps)
+                g[i] = 0
                 i += 1
             }
         }

@@ -1,0 +1,58 @@
+import VAEEngine
+import XCTest
+
+/// The eight-lane exp, log1p and sigmoid against the C library in Double, over
+/// their whole domains, measured in units in the last place (ulp) of the result.
+final class VectorMathTests: XCTestCase {
+    /// The largest error in ulps of `lanes` against `reference` over `inputs`.
+    func worstULPs(_ inputs: [Float], _ lanes: (FloatLanes) -> FloatLanes, _ reference: (Double) -> Double) -> Double {
+        var worst = 0.0
+        var out = [Float](repeating: 0, count: inputs.count)
+        inputs.withUnsafeBufferPointer { input in
+            out.withUnsafeMutableBufferPointer { output in
+                mapLanes(input.baseAddress!, output.baseAddress!, count: inputs.count, lanes)
+            }
+        }
+        for (x, y) in zip(inputs, out) {
+            let exact = reference(Double(x))
+            worst = max(worst, abs(Double(y) - exact) / Double(Float(exact).ulp))
+        }
+        return worst
+    }
+
+    /// `count` evenly spaced points of [lower, upper], both ends included (an odd count leaves a tail).
+    func grid(_ lower: Float, _ upper: Float, count: Int) -> [Float] {
+        (0..<count).map { lower + (upper - lower) * Float($0) / Float(count - 1) }
+    }
+
+    func testExponentialIsWithinTwoULPs() {
+        let inputs = grid(-87, 0, count: 200_001) + [-1e-30, -1e-7, -0.5 * Float(M_LN2), 0]
+        XCTAssertLessThanOrEqual(worstULPs(inputs, exponentialOfNonPositive, Foundation.exp), 2)
+    }
+
+    func testExponentialBelowTheNormalRangeStaysTinyAndFinite() {
+        var out = [Float](repeating: -1, count: 3)
+        mapLanes([-88, -1000, -.infinity], &out, count: 3, exponentialOfNonPositive)
+        for y in out { XCTAssert(y > 0 && y < 1.3e-38, "\(y)") }
+    }
+
+    func testLogOnePlusIsWithinTwoULPsIncludingTinyArguments() {
+        let tiny: [Float] = [1e-30, 1e-12, 6e-8, 1e-5, 1e-3]
+        XCTAssertLessThanOrEqual(worstULPs(grid(0, 1, count: 100_003) + tiny, logOnePlusUnit, Foundation.log1p), 2)
+    }
+
+    func testSigmoidIsWithinThreeULPsOnBothSides() {
+        let inputs = grid(-80, 80, count: 160_001)
+        XCTAssertLessThanOrEqual(worstULPs(inputs, sigmoid, { 1 / (1 + Foundation.exp(-$0)) }), 3)
+        XCTAssertEqual(sigmoid(Float(0)), 0.5)
+        XCTAssertEqual(sigmoid(Float(100)), 1)
+        XCTAssertGreaterThan(sigmoid(Float(-100)), 0)   // e^−100 is representable: no underflow to 0
+    }
+
+    func testScalarSigmoidAgreesWithTheLanes() {
+        let inputs = grid(-10, 10, count: 1001)
+        var out = [Float](repeating: 0, count: inputs.count)
+        mapLanes(inputs, &out, count: inputs.count, sigmoid)
+        for (x, y) in zip(inputs, out) { XCTAssertEqual(sigmoid(x), y) }
+    }
+}
