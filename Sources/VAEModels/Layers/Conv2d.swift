@@ -58,7 +58,7 @@ public final class Conv2d: Layer {
         let cols = columns.matrix(rows: g.patchSize, columns: width)
         // Images write disjoint columns: split them among the BLAS threads.
         parallelRows(x.rows, workPerRow: g.patchSize * g.outputPixels) { images in
-            for b in images { g.im2col(x.row(b), into: cols.pointer + b * g.outputPixels, rowStride: width) }
+            g.im2col(x, images, into: cols.pointer, rowStride: width)
         }
         let yc = product.matrix(rows: outChannels, columns: width)
         matrixProduct(weight, .none, cols, .none, into: yc)
@@ -100,7 +100,7 @@ public final class Conv2d: Layer {
         let dx = dInput.matrix(rows: rows, columns: g.inputSize)
         dx.fill(0)
         parallelRows(rows, workPerRow: g.patchSize * g.outputPixels) { images in
-            for b in images { g.col2im(dcols.pointer + b * g.outputPixels, addingInto: dx.row(b), rowStride: width) }
+            g.col2im(dcols.pointer, rowStride: width, addingInto: dx, images)
         }
         return dx
     }

@@ -72,10 +72,8 @@ public final class ConvTranspose2d: Layer {
         let y = output.matrix(rows: x.rows, columns: outputSize)
         let plane = g.height * g.width
         parallelRows(x.rows, workPerRow: g.patchSize * g.outputPixels) { images in
-            for b in images {
-                parameters.fillChannels(y.row(b), planeSize: plane)
-                g.col2im(cols.pointer + b * g.outputPixels, addingInto: y.row(b), rowStride: width)
-            }
+            for b in images { parameters.fillChannels(y.row(b), planeSize: plane) }
+            g.col2im(cols.pointer, rowStride: width, addingInto: y, images)
         }
         return y
     }
@@ -90,7 +88,7 @@ public final class ConvTranspose2d: Layer {
         let cols = columns.matrix(rows: g.patchSize, columns: width)
         let plane = g.height * g.width
         parallelRows(rows, workPerRow: g.patchSize * g.outputPixels) { images in
-            for b in images { g.im2col(dy.row(b), into: cols.pointer + b * g.outputPixels, rowStride: width) }
+            g.im2col(dy, images, into: cols.pointer, rowStride: width)
         }
         for b in 0..<rows { parameters.accumulateChannelBiasGradient(dy.row(b), planeSize: plane) }
         let xc = inputChannelMajor.matrix(rows: inChannels, columns: width)
