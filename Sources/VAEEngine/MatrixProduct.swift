@@ -16,25 +16,62 @@ public enum Transpose {
 public func matrixProduct(_ a: Matrix, _ transposeA: Transpose = .none,
                           _ b: Matrix, _ transposeB: Transpose = .none,
                           into c: Matrix, alpha: Float = 1, beta: Float = 0) {
-    let m = transposeA == .none ? a.rows : a.columns
-    let k = transposeA == .none ? a.columns : a.rows
-    let kb = transposeB == .none ? b.rows : b.columns
-    let n = transposeB == .none ? b.columns : b.rows
-    precondition(k == kb, "inner dimensions differ: \(k) vs \(kb)")
-    precondition(c.rows == m && c.columns == n, "output is (\(c.rows), \(c.columns)), product is (\(m), \(n))")
-    guard m > 0, n > 0 else { return }
-    if k == 0 {  // empty inner dimension: the product is zero
-        for i in 0..<c.count { c.pointer[i] = beta == 0 ? 0 : beta * c.pointer[i] }
+    matrixProduct(MatrixProduct(a, transposeA, b, transposeB, into: c, alpha: alpha, beta: beta))
+}
+
+/// One product given by its operands.
+public func matrixProduct(_ product: MatrixProduct) {
+    MatrixProductStatistics.measure(flops: product.flops) { product.compute() }
+}
+
+/// Two independent products (no output of one is an operand of the other) at
+/// once, each on one thread of OpenMP's team, where OpenBLAS computes it
+/// single-threaded. A backward pass's weight gradient and input gradient are
+/// such a pair, of equal size: side by side they run ~3% faster than one
+/// after the other, each split over both threads (fewer synchronisations, and
+/// each thread packs panels only for its own product). Without the OpenMP
+/// build or with one thread, they run one after the other.
+public func matrixProducts(_ first: MatrixProduct, _ second: MatrixProduct) {
+    guard BLASThreads.current >= 2, let openMP = OpenMP.shared else {
+        matrixProduct(first)
+        matrixProduct(second)
         return
     }
-    let start = MatrixProductStatistics.isEnabled ? DispatchTime.now().uptimeNanoseconds : 0
-    cblas_sgemm(CblasRowMajor, transposeA.blas, transposeB.blas,
-                Int32(m), Int32(n), Int32(k),
-                alpha, a.pointer, Int32(a.columns), b.pointer, Int32(b.columns),
-                beta, c.pointer, Int32(c.columns))
-    if MatrixProductStatistics.isEnabled {
-        MatrixProductStatistics.nanoseconds += DispatchTime.now().uptimeNanoseconds - start
-        MatrixProductStatistics.flops += 2 * Double(m) * Double(n) * Double(k)
+    MatrixProductStatistics.measure(flops: first.flops + second.flops) {
+        openMP.run(2) { part in (part == 0 ? first : second).compute() }
+    }
+}
+
+/// The operands of one `matrixProduct`, checked, for `matrixProducts`.
+public struct MatrixProduct {
+    let a: Matrix, transposeA: Transpose, b: Matrix, transposeB: Transpose, c: Matrix
+    let alpha: Float, beta: Float
+    let m: Int, n: Int, k: Int
+
+    public init(_ a: Matrix, _ transposeA: Transpose = .none, _ b: Matrix, _ transposeB: Transpose = .none,
+                into c: Matrix, alpha: Float = 1, beta: Float = 0) {
+        m = transposeA == .none ? a.rows : a.columns
+        k = transposeA == .none ? a.columns : a.rows
+        let kb = transposeB == .none ? b.rows : b.columns
+        n = transposeB == .none ? b.columns : b.rows
+        precondition(k == kb, "inner dimensions differ: \(k) vs \(kb)")
+        precondition(c.rows == m && c.columns == n, "output is (\(c.rows), \(c.columns)), product is (\(m), \(n))")
+        self.a = a; self.transposeA = transposeA; self.b = b; self.transposeB = transposeB; self.c = c
+        self.alpha = alpha; self.beta = beta
+    }
+
+    var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
+
+    func compute() {
+        guard m > 0, n > 0 else { return }
+        if k == 0 {  // empty inner dimension: the product is zero
+            for i in 0..<c.count { c.pointer[i] = beta == 0 ? 0 : beta * c.pointer[i] }
+            return
+        }
+        cblas_sgemm(CblasRowMajor, transposeA.blas, transposeB.blas,
+                    Int32(m), Int32(n), Int32(k),
+                    alpha, a.pointer, Int32(a.columns), b.pointer, Int32(b.columns),
+                    beta, c.pointer, Int32(c.columns))
     }
 }
 
@@ -47,6 +84,15 @@ public enum MatrixProductStatistics {
     nonisolated(unsafe) public static var flops: Double = 0
 
     public static func reset() { nanoseconds = 0; flops = 0 }
+
+    /// Runs `body` (products worth `flops`), timing it when enabled.
+    static func measure(flops: Double, _ body: () -> Void) {
+        guard isEnabled else { body(); return }
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        nanoseconds += DispatchTime.now().uptimeNanoseconds - start
+        self.flops += flops
+    }
 }
 
 /// The thread count that OpenBLAS uses for every product.

@@ -64,4 +64,25 @@ final class MatrixProductTests: XCTestCase {
         XCTAssertEqual(Array(c.array.prefix(6)), [1, 2, 3, 4, 5, 6])
         XCTAssertEqual(Array(c.array.suffix(10)), Array(repeating: 42, count: 10))
     }
+
+    /// A pair run side by side (one thread each when there are two) gives
+    /// each product as computed alone, whatever the thread count.
+    func testPairOfProductsMatchesNaiveProducts() {
+        var rng = RandomGenerator(seed: 11)
+        let dy = randomTensor(64, 40, &rng), x = randomTensor(64, 90, &rng), w = randomTensor(40, 90, &rng)
+        let dyM = dy.matrix(rows: 64, columns: 40), xM = x.matrix(rows: 64, columns: 90), wM = w.matrix(rows: 40, columns: 90)
+        let before = randomTensor(40, 90, &rng)
+        let dW = Tensor(shape: [40, 90]), dx = Tensor(shape: [64, 90])
+        let saved = BLASThreads.current
+        defer { BLASThreads.set(saved) }
+        for threads in [1, 2] {
+            BLASThreads.set(threads)
+            dW.pointer.update(from: before.pointer, count: dW.count)
+            matrixProducts(MatrixProduct(dyM, .transposed, xM, .none, into: dW.matrix(rows: 40, columns: 90), beta: 1),
+                           MatrixProduct(dyM, .none, wM, .none, into: dx.matrix(rows: 64, columns: 90)))
+            let expectedW = naiveProduct(dyM, .transposed, xM, .none), expectedX = naiveProduct(dyM, .none, wM, .none)
+            for i in 0..<dW.count { XCTAssertEqual(Double(dW.pointer[i]), Double(before.pointer[i]) + expectedW[i], accuracy: 1e-4) }
+            for i in 0..<dx.count { XCTAssertEqual(Double(dx.pointer[i]), expectedX[i], accuracy: 1e-4) }
+        }
+    }
 }

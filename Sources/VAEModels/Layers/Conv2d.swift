@@ -91,12 +91,15 @@ public final class Conv2d: Layer {
         ChannelMajor.gather(dy, channels: outChannels, into: dyc.pointer)
         for b in 0..<rows { parameters.accumulateChannelBiasGradient(dy.row(b), planeSize: g.outputPixels) }
         let cols = columns.matrix(rows: g.patchSize, columns: width)
-        matrixProduct(dyc, .none, cols, .transposed, into: parameters.dWeight, beta: 1)
-        guard inputGradient else { return Matrix(dInput.pointer, rows: 0, columns: g.inputSize) }
+        let weightGradient = MatrixProduct(dyc, .none, cols, .transposed, into: parameters.dWeight, beta: 1)
+        guard inputGradient else {
+            matrixProduct(weightGradient)
+            return Matrix(dInput.pointer, rows: 0, columns: g.inputSize)
+        }
         if dInput.count < rows * g.inputSize { dInput = Tensor(shape: [rows * g.inputSize]) }
         if dColumns.count < cols.count { dColumns = Tensor(shape: [cols.count]) }
         let dcols = dColumns.matrix(rows: g.patchSize, columns: width)
-        matrixProduct(weight, .transposed, dyc, .none, into: dcols)
+        matrixProducts(weightGradient, MatrixProduct(weight, .transposed, dyc, .none, into: dcols))
         let dx = dInput.matrix(rows: rows, columns: g.inputSize)
         dx.fill(0)
         parallelRows(rows, workPerRow: g.patchSize * g.outputPixels) { images in

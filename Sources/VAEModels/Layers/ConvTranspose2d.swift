@@ -92,14 +92,17 @@ public final class ConvTranspose2d: Layer {
         }
         for b in 0..<rows { parameters.accumulateChannelBiasGradient(dy.row(b), planeSize: plane) }
         let xc = inputChannelMajor.matrix(rows: inChannels, columns: width)
-        matrixProduct(xc, .none, cols, .transposed, into: parameters.dWeight, beta: 1)
-        guard inputGradient else { return Matrix(dInput.pointer, rows: 0, columns: inputSize) }
+        let weightGradient = MatrixProduct(xc, .none, cols, .transposed, into: parameters.dWeight, beta: 1)
+        guard inputGradient else {
+            matrixProduct(weightGradient)
+            return Matrix(dInput.pointer, rows: 0, columns: inputSize)
+        }
         if dInput.count < rows * inputSize {
             dInput = Tensor(shape: [rows * inputSize])
             dInputChannelMajor = Tensor(shape: [rows * inputSize])
         }
         let dxc = dInputChannelMajor.matrix(rows: inChannels, columns: width)
-        matrixProduct(weight, .none, cols, .none, into: dxc)
+        matrixProducts(weightGradient, MatrixProduct(weight, .none, cols, .none, into: dxc))
         let dx = dInput.matrix(rows: rows, columns: inputSize)
         ChannelMajor.scatter(dxc.pointer, channels: inChannels, into: dx)
         return dx

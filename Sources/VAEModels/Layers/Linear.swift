@@ -66,15 +66,18 @@ public final class Linear: Layer {
     public func backward(_ dy: Matrix, inputGradient: Bool = true) -> Matrix {
         guard let x = input else { preconditionFailure("Linear.backward before forward") }
         precondition(dy.rows == x.rows && dy.columns == outputSize)
-        matrixProduct(dy, .transposed, x, .none, into: parameters.dWeight, beta: 1)
         let dBias = parameters.dBias.pointer
         for r in 0..<dy.rows {
             let g = dy.row(r)
             for j in 0..<outputSize { dBias[j] += g[j] }
         }
-        guard inputGradient else { return Matrix(dInput.pointer, rows: 0, columns: inputSize) }
+        let weightGradient = MatrixProduct(dy, .transposed, x, .none, into: parameters.dWeight, beta: 1)
+        guard inputGradient else {
+            matrixProduct(weightGradient)
+            return Matrix(dInput.pointer, rows: 0, columns: inputSize)
+        }
         let dx = dInput.matrix(rows: x.rows, columns: inputSize)
-        matrixProduct(dy, .none, weight, .none, into: dx)
+        matrixProducts(weightGradient, MatrixProduct(dy, .none, weight, .none, into: dx))
         return dx
     }
 }
