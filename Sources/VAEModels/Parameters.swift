@@ -147,13 +147,25 @@ public struct WeightAndBias {
         for c in 0..<bias.count { (image + c * planeSize).update(repeating: bias.pointer[c], count: planeSize) }
     }
 
-    /// dBias[c] += Σ of channel c's plane of `dImage` (the bias gradient of a convolution).
-    public func accumulateChannelBiasGradient(_ dImage: UnsafePointer<Float>, planeSize: Int) {
-        for c in 0..<dBias.count {
-            let plane = dImage + c * planeSize
-            var s: Float = 0
-            for i in 0..<planeSize { s += plane[i] }
-            dBias.pointer[c] += s
+    /// dBias[c] += Σ over the images (rows of `dImages`) of channel c's plane
+    /// (the bias gradient of a convolution). Channels are split between the
+    /// threads, and each plane is summed eight lanes at a time: one running
+    /// scalar sum made this a tenth of the conv model's step.
+    public func accumulateChannelBiasGradient(_ dImages: Matrix, planeSize: Int) {
+        let dBias = self.dBias.pointer
+        parallelRows(self.dBias.count, workPerRow: dImages.rows * planeSize) { channels in
+            for c in channels {
+                var total: Float = 0
+                for b in 0..<dImages.rows {
+                    let plane = dImages.row(b) + c * planeSize
+                    var lanes = FloatLanes(repeating: 0)
+                    for i in stride(from: 0, to: planeSize, by: FloatLanes.scalarCount) {
+                        lanes += FloatLanes(loading: plane + i, count: planeSize - i)
+                    }
+                    total += lanes.sum()
+                }
+                dBias[c] += total
+            }
         }
     }
 }

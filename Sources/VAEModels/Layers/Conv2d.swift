@@ -89,7 +89,7 @@ public final class Conv2d: Layer {
         let width = rows * g.outputPixels
         let dyc = product.matrix(rows: outChannels, columns: width)
         ChannelMajor.gather(dy, channels: outChannels, into: dyc.pointer)
-        for b in 0..<rows { parameters.accumulateChannelBiasGradient(dy.row(b), planeSize: g.outputPixels) }
+        parameters.accumulateChannelBiasGradient(dy, planeSize: g.outputPixels)
         let cols = columns.matrix(rows: g.patchSize, columns: width)
         let weightGradient = MatrixProduct(dyc, .none, cols, .transposed, into: parameters.dWeight, beta: 1)
         guard inputGradient else {

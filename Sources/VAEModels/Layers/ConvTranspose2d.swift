@@ -90,7 +90,7 @@ public final class ConvTranspose2d: Layer {
         parallelRows(rows, workPerRow: g.patchSize * g.outputPixels) { images in
             g.im2col(dy, images, into: cols.pointer, rowStride: width)
         }
-        for b in 0..<rows { parameters.accumulateChannelBiasGradient(dy.row(b), planeSize: plane) }
+        parameters.accumulateChannelBiasGradient(dy, planeSize: plane)
         let xc = inputChannelMajor.matrix(rows: inChannels, columns: width)
         let weightGradient = MatrixProduct(xc, .none, cols, .transposed, into: parameters.dWeight, beta: 1)
         guard inputGradient else {
