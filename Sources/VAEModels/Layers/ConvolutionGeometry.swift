@@ -11,6 +11,14 @@ public struct ConvolutionGeometry: Equatable {
     public let channels, height, width: Int
     public let kernel, stride, padding: Int
     public let outHeight, outWidth: Int
+    /// For kernel offset r = ky·k + kx and output pixel i = oy·outWidth + ox,
+    /// entry r·P + i: where in a channel plane that pixel's input lies, and a
+    /// mask of all ones, or 0 and a mask of zeros where it falls in the
+    /// padding. Made once, so im2col and col2im are one flat loop of P per
+    /// kernel offset and image, with no bounds tests (the lines are only
+    /// outWidth long: per-line bookkeeping was most of their time).
+    let sourceIndex: [Int32]
+    let sourceMask: [UInt32]
 
     public init(channels: Int, height: Int, width: Int, kernel: Int, stride: Int, padding: Int) {
         precondition(channels > 0 && kernel > 0 && stride > 0 && padding >= 0)
@@ -23,23 +31,26 @@ public struct ConvolutionGeometry: Equatable {
         outHeight = (height + 2 * padding - kernel) / stride + 1
         outWidth = (width + 2 * padding - kernel) / stride + 1
         precondition(outHeight > 0 && outWidth > 0, "kernel larger than the padded image")
+        var index: [Int32] = [], mask: [UInt32] = []
+        for ky in 0..<kernel {
+            for kx in 0..<kernel {
+                for oy in 0..<outHeight {
+                    for ox in 0..<outWidth {
+                        let y = oy * stride - padding + ky, x = ox * stride - padding + kx
+                        let inside = y >= 0 && y < height && x >= 0 && x < width
+                        index.append(inside ? Int32(y * width + x) : 0)
+                        mask.append(inside ? ~0 : 0)
+                    }
+                }
+            }
+        }
+        sourceIndex = index
+        sourceMask = mask
     }
 
     public var patchSize: Int { channels * kernel * kernel }
     public var outputPixels: Int { outHeight * outWidth }
     public var inputSize: Int { channels * height * width }
-
-    /// The output columns ox whose input column ox·stride − padding + kx lies
-    /// inside the image: the loops below copy those and zero the rest, with no
-    /// test per pixel.
-    @inline(__always)
-    func validColumns(kx: Int) -> Range<Int> {
-        // ox·s ≥ p − kx  and  ox·s ≤ width − 1 + p − kx
-        let low = max(0, (padding - kx + self.stride - 1) / self.stride)
-        let highNumerator = width - 1 + padding - kx
-        let high = highNumerator < 0 ? -1 : min(outWidth - 1, highNumerator / self.stride)
-        return low <= high ? low..<(high + 1) : 0..<0
-    }
 
     /// columns[(c·k + ky)·k + kx, b·P + oy·outWidth + ox] = image_b[c, oy·s − p + ky, ox·s − p + kx]
     /// (0 outside), for the images b in `batch` (rows of `images`, one image
@@ -53,30 +64,20 @@ public struct ConvolutionGeometry: Equatable {
     /// each image touched all rows of a 7 MB matrix: cache misses made these
     /// copies a sixth of the conv step.)
     public func im2col(_ images: Matrix, _ batch: Range<Int>, into columns: UnsafeMutablePointer<Float>, rowStride: Int) {
-        let s = self.stride, P = outputPixels
-        var row = 0
-        for c in 0..<channels {
-            for ky in 0..<kernel {
-                for kx in 0..<kernel {
-                    let valid = validColumns(kx: kx)
-                    for b in batch {
-                        let plane = images.row(b) + c * height * width
-                        let out = columns + row * rowStride + b * P
-                        for oy in 0..<outHeight {
-                            let y = oy * s - padding + ky
-                            let line = out + oy * outWidth
-                            guard y >= 0 && y < height && !valid.isEmpty else {
-                                line.update(repeating: 0, count: outWidth)
-                                continue
-                            }
-                            line.update(repeating: 0, count: valid.lowerBound)
-                            (line + valid.upperBound).update(repeating: 0, count: outWidth - valid.upperBound)
-                            let source = plane + y * width - padding + kx
-                            var ox = valid.lowerBound   // wrapping arithmetic: no overflow checks in the innermost loop
-                            while ox < valid.upperBound { line[ox] = source[ox &* s]; ox &+= 1 }
+        let P = outputPixels, offsets = kernel * kernel, planeSize = height * width
+        sourceIndex.withUnsafeBufferPointer { index in
+            sourceMask.withUnsafeBufferPointer { mask in
+                for c in 0..<channels {
+                    for r in 0..<offsets {
+                        let rowIndex = index.baseAddress! + r * P, rowMask = mask.baseAddress! + r * P
+                        let out = columns + (c * offsets + r) * rowStride
+                        for b in batch {
+                            let plane = UnsafeRawPointer(images.row(b) + c * planeSize).assumingMemoryBound(to: UInt32.self)
+                            let line = UnsafeMutableRawPointer(out + b * P).assumingMemoryBound(to: UInt32.self)
+                            // The pixel's bits, or +0 in the padding: a select by mask, no branch.
+                            for i in 0..<P { line[i] = plane[Int(rowIndex[i])] & rowMask[i] }
                         }
                     }
-                    row += 1
                 }
             }
         }
@@ -87,24 +88,21 @@ public struct ConvolutionGeometry: Equatable {
     /// Each pixel receives its terms in the same order (row by row) as when
     /// the images were taken one at a time.
     public func col2im(_ columns: UnsafePointer<Float>, rowStride: Int, addingInto images: Matrix, _ batch: Range<Int>) {
-        let s = self.stride, P = outputPixels
-        var row = 0
-        for c in 0..<channels {
-            for ky in 0..<kernel {
-                for kx in 0..<kernel {
-                    let valid = validColumns(kx: kx)
-                    for b in batch {
-                        let plane = images.row(b) + c * height * width
-                        let src = columns + row * rowStride + b * P
-                        for oy in 0..<outHeight {
-                            let y = oy * s - padding + ky
-                            guard y >= 0 && y < height else { continue }
-                            let line = src + oy * outWidth, target = plane + y * width - padding + kx
-                            var ox = valid.lowerBound
-                            while ox < valid.upperBound { target[ox &* s] += line[ox]; ox &+= 1 }
+        let P = outputPixels, offsets = kernel * kernel, planeSize = height * width
+        sourceIndex.withUnsafeBufferPointer { index in
+            sourceMask.withUnsafeBufferPointer { mask in
+                for c in 0..<channels {
+                    for r in 0..<offsets {
+                        let rowIndex = index.baseAddress! + r * P, rowMask = mask.baseAddress! + r * P
+                        let src = UnsafeRawPointer(columns + (c * offsets + r) * rowStride).assumingMemoryBound(to: UInt32.self)
+                        for b in batch {
+                            let plane = images.row(b) + c * planeSize, line = src + b * P
+                            // Padding entries add +0 to pixel 0: no change, no branch. Within
+                            // one kernel offset the pixels are distinct, so each pixel still
+                            // receives its terms in kernel-offset order.
+                            for i in 0..<P { plane[Int(rowIndex[i])] += Float(bitPattern: line[i] & rowMask[i]) }
                         }
                     }
-                    row += 1
                 }
             }
         }
