@@ -12,8 +12,13 @@ public struct BenchmarkResult {
     /// Share of the training step spent in matrix products, and their speed.
     public let matrixProductFraction: Double
     public let gflops: Double
+    /// Encoding `imagesCoded` test images and decoding as many prior draws to
+    /// Bernoulli means, each as one batch: median seconds of five runs, and
+    /// the GFLOP/s of their matrix products over those runs' whole time.
     public let encodeSeconds: Double
     public let decodeSeconds: Double
+    public let encodeGFLOPS: Double
+    public let decodeGFLOPS: Double
     public let imagesCoded: Int
     /// Peak resident memory of the process after the training steps (before the
     /// 10k-image batches; cumulative over the architectures benchmarked before).
@@ -46,17 +51,36 @@ public func benchmark(name: String, configuration: VAEConfiguration, train: Imag
     let samples = Double(trainer.batchesPerEpoch * batchSize - warmup * batchSize)
     let trainingPeak = peakResidentMemoryMiB()
 
-    let images = ImageInputs.pixels(of: test)
-    // Once untimed, so the buffers for 10k rows exist before the timed runs.
-    _ = model.decodedIntensities(model.encodings(images, batchSize: images.count).map(\.mu), batchSize: images.count)
-    var t = DispatchTime.now().uptimeNanoseconds
-    let codes = model.encodings(images, batchSize: images.count)
-    let encodeSeconds = seconds(since: t)
-    t = DispatchTime.now().uptimeNanoseconds
-    _ = model.decodedIntensities(codes.map(\.mu), batchSize: codes.count)
-    let decodeSeconds = seconds(since: t)
+    // The model-level passes over one batch of 10k rows, as PyTorch's
+    // `model.encode(x)` and `model.decode(z)` are timed in the reference.
+    let count = test.count, latent = configuration.latent
+    let x = Tensor(shape: [count, test.pixelsPerImage]), z = Tensor(shape: [count, latent])
+    test.gather(0..<count, into: x.pointer)
+    var rng = RandomGenerator(seed: seed, stream: .evaluation)
+    rng.fillNormal(z.pointer, count: z.count)
+    model.reserve(batchSize: count)
+    let xm = x.matrix(rows: count, columns: test.pixelsPerImage), zm = z.matrix(rows: count, columns: latent)
+    let encode = timedRepeats { _ = model.encode(xm) }
+    let decode = timedRepeats { _ = model.decodeMeans(zm) }
     return BenchmarkResult(name: name, trainSamplesPerSecond: samples / elapsed, epochSeconds: 60_000 / (samples / elapsed),
                            matrixProductFraction: gemmSeconds / elapsed, gflops: gflops,
-                           encodeSeconds: encodeSeconds, decodeSeconds: decodeSeconds, imagesCoded: images.count,
+                           encodeSeconds: encode.seconds, decodeSeconds: decode.seconds,
+                           encodeGFLOPS: encode.gflops, decodeGFLOPS: decode.gflops, imagesCoded: count,
                            trainingPeakMiB: trainingPeak)
+}
+
+/// `body` once untimed (first touch of its buffers), then five timed runs:
+/// the median seconds, and the GFLOP/s of the matrix products over the runs.
+private func timedRepeats(_ body: () -> Void) -> (seconds: Double, gflops: Double) {
+    body()
+    MatrixProductStatistics.reset()
+    MatrixProductStatistics.isEnabled = true
+    defer { MatrixProductStatistics.isEnabled = false }
+    var times: [Double] = []
+    for _ in 0..<5 {
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        times.append(seconds(since: start))
+    }
+    return (times.sorted()[2], MatrixProductStatistics.flops / max(times.reduce(0, +), 1e-12) / 1e9)
 }

@@ -47,12 +47,13 @@ struct Bench: ParsableCommand {
         for (name, configuration) in Self.architectures where arch == "all" || arch == name {
             let r = try benchmark(name: name, configuration: configuration, train: train, test: test,
                                   batches: batches)
-            print(String(format: "%@: train %.0f samples/s (%.2f s/epoch), matrix products %.1f%% of the step at %.1f GFLOP/s, peak memory %.0f MiB; encode 10k %.1f ms, decode 10k %.1f ms",
+            print(String(format: "%@: train %.0f samples/s (%.2f s/epoch), matrix products %.1f%% of the step at %.1f GFLOP/s, peak memory %.0f MiB; encode 10k %.1f ms (%.0f GFLOP/s), decode 10k %.1f ms (%.0f GFLOP/s)",
                          name, r.trainSamplesPerSecond, r.epochSeconds, 100 * r.matrixProductFraction, r.gflops,
-                         r.trainingPeakMiB, 1000 * r.encodeSeconds, 1000 * r.decodeSeconds))
+                         r.trainingPeakMiB, 1000 * r.encodeSeconds, r.encodeGFLOPS, 1000 * r.decodeSeconds, r.decodeGFLOPS))
             doc[name] = ["train_samples_per_s": r.trainSamplesPerSecond, "epoch_s": r.epochSeconds,
                          "gemm_fraction": r.matrixProductFraction, "gflops": r.gflops,
                          "encode_10k_ms": 1000 * r.encodeSeconds, "decode_10k_ms": 1000 * r.decodeSeconds,
+                         "encode_gflops": r.encodeGFLOPS, "decode_gflops": r.decodeGFLOPS,
                          "peak_rss_mib": r.trainingPeakMiB]
         }
         if let json { try writeJSON(doc, to: json) }
