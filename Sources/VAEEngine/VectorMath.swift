@@ -97,6 +97,25 @@ public func sigmoid(_ l: FloatLanes) -> FloatLanes {
 @inlinable @inline(__always)
 public func sigmoid(_ l: Float) -> Float { sigmoid(FloatLanes(repeating: l))[0] }
 
+/// tanh(x) for every lane (Cephes' tanhf): for |x| < 0.625 the odd
+/// polynomial x + x³ P(x²), where 1 − e^−2|x| would cancel; beyond it
+/// (1 − e) / (1 + e) with e = e^−2|x| ≤ 0.29, and the sign of x.
+@inlinable @inline(__always)
+public func hyperbolicTangent(_ x: FloatLanes) -> FloatLanes {
+    let z = x * x
+    var p = FloatLanes(repeating: -5.70498872745e-3)
+    p = p * z + 2.06390887954e-2
+    p = p * z - 5.37397155531e-2
+    p = p * z + 1.33314422036e-1
+    p = p * z - 3.33332819422e-1
+    let small = p * z * x + x
+    let e = exponentialOfNonPositive(2 * negativeMagnitude(x))
+    let magnitude = (1 - e) / (1 + e)
+    let signBits = unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x8000_0000
+    let large = unsafeBitCast(unsafeBitCast(magnitude, to: SIMD8<UInt32>.self) | signBits, to: FloatLanes.self)
+    return large.replacing(with: small, where: z .< 0.625 * 0.625)
+}
+
 extension SIMD8 where Scalar == Float {
     /// The `count` (≤ 8 is allowed) floats at `p`, the missing lanes zero.
     @inlinable @inline(__always)

@@ -49,6 +49,11 @@ final class VectorMathTests: XCTestCase {
         XCTAssertGreaterThan(sigmoid(Float(-100)), 0)   // e^−100 is representable: no underflow to 0
     }
 
+    func testHyperbolicTangentIsWithinTwoULPsIncludingTinyArguments() {
+        let inputs = grid(-12, 12, count: 240_001) + [1e-30, -1e-20, 1e-7, -3e-4, 0.6249, 0.625, -0.6251, 40, -40]
+        XCTAssertLessThanOrEqual(worstULPs(inputs, hyperbolicTangent, Foundation.tanh), 2)
+    }
+
     func testScalarSigmoidAgreesWithTheLanes() {
         let inputs = grid(-10, 10, count: 1001)
         var out = [Float](repeating: 0, count: inputs.count)

@@ -29,9 +29,11 @@ public final class Reparameterization {
         self.stats = stats
         self.eps = eps
         let out = z.matrix(rows: stats.rows, columns: k)
-        for r in 0..<stats.rows {
-            let mu = stats.row(r), logVar = mu + k, e = eps.row(r), zr = out.row(r)
-            for j in 0..<k { zr[j] = mu[j] + exp(0.5 * logVar[j]) * e[j] }
+        parallelRows(stats.rows, workPerRow: 8 * k) { rows in   // exp-bound; many rows for importance sampling
+            for r in rows {
+                let mu = stats.row(r), logVar = mu + k, e = eps.row(r), zr = out.row(r)
+                for j in 0..<k { zr[j] = mu[j] + exp(0.5 * logVar[j]) * e[j] }
+            }
         }
         return out
     }

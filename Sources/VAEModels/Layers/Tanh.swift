@@ -8,8 +8,11 @@ public final class Tanh: Layer {
     public init() {}
 
     public func forward(_ x: Matrix) -> Matrix {
-        let p = x.pointer
-        for i in 0..<x.count { p[i] = tanh(p[i]) }
+        let p = x.pointer, width = x.columns
+        parallelRows(x.rows, workPerRow: 8 * width) { rows in   // exp-bound: worth both cores
+            let start = p + rows.lowerBound * width
+            mapLanes(start, start, count: rows.count * width, hyperbolicTangent)
+        }
         output = x
         return x
     }
@@ -21,8 +24,10 @@ public final class Tanh: Layer {
     public func backward(_ dy: Matrix, inputGradient: Bool = true) -> Matrix {
         guard let y = output else { preconditionFailure("Tanh.backward before forward") }
         precondition(dy.count == y.count)
-        let g = dy.pointer, p = y.pointer
-        for i in 0..<dy.count { g[i] *= 1 - p[i] * p[i] }
+        let g = dy.pointer, p = y.pointer, width = dy.columns
+        parallelRows(dy.rows, workPerRow: width) { rows in
+            for i in (rows.lowerBound * width)..<(rows.upperBound * width) { g[i] *= 1 - p[i] * p[i] }
+        }
         return dy
     }
 }

@@ -26,24 +26,31 @@ public extension VAE {
         let statsK = importance.stats.matrix(rows: B * K, columns: 2 * k)
         let targets = importance.targets.matrix(rows: B * K, columns: x.columns)
         let conditionK = importance.conditions.matrix(rows: B * K, columns: C)
-        for b in 0..<B {
-            for s in 0..<K {
-                statsK.row(b * K + s).update(from: stats.row(b), count: 2 * k)
-                targets.row(b * K + s).update(from: x.row(b), count: x.columns)
-                if let condition { conditionK.row(b * K + s).update(from: condition.row(b), count: C) }
+        // Each image's K copies; the rows are split between the threads.
+        parallelRows(B * K, workPerRow: x.columns) { rows in
+            for r in rows {
+                let b = r / K
+                statsK.row(r).update(from: stats.row(b), count: 2 * k)
+                targets.row(r).update(from: x.row(b), count: x.columns)
+                if let condition { conditionK.row(r).update(from: condition.row(b), count: C) }
             }
         }
         let z = reparameterization.forward(statsK, eps: eps)
         _ = reconstruction.forward(logits: decode(z, condition: condition == nil ? nil : conditionK), target: targets)
         let recon = reconstruction.perSample
-        for r in 0..<(B * K) {
-            let zr = z.row(r), er = eps.row(r), logVar = statsK.row(r) + k
-            var prior: Float = 0, posterior: Float = 0
-            for j in 0..<k {
-                prior -= 0.5 * zr[j] * zr[j]
-                posterior -= 0.5 * er[j] * er[j] + 0.5 * logVar[j]
+        importance.logWeights.withUnsafeMutableBufferPointer { logWeights in
+            let logW = logWeights.baseAddress!
+            parallelRows(B * K, workPerRow: 2 * k) { rows in
+                for r in rows {
+                    let zr = z.row(r), er = eps.row(r), logVar = statsK.row(r) + k
+                    var prior: Float = 0, posterior: Float = 0
+                    for j in 0..<k {
+                        prior -= 0.5 * zr[j] * zr[j]
+                        posterior -= 0.5 * er[j] * er[j] + 0.5 * logVar[j]
+                    }
+                    logW[r] = -Double(recon.pointer[r]) + Double(beta) * Double(prior - posterior)
+                }
             }
-            importance.logWeights[r] = -Double(recon.pointer[r]) + Double(beta) * Double(prior - posterior)
         }
         var total = 0.0
         let weights = importance.weights.pointer
