@@ -64,22 +64,12 @@ public struct ConvolutionGeometry: Equatable {
     /// each image touched all rows of a 7 MB matrix: cache misses made these
     /// copies a sixth of the conv step.)
     public func im2col(_ images: Matrix, _ batch: Range<Int>, into columns: UnsafeMutablePointer<Float>, rowStride: Int) {
-        let P = outputPixels, offsets = kernel * kernel, planeSize = height * width
-        sourceIndex.withUnsafeBufferPointer { index in
-            sourceMask.withUnsafeBufferPointer { mask in
-                for c in 0..<channels {
-                    for r in 0..<offsets {
-                        let rowIndex = index.baseAddress! + r * P, rowMask = mask.baseAddress! + r * P
-                        let out = columns + (c * offsets + r) * rowStride
-                        for b in batch {
-                            let plane = UnsafeRawPointer(images.row(b) + c * planeSize).assumingMemoryBound(to: UInt32.self)
-                            let line = UnsafeMutableRawPointer(out + b * P).assumingMemoryBound(to: UInt32.self)
-                            // The pixel's bits, or +0 in the padding: a select by mask, no branch.
-                            for i in 0..<P { line[i] = plane[Int(rowIndex[i])] & rowMask[i] }
-                        }
-                    }
-                }
-            }
+        let P = outputPixels
+        forEachPatchRow(images, batch, columns: columns, rowStride: rowStride) { plane, line, index, mask in
+            let source = UnsafeRawPointer(plane).assumingMemoryBound(to: UInt32.self)
+            let target = UnsafeMutableRawPointer(line).assumingMemoryBound(to: UInt32.self)
+            // The pixel's bits, or +0 in the padding: a select by mask, no branch.
+            for i in 0..<P { target[i] = source[Int(index[i])] & mask[i] }
         }
     }
 
@@ -88,19 +78,32 @@ public struct ConvolutionGeometry: Equatable {
     /// Each pixel receives its terms in the same order (row by row) as when
     /// the images were taken one at a time.
     public func col2im(_ columns: UnsafePointer<Float>, rowStride: Int, addingInto images: Matrix, _ batch: Range<Int>) {
+        let P = outputPixels
+        forEachPatchRow(images, batch, columns: UnsafeMutablePointer(mutating: columns), rowStride: rowStride) { plane, line, index, mask in
+            let source = UnsafeRawPointer(line).assumingMemoryBound(to: UInt32.self)
+            // Padding entries add +0 to pixel 0: no change, no branch. Within
+            // one kernel offset the pixels are distinct, so each pixel still
+            // receives its terms in kernel-offset order.
+            for i in 0..<P { plane[Int(index[i])] += Float(bitPattern: source[i] & mask[i]) }
+        }
+    }
+
+    /// The walk both share: for each row of `columns` (channel c, kernel
+    /// offset r) and each image b in `batch`, `body(plane, line, index, mask)`
+    /// with channel c of image b, image b's P entries of that row, and the
+    /// row's index and mask tables.
+    @inline(__always)
+    private func forEachPatchRow(_ images: Matrix, _ batch: Range<Int>, columns: UnsafeMutablePointer<Float>, rowStride: Int,
+                                 _ body: (_ plane: UnsafeMutablePointer<Float>, _ line: UnsafeMutablePointer<Float>,
+                                          _ index: UnsafePointer<Int32>, _ mask: UnsafePointer<UInt32>) -> Void) {
         let P = outputPixels, offsets = kernel * kernel, planeSize = height * width
         sourceIndex.withUnsafeBufferPointer { index in
             sourceMask.withUnsafeBufferPointer { mask in
                 for c in 0..<channels {
                     for r in 0..<offsets {
-                        let rowIndex = index.baseAddress! + r * P, rowMask = mask.baseAddress! + r * P
-                        let src = UnsafeRawPointer(columns + (c * offsets + r) * rowStride).assumingMemoryBound(to: UInt32.self)
+                        let row = columns + (c * offsets + r) * rowStride
                         for b in batch {
-                            let plane = images.row(b) + c * planeSize, line = src + b * P
-                            // Padding entries add +0 to pixel 0: no change, no branch. Within
-                            // one kernel offset the pixels are distinct, so each pixel still
-                            // receives its terms in kernel-offset order.
-                            for i in 0..<P { plane[Int(rowIndex[i])] += Float(bitPattern: line[i] & rowMask[i]) }
+                            body(images.row(b) + c * planeSize, row + b * P, index.baseAddress! + r * P, mask.baseAddress! + r * P)
                         }
                     }
                 }
