@@ -40,14 +40,9 @@ public func benchmark(name: String, configuration: VAEConfiguration, train: Imag
                           train: train.subset(0..<min(train.count, (batches + warmup) * batchSize)), test: nil)
     var steps = 0
     _ = try trainer.trainEpoch(shouldStop: { steps += 1; return steps >= warmup })
-    MatrixProductStatistics.reset()
-    MatrixProductStatistics.isEnabled = true
-    let start = DispatchTime.now().uptimeNanoseconds
-    _ = try trainer.trainEpoch()   // the remaining `batches` steps
-    let elapsed = seconds(since: start)
-    MatrixProductStatistics.isEnabled = false
-    let gemmSeconds = Double(MatrixProductStatistics.nanoseconds) / 1e9
-    let gflops = MatrixProductStatistics.flops / max(gemmSeconds, 1e-12) / 1e9
+    let training = try measuringProducts { _ = try trainer.trainEpoch() }   // the remaining `batches` steps
+    let elapsed = training.seconds, gemmSeconds = training.productSeconds
+    let gflops = training.flops / max(gemmSeconds, 1e-12) / 1e9
     let samples = Double(trainer.batchesPerEpoch * batchSize - warmup * batchSize)
     let trainingPeak = peakResidentMemoryMiB()
 
@@ -73,14 +68,24 @@ public func benchmark(name: String, configuration: VAEConfiguration, train: Imag
 /// the median seconds, and the GFLOP/s of the matrix products over the runs.
 private func timedRepeats(_ body: () -> Void) -> (seconds: Double, gflops: Double) {
     body()
+    var times: [Double] = []
+    let runs = measuringProducts {
+        for _ in 0..<5 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            body()
+            times.append(seconds(since: start))
+        }
+    }
+    return (times.sorted()[2], runs.flops / max(runs.seconds, 1e-12) / 1e9)
+}
+
+/// Runs `body` with the matrix-product statistics on: its seconds, and the
+/// seconds and FLOPs of the products inside it.
+private func measuringProducts(_ body: () throws -> Void) rethrows -> (seconds: Double, productSeconds: Double, flops: Double) {
     MatrixProductStatistics.reset()
     MatrixProductStatistics.isEnabled = true
     defer { MatrixProductStatistics.isEnabled = false }
-    var times: [Double] = []
-    for _ in 0..<5 {
-        let start = DispatchTime.now().uptimeNanoseconds
-        body()
-        times.append(seconds(since: start))
-    }
-    return (times.sorted()[2], MatrixProductStatistics.flops / max(times.reduce(0, +), 1e-12) / 1e9)
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return (seconds(since: start), Double(MatrixProductStatistics.nanoseconds) / 1e9, MatrixProductStatistics.flops)
 }

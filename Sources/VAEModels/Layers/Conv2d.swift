@@ -102,7 +102,7 @@ public final class Conv2d: Layer {
         matrixProducts(weightGradient, MatrixProduct(weight, .transposed, dyc, .none, into: dcols))
         let dx = dInput.matrix(rows: rows, columns: g.inputSize)
         parallelRows(rows, workPerRow: g.patchSize * g.outputPixels) { images in
-            (dx.row(images.lowerBound)).update(repeating: 0, count: images.count * g.inputSize)
+            dx.row(images.lowerBound).update(repeating: 0, count: images.count * g.inputSize)
             g.col2im(dcols.pointer, rowStride: width, addingInto: dx, images)
         }
         return dx

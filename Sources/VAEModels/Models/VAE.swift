@@ -89,9 +89,8 @@ public final class VAE {
         if means.count < logits.count { means = Tensor(shape: [logits.count]) }
         let out = means.matrix(rows: logits.rows, columns: logits.columns)
         parallelRows(logits.rows, workPerRow: logits.columns) { rows in   // exp-bound: worth both cores
-            for i in (rows.lowerBound * logits.columns)..<(rows.upperBound * logits.columns) {
-                out.pointer[i] = sigmoid(logits.pointer[i])
-            }
+            let start = rows.lowerBound * logits.columns
+            mapLanes(logits.pointer + start, out.pointer + start, count: rows.count * logits.columns, sigmoid)
         }
         return out
     }
