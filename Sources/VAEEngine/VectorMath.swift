@@ -117,6 +117,12 @@ public func hyperbolicTangent(_ x: FloatLanes) -> FloatLanes {
 }
 
 extension SIMD8 where Scalar == Float {
+    /// The eight floats at `p`.
+    @inlinable @inline(__always)
+    public init(loading p: UnsafePointer<Float>) {
+        self = UnsafeRawPointer(p).loadUnaligned(as: Self.self)
+    }
+
     /// The `count` (≤ 8 is allowed) floats at `p`, the missing lanes zero.
     @inlinable @inline(__always)
     public init(loading p: UnsafePointer<Float>, count: Int) {

@@ -86,3 +86,39 @@ final class MatrixProductTests: XCTestCase {
         }
     }
 }
+
+/// The narrow weight-gradient sum against a naive one, for shapes with
+/// whole and partial blocks of eight pixels and tap counts around the groups
+/// of four; the same bits on one thread and on two.
+final class NarrowProductTests: XCTestCase {
+    func testWeightGradientMatchesNaiveSumOnAnyThreadCount() {
+        var rng = RandomGenerator(seed: 21)
+        for (channels, taps, pixels, images) in [(3, 9, 20, 5), (4, 4, 8, 3), (2, 6, 5, 4), (5, 1, 33, 2), (32, 9, 196, 40)] {
+            let tapStride = images * pixels + 3   // rows of the taps matrix are longer than the batch's columns
+            let planes = Tensor(shape: [images, channels * pixels]), tapsMatrix = Tensor(shape: [taps, tapStride])
+            for t in [planes, tapsMatrix] { for i in 0..<t.count { t.pointer[i] = rng.uniform(-1, 1) } }
+            let initial = (0..<(channels * taps)).map { Float($0) * 0.25 }
+            var expected = initial.map(Double.init)
+            for b in 0..<images { for c in 0..<channels { for k in 0..<taps { for p in 0..<pixels {
+                expected[c * taps + k] += Double(planes.pointer[b * channels * pixels + c * pixels + p])
+                    * Double(tapsMatrix.pointer[k * tapStride + b * pixels + p])
+            } } } }
+            let saved = BLASThreads.current
+            defer { BLASThreads.set(saved) }
+            var results: [[Float]] = []
+            for threads in [1, 2] {
+                BLASThreads.set(threads)
+                let gradient = Tensor(shape: [channels, taps], values: initial), scratch = Tensor(shape: [images, channels * taps])
+                NarrowProducts.accumulateWeightGradient(planes: planes.matrix(rows: images, columns: channels * pixels),
+                                                        taps: tapsMatrix.pointer, tapStride: tapStride,
+                                                        into: gradient.matrix(rows: channels, columns: taps),
+                                                        scratch: scratch.matrix(rows: images, columns: channels * taps))
+                for i in expected.indices {
+                    XCTAssertEqual(Double(gradient.pointer[i]), expected[i], accuracy: 1e-3, "(\(channels), \(taps), \(pixels)) entry \(i)")
+                }
+                results.append(gradient.array)
+            }
+            XCTAssertEqual(results[0], results[1], "one thread and two differ for (\(channels), \(taps), \(pixels))")
+        }
+    }
+}

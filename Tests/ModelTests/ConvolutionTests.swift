@@ -8,11 +8,14 @@ final class ConvolutionTests: XCTestCase {
     struct Case { let cin, cout, h, w, k, stride, padding, outputPadding: Int }
 
     // Shapes of the convolutional VAE (scaled down) and some awkward ones.
+    // Both ways of computing the weight gradient are covered: sgemm, and
+    // NarrowProducts for ≤ 16 taps (Conv2d cases 0, 2, 3; ConvTranspose2d 2–4).
     let cases = [
         Case(cin: 1, cout: 3, h: 6, w: 6, k: 3, stride: 2, padding: 1, outputPadding: 1),
         Case(cin: 2, cout: 2, h: 5, w: 7, k: 3, stride: 1, padding: 0, outputPadding: 0),
         Case(cin: 3, cout: 2, h: 7, w: 5, k: 2, stride: 2, padding: 1, outputPadding: 1),
         Case(cin: 2, cout: 4, h: 4, w: 4, k: 1, stride: 1, padding: 0, outputPadding: 0),
+        Case(cin: 3, cout: 1, h: 5, w: 4, k: 3, stride: 2, padding: 1, outputPadding: 1),   // the last layer's shape
     ]
 
     func fill(_ p: UnsafeMutablePointer<Float>, _ n: Int, seed: UInt64) {
@@ -72,6 +75,7 @@ final class ConvolutionTests: XCTestCase {
             let store = ParameterStore(specs: Conv2d.specs(name: "conv", inChannels: c.cin, outChannels: c.cout, kernel: c.k))
             let g = ConvolutionGeometry(channels: c.cin, height: c.h, width: c.w, kernel: c.k, stride: c.stride, padding: c.padding)
             let layer = Conv2d(name: "conv", store: store, geometry: g)
+            XCTAssertEqual(layer.hasNarrowWeightGradient, [0, 2, 3].contains(n), "case \(n)")
             fill(store.values.pointer, store.count, seed: UInt64(10 + n))
             let batch = 2
             let x = Tensor(shape: [batch, g.inputSize])
@@ -94,6 +98,7 @@ final class ConvolutionTests: XCTestCase {
             let layer = ConvTranspose2d(name: "up", store: store, inChannels: c.cin, outChannels: c.cout, height: c.h, width: c.w,
                                         kernel: c.k, stride: c.stride, padding: c.padding, outputPadding: c.outputPadding)
             let (outH, outW) = (layer.geometry.height, layer.geometry.width)
+            XCTAssertEqual(layer.hasNarrowWeightGradient, [2, 3, 4].contains(n), "case \(n)")
             XCTAssertEqual(outH, (c.h - 1) * c.stride - 2 * c.padding + c.k + c.outputPadding)
             fill(store.values.pointer, store.count, seed: UInt64(40 + n))
             let batch = 2

@@ -8,6 +8,10 @@ import VAEEngine
 /// the batch is one product with a long inner dimension for sgemm:
 ///   Y (Cout, B·Hout·Wout) = W (Cout, Cin·k·k) × columns,
 /// then Y is copied out image by image with the bias added.
+///
+/// With few taps (Cin·k·k ≤ `NarrowProducts.maximumTaps`: the first,
+/// one-channel layer), the weight gradient is summed by `NarrowProducts`
+/// from dL/dy where it lies: sgemm ran that (32, 9) result at 33 GFLOP/s.
 public final class Conv2d: Layer {
     public let geometry: ConvolutionGeometry
     public let outChannels: Int
@@ -20,7 +24,11 @@ public final class Conv2d: Layer {
     private var dColumns = Tensor(shape: [0])
     /// Y or dL/dY in channel-major layout (Cout, B·Hout·Wout).
     private var product = Tensor(shape: [0])
+    /// The weight gradient's per-image terms, when few taps.
+    private var weightGradientTerms = Tensor(shape: [0])
     private var rows = 0
+    /// Whether the weight gradient goes through `NarrowProducts`.
+    public var hasNarrowWeightGradient: Bool { geometry.patchSize <= NarrowProducts.maximumTaps }
 
     public init(name: String, store: ParameterStore, geometry: ConvolutionGeometry) {
         self.geometry = geometry
@@ -47,6 +55,7 @@ public final class Conv2d: Layer {
         columns = Tensor(shape: [batchSize * g.patchSize * g.outputPixels])
         output = Tensor(shape: [batchSize * outputSize])
         product = Tensor(shape: [batchSize * outputSize])
+        if hasNarrowWeightGradient { weightGradientTerms = Tensor(shape: [batchSize * weight.count]) }
     }
 
     public func forward(_ x: Matrix) -> Matrix {
@@ -87,19 +96,27 @@ public final class Conv2d: Layer {
         let g = geometry
         precondition(dy.rows == rows && dy.columns == outputSize)
         let width = rows * g.outputPixels
-        let dyc = product.matrix(rows: outChannels, columns: width)
-        ChannelMajor.gather(dy, channels: outChannels, into: dyc.pointer)
-        parameters.accumulateChannelBiasGradient(dy, planeSize: g.outputPixels)
         let cols = columns.matrix(rows: g.patchSize, columns: width)
-        let weightGradient = MatrixProduct(dyc, .none, cols, .transposed, into: parameters.dWeight, beta: 1)
+        let dyc = product.matrix(rows: outChannels, columns: width)
+        parameters.accumulateChannelBiasGradient(dy, planeSize: g.outputPixels)
+        var weightGradient: MatrixProduct?
+        if hasNarrowWeightGradient {
+            NarrowProducts.accumulateWeightGradient(planes: dy, taps: cols.pointer, tapStride: width, into: parameters.dWeight,
+                                                    scratch: weightGradientTerms.matrix(rows: rows, columns: weight.count))
+            if inputGradient { ChannelMajor.gather(dy, channels: outChannels, into: dyc.pointer) }
+        } else {
+            ChannelMajor.gather(dy, channels: outChannels, into: dyc.pointer)
+            weightGradient = MatrixProduct(dyc, .none, cols, .transposed, into: parameters.dWeight, beta: 1)
+        }
         guard inputGradient else {
-            matrixProduct(weightGradient)
+            if let weightGradient { matrixProduct(weightGradient) }
             return Matrix(dInput.pointer, rows: 0, columns: g.inputSize)
         }
         if dInput.count < rows * g.inputSize { dInput = Tensor(shape: [rows * g.inputSize]) }
         if dColumns.count < cols.count { dColumns = Tensor(shape: [cols.count]) }
         let dcols = dColumns.matrix(rows: g.patchSize, columns: width)
-        matrixProducts(weightGradient, MatrixProduct(weight, .transposed, dyc, .none, into: dcols))
+        let columnsGradient = MatrixProduct(weight, .transposed, dyc, .none, into: dcols)
+        if let weightGradient { matrixProducts(weightGradient, columnsGradient) } else { matrixProduct(columnsGradient) }
         let dx = dInput.matrix(rows: rows, columns: g.inputSize)
         parallelRows(rows, workPerRow: g.patchSize * g.outputPixels) { images in
             dx.row(images.lowerBound).update(repeating: 0, count: images.count * g.inputSize)
