@@ -34,6 +34,7 @@ public enum NarrowProducts {
         let channels = gradient.rows, tapCount = gradient.columns, pixels = planes.columns / channels
         precondition(channels * pixels == planes.columns, "planes of \(planes.columns) values do not split into \(channels)")
         precondition(scratch.rows >= planes.rows && scratch.columns == channels * tapCount, "scratch too small")
+        precondition(tapStride >= planes.rows * pixels, "rows of taps shorter than the batch's pixels")
         let images = planes.rows, lanes = FloatLanes.scalarCount, whole = pixels / lanes * lanes
         parallelRows(images, workPerRow: planes.columns * tapCount) { batch in
             for b in batch {
