@@ -30,8 +30,13 @@ public func matrixProduct(_ product: MatrixProduct) {
 /// such a pair, of equal size: side by side they run ~3% faster than one
 /// after the other, each split over both threads (fewer synchronisations, and
 /// each thread packs panels only for its own product). Without the OpenMP
-/// build or with one thread, they run one after the other.
-public func matrixProducts(_ first: MatrixProduct, _ second: MatrixProduct) {
+/// build or with one thread, they run one after the other. A product that is
+/// nil is skipped (a layer whose weight gradient is not a product).
+public func matrixProducts(_ first: MatrixProduct?, _ second: MatrixProduct?) {
+    guard let first, let second else {
+        if let only = first ?? second { matrixProduct(only) }
+        return
+    }
     guard BLASThreads.current >= 2, let openMP = OpenMP.shared else {
         matrixProduct(first)
         matrixProduct(second)

@@ -124,17 +124,25 @@ extension SIMD8 where Scalar == Float {
     }
 
     /// The `count` (≤ 8 is allowed) floats at `p`, the missing lanes zero.
+    /// A short load builds its vector on the stack: keep it out of hot loops
+    /// (whole blocks of eight there, the short one after them).
     @inlinable @inline(__always)
     public init(loading p: UnsafePointer<Float>, count: Int) {
-        if count >= 8 { self = UnsafeRawPointer(p).loadUnaligned(as: Self.self); return }
+        if count >= 8 { self.init(loading: p); return }
         self.init(repeating: 0)
         for j in 0..<count { self[j] = p[j] }
+    }
+
+    /// Stores the eight lanes at `p`.
+    @inlinable @inline(__always)
+    public func store(to p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: self, as: Self.self)
     }
 
     /// Stores the first `count` lanes (all eight when `count` ≥ 8) at `p`.
     @inlinable @inline(__always)
     public func store(to p: UnsafeMutablePointer<Float>, count: Int) {
-        if count >= 8 { UnsafeMutableRawPointer(p).storeBytes(of: self, as: Self.self); return }
+        if count >= 8 { store(to: p); return }
         for j in 0..<count { p[j] = self[j] }
     }
 }
@@ -145,7 +153,11 @@ extension SIMD8 where Scalar == Float {
 @inlinable @inline(__always)
 public func mapLanes(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, count: Int,
                      _ body: (FloatLanes) -> FloatLanes) {
-    for i in stride(from: 0, to: count, by: FloatLanes.scalarCount) {
-        body(FloatLanes(loading: input + i, count: count - i)).store(to: output + i, count: count - i)
+    let whole = count / FloatLanes.scalarCount * FloatLanes.scalarCount
+    for i in stride(from: 0, to: whole, by: FloatLanes.scalarCount) {
+        body(FloatLanes(loading: input + i)).store(to: output + i)
+    }
+    if whole < count {
+        body(FloatLanes(loading: input + whole, count: count - whole)).store(to: output + whole, count: count - whole)
     }
 }

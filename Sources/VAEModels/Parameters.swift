@@ -94,15 +94,14 @@ public final class ParameterStore {
     /// False if any gradient is NaN or infinite: g·0 is 0 for every finite g
     /// and NaN otherwise, so one vectorised sum per block tells.
     public func gradientsAreFinite() -> Bool {
-        typealias Lanes = SIMD8<Float>
         let g = gradients.pointer, checks = blockChecks.pointer
         forEachBlockRange { range in
             for lower in stride(from: range.lowerBound, to: range.upperBound, by: Self.block) {
                 let upper = min(range.upperBound, lower + Self.block)
-                var sum = Lanes(repeating: 0), i = lower
-                while i + Lanes.scalarCount <= upper {
-                    sum += UnsafeRawPointer(g + i).loadUnaligned(as: Lanes.self) * 0
-                    i += Lanes.scalarCount
+                var sum = FloatLanes(repeating: 0), i = lower
+                while i + FloatLanes.scalarCount <= upper {
+                    sum += FloatLanes(loading: g + i) * 0
+                    i += FloatLanes.scalarCount
                 }
                 var tail: Float = 0
                 while i < upper { tail += g[i] * 0; i += 1 }
@@ -152,16 +151,17 @@ public struct WeightAndBias {
     /// threads, and each plane is summed eight lanes at a time: one running
     /// scalar sum made this a tenth of the conv model's step.
     public func accumulateChannelBiasGradient(_ dImages: Matrix, planeSize: Int) {
-        let dBias = self.dBias.pointer
+        let dBias = self.dBias.pointer, whole = planeSize / FloatLanes.scalarCount * FloatLanes.scalarCount
         parallelRows(self.dBias.count, workPerRow: dImages.rows * planeSize) { channels in
             for c in channels {
                 var total: Float = 0
                 for b in 0..<dImages.rows {
                     let plane = dImages.row(b) + c * planeSize
                     var lanes = FloatLanes(repeating: 0)
-                    for i in stride(from: 0, to: planeSize, by: FloatLanes.scalarCount) {
-                        lanes += FloatLanes(loading: plane + i, count: planeSize - i)
+                    for i in stride(from: 0, to: whole, by: FloatLanes.scalarCount) {
+                        lanes += FloatLanes(loading: plane + i)
                     }
+                    if whole < planeSize { lanes += FloatLanes(loading: plane + whole, count: planeSize - whole) }
                     total += lanes.sum()
                 }
                 dBias[c] += total

@@ -99,24 +99,23 @@ public final class Conv2d: Layer {
         let cols = columns.matrix(rows: g.patchSize, columns: width)
         let dyc = product.matrix(rows: outChannels, columns: width)
         parameters.accumulateChannelBiasGradient(dy, planeSize: g.outputPixels)
+        // The products read dL/dy channel-major; the narrow sum reads it as it is.
+        if inputGradient || !hasNarrowWeightGradient { ChannelMajor.gather(dy, channels: outChannels, into: dyc.pointer) }
         var weightGradient: MatrixProduct?
         if hasNarrowWeightGradient {
             NarrowProducts.accumulateWeightGradient(planes: dy, taps: cols.pointer, tapStride: width, into: parameters.dWeight,
                                                     scratch: weightGradientTerms.matrix(rows: rows, columns: weight.count))
-            if inputGradient { ChannelMajor.gather(dy, channels: outChannels, into: dyc.pointer) }
         } else {
-            ChannelMajor.gather(dy, channels: outChannels, into: dyc.pointer)
             weightGradient = MatrixProduct(dyc, .none, cols, .transposed, into: parameters.dWeight, beta: 1)
         }
         guard inputGradient else {
-            if let weightGradient { matrixProduct(weightGradient) }
+            matrixProducts(weightGradient, nil)
             return Matrix(dInput.pointer, rows: 0, columns: g.inputSize)
         }
         if dInput.count < rows * g.inputSize { dInput = Tensor(shape: [rows * g.inputSize]) }
         if dColumns.count < cols.count { dColumns = Tensor(shape: [cols.count]) }
         let dcols = dColumns.matrix(rows: g.patchSize, columns: width)
-        let columnsGradient = MatrixProduct(weight, .transposed, dyc, .none, into: dcols)
-        if let weightGradient { matrixProducts(weightGradient, columnsGradient) } else { matrixProduct(columnsGradient) }
+        matrixProducts(weightGradient, MatrixProduct(weight, .transposed, dyc, .none, into: dcols))
         let dx = dInput.matrix(rows: rows, columns: g.inputSize)
         parallelRows(rows, workPerRow: g.patchSize * g.outputPixels) { images in
             dx.row(images.lowerBound).update(repeating: 0, count: images.count * g.inputSize)

@@ -27,11 +27,10 @@ public final class ConvTranspose2d: Layer {
     /// The input in channel-major layout (kept for backward), then its gradient.
     private var inputChannelMajor = Tensor(shape: [0])
     private var dInputChannelMajor = Tensor(shape: [0])
-    /// The input, kept for backward, and the weight gradient's per-image
-    /// terms, when few taps.
+    /// The input, kept for backward (image by image, for the narrow weight
+    /// gradient), and that gradient's per-image terms.
     private var input: Matrix?
     private var weightGradientTerms = Tensor(shape: [0])
-    private var rows = 0
     /// Whether the weight gradient goes through `NarrowProducts`.
     public var hasNarrowWeightGradient: Bool { geometry.patchSize <= NarrowProducts.maximumTaps }
 
@@ -74,7 +73,6 @@ public final class ConvTranspose2d: Layer {
         let g = geometry
         precondition(x.columns == inputSize, "ConvTranspose2d expects \(inputSize) inputs, got \(x.columns)")
         reserve(batchSize: x.rows)
-        rows = x.rows
         input = x
         let width = x.rows * g.outputPixels
         let xc = inputChannelMajor.matrix(rows: inChannels, columns: width)
@@ -94,7 +92,8 @@ public final class ConvTranspose2d: Layer {
     /// db += Σ spatial dy.
     @discardableResult
     public func backward(_ dy: Matrix, inputGradient: Bool = true) -> Matrix {
-        let g = geometry
+        guard let x = input else { preconditionFailure("ConvTranspose2d.backward before forward") }
+        let g = geometry, rows = x.rows
         precondition(dy.rows == rows && dy.columns == outputSize)
         let width = rows * g.outputPixels
         let cols = columns.matrix(rows: g.patchSize, columns: width)
@@ -105,7 +104,6 @@ public final class ConvTranspose2d: Layer {
         parameters.accumulateChannelBiasGradient(dy, planeSize: plane)
         var weightGradient: MatrixProduct?
         if hasNarrowWeightGradient {
-            guard let x = input else { preconditionFailure("ConvTranspose2d.backward before forward") }
             NarrowProducts.accumulateWeightGradient(planes: x, taps: cols.pointer, tapStride: width, into: parameters.dWeight,
                                                     scratch: weightGradientTerms.matrix(rows: rows, columns: weight.count))
         } else {
@@ -113,7 +111,7 @@ public final class ConvTranspose2d: Layer {
             weightGradient = MatrixProduct(xc, .none, cols, .transposed, into: parameters.dWeight, beta: 1)
         }
         guard inputGradient else {
-            if let weightGradient { matrixProduct(weightGradient) }
+            matrixProducts(weightGradient, nil)
             return Matrix(dInput.pointer, rows: 0, columns: inputSize)
         }
         if dInput.count < rows * inputSize {
@@ -121,8 +119,7 @@ public final class ConvTranspose2d: Layer {
             dInputChannelMajor = Tensor(shape: [rows * inputSize])
         }
         let dxc = dInputChannelMajor.matrix(rows: inChannels, columns: width)
-        let inputProduct = MatrixProduct(weight, .none, cols, .none, into: dxc)
-        if let weightGradient { matrixProducts(weightGradient, inputProduct) } else { matrixProduct(inputProduct) }
+        matrixProducts(weightGradient, MatrixProduct(weight, .none, cols, .none, into: dxc))
         let dx = dInput.matrix(rows: rows, columns: inputSize)
         ChannelMajor.scatter(dxc.pointer, channels: inChannels, into: dx)
         return dx

@@ -27,15 +27,13 @@ public final class ReLU: Layer {
         let g = dy.pointer, p = y.pointer, width = dy.columns
         // Eight lanes at a time: the compiler cannot prove dy and y do not
         // alias, so it would leave the scalar loop scalar.
-        typealias Lanes = SIMD8<Float>
         parallelRows(dy.rows, workPerRow: width) { rows in
             var i = rows.lowerBound * width
             let upper = rows.upperBound * width
-            while i + Lanes.scalarCount <= upper {
-                let yi = UnsafeRawPointer(p + i).loadUnaligned(as: Lanes.self)
-                let gi = UnsafeRawPointer(g + i).loadUnaligned(as: Lanes.self)
-                UnsafeMutableRawPointer(g + i).storeBytes(of: gi.replacing(with: 0, where: yi .<= 0), as: Lanes.self)
-                i += Lanes.scalarCount
+            while i + FloatLanes.scalarCount <= upper {
+                let yi = FloatLanes(loading: p + i)
+                FloatLanes(loading: g + i).replacing(with: 0, where: yi .<= 0).store(to: g + i)
+                i += FloatLanes.scalarCount
             }
             while i < upper {
                 if p[i] <= 0 { g[i] = 0 }

@@ -41,14 +41,13 @@ public final class ReconstructionLoss {
         self.logits = logits
         let d = dLogits.matrix(rows: logits.rows, columns: logits.columns)
         let perSample = perSampleBuffer.pointer, likelihood = likelihood
-        let columns = logits.columns
+        let columns = logits.columns, whole = columns / FloatLanes.scalarCount * FloatLanes.scalarCount
         parallelRows(logits.rows, workPerRow: columns) { rows in
             for r in rows {
                 let l = logits.row(r), x = target.row(r), g = d.row(r)
-                // Eight pixels at a time; the lanes past the row's end add nothing.
-                var sum = FloatLanes(repeating: 0)
-                for j in stride(from: 0, to: columns, by: FloatLanes.scalarCount) {
-                    let n = columns - j
+                // Eight pixels from j (n of them valid): their loss, with the
+                // lanes past the row's end adding nothing, and their gradient.
+                @inline(__always) func block(_ j: Int, _ n: Int) -> FloatLanes {
                     let v = FloatLanes(loading: l + j, count: n), t = FloatLanes(loading: x + j, count: n)
                     var loss: FloatLanes
                     switch likelihood {
@@ -62,8 +61,13 @@ public final class ReconstructionLoss {
                         (2 * diff * p * (1 - p)).store(to: g + j, count: n)
                     }
                     if n < FloatLanes.scalarCount { loss = loss.replacing(with: 0, where: Self.laneIndex .>= FloatLanes(repeating: Float(n))) }
-                    sum += loss
+                    return loss
                 }
+                // Whole blocks in the loop, the short one after it (a short
+                // load is built on the stack).
+                var sum = FloatLanes(repeating: 0)
+                for j in stride(from: 0, to: whole, by: FloatLanes.scalarCount) { sum += block(j, FloatLanes.scalarCount) }
+                if whole < columns { sum += block(whole, columns - whole) }
                 perSample[r] = sum.sum()
             }
         }

@@ -46,20 +46,18 @@ public final class Adam {
         // Eight lanes at a time (explicit SIMD: the compiler cannot prove the
         // four buffers do not alias, so it leaves the scalar loop scalar), in
         // blocks shared among the BLAS threads.
-        typealias Lanes = SIMD8<Float>
         parameters.forEachBlockRange { range in
             var i = range.lowerBound
-            while i + Lanes.scalarCount <= range.upperBound {
-                let gi = UnsafeRawPointer(g + i).loadUnaligned(as: Lanes.self)
-                let mi = b1 * UnsafeRawPointer(mp + i).loadUnaligned(as: Lanes.self) + (1 - b1) * gi
-                let vi = b2 * UnsafeRawPointer(vp + i).loadUnaligned(as: Lanes.self) + (1 - b2) * gi * gi
-                let ti = UnsafeRawPointer(theta + i).loadUnaligned(as: Lanes.self)
-                UnsafeMutableRawPointer(mp + i).storeBytes(of: mi, as: Lanes.self)
-                UnsafeMutableRawPointer(vp + i).storeBytes(of: vi, as: Lanes.self)
-                UnsafeMutableRawPointer(g + i).storeBytes(of: Lanes(repeating: 0), as: Lanes.self)
-                UnsafeMutableRawPointer(theta + i).storeBytes(
-                    of: ti - stepSize * mi / (squareRoot(vi) / rootCorrection2 + eps), as: Lanes.self)
-                i += Lanes.scalarCount
+            while i + FloatLanes.scalarCount <= range.upperBound {
+                let gi = FloatLanes(loading: g + i)
+                let mi = b1 * FloatLanes(loading: mp + i) + (1 - b1) * gi
+                let vi = b2 * FloatLanes(loading: vp + i) + (1 - b2) * gi * gi
+                let ti = FloatLanes(loading: theta + i)
+                mi.store(to: mp + i)
+                vi.store(to: vp + i)
+                FloatLanes(repeating: 0).store(to: g + i)
+                (ti - stepSize * mi / (squareRoot(vi) / rootCorrection2 + eps)).store(to: theta + i)
+                i += FloatLanes.scalarCount
             }
             while i < range.upperBound {   // the last few, the same formula one at a time
                 mp[i] = b1 * mp[i] + (1 - b1) * g[i]
