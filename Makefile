@@ -68,7 +68,7 @@ FUZZ_BUILD   := .build-fuzz
 fuzz: setup
 	@mkdir -p $(FUZZ_BUILD)
 	swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name FuzzParsers \
-	  Sources/VAEData/*.swift Sources/VAEData/Drawing/*.swift Tests/Fuzz/FuzzParsers.swift \
+	  Sources/VAEData/*.swift Tests/Fuzz/FuzzParsers.swift \
 	  -Xcc -fmodule-map-file=Sources/CZlib/module.modulemap -Xcc -fmodule-map-file=Sources/CPNG/module.modulemap \
 	  -I Sources/CZlib -I Sources/CPNG $$(pkg-config --cflags-only-I libpng | sed 's/-I/-Xcc -I/g') \
 	  -lz -lpng16 -o $(FUZZ_BUILD)/fuzz-parsers 2>&1 | grep -v warning || true

@@ -1,9 +1,13 @@
 // swift-tools-version:5.9
 // The layout is the architecture (see ../shared/STYLE.md):
-//   C shims (module maps only) -> VAEEngine (tensors, BLAS, RNG)
-//   -> VAEModels (layers, losses, models, optimiser; no files, no terminal)
-//   VAEData (IDX, gzip, PNG/PGM, safetensors; knows no layers)
-//   -> VAETraining (data sets, batches, checkpoints, the training loop)
+//   C shims (module maps only) -> VAEEngine (tensors, BLAS, parallel passes, RNG)
+//   -> VAEModels (layers, posteriors, likelihoods, the model protocol and its
+//      families, objectives, optimiser; no files, no terminal)
+//   VAEData (IDX, gzip, PNG/PGM, safetensors, NPY; knows no layers)
+//   -> VAEPlots (charts and image grids)
+//   VAEInference (using a model: checkpoints, encoding, decoding, sampling,
+//      latent operations, scoring, evaluation, the anomaly protocol)
+//   -> VAETraining (training runs: settings, the loop, resume, the benchmark)
 //   -> vae (the command-line tool: flags in, library calls, reports out)
 import PackageDescription
 
@@ -31,16 +35,20 @@ let package = Package(
                 linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", "/usr/lib/x86_64-linux-gnu/openblas-openmp"])]),
         .target(name: "VAEModels", dependencies: ["VAEEngine"]),
         .target(name: "VAEData", dependencies: ["CZlib", "CPNG"]),
-        .target(name: "VAETraining", dependencies: ["VAEEngine", "VAEModels", "VAEData"]),
+        .target(name: "VAEPlots", dependencies: ["VAEData"]),
+        .target(name: "VAEInference", dependencies: ["VAEEngine", "VAEModels", "VAEData"]),
+        .target(name: "VAETraining", dependencies: ["VAEEngine", "VAEModels", "VAEData", "VAEInference"]),
         .executableTarget(name: "vae", dependencies: [
-            "VAETraining",
+            "VAEInference", "VAETraining", "VAEPlots",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "EngineTests", dependencies: ["VAEEngine"]),
         .testTarget(name: "ModelTests", dependencies: ["VAEModels"]),
         .testTarget(name: "DataTests", dependencies: ["VAEData"]),
-        .testTarget(name: "TrainingTests", dependencies: ["VAETraining", "CZlib"]),
+        .testTarget(name: "InferenceTests", dependencies: ["VAEInference", "VAETraining", "CZlib"]),
+        .testTarget(name: "PlotTests", dependencies: ["VAEPlots"]),
+        .testTarget(name: "TrainingTests", dependencies: ["VAETraining", "VAEPlots"]),
         .testTarget(name: "CLITests", dependencies: ["vae", "VAEData"]),
     ]
 )

@@ -1,6 +1,7 @@
 import Foundation
 import VAEData
 import VAEEngine
+import VAEInference
 import VAEModels
 
 /// Steady-state speed of one architecture (`vae bench`).
@@ -28,9 +29,9 @@ public struct BenchmarkResult {
 /// Times `batches` training steps on real MNIST batches after a warm-up,
 /// then encoding `images` test images and decoding as many prior draws, each
 /// as one batch.
-public func benchmark(name: String, configuration: VAEConfiguration, train: ImageSet, test: ImageSet,
+public func benchmark(name: String, configuration: ModelConfiguration, train: ImageSet, test: ImageSet,
                       batchSize: Int = 128, batches: Int = 200, seed: UInt64 = 0) throws -> BenchmarkResult {
-    let model = VAE(configuration: configuration)
+    let model = configuration.family.makeModel(configuration)
     model.initialize(seed: seed)
     var settings = TrainingSettings()
     settings.batchSize = batchSize
@@ -48,15 +49,15 @@ public func benchmark(name: String, configuration: VAEConfiguration, train: Imag
 
     // The model-level passes over one batch of 10k rows, as PyTorch's
     // `model.encode(x)` and `model.decode(z)` are timed in the reference.
-    let count = test.count, latent = configuration.latent
+    let count = test.count, latent = model.latentSize
     let x = Tensor(shape: [count, test.pixelsPerImage]), z = Tensor(shape: [count, latent])
     test.gather(0..<count, into: x.pointer)
     var rng = RandomGenerator(seed: seed, stream: .evaluation)
     rng.fillNormal(z.pointer, count: z.count)
     model.reserve(batchSize: count)
     let xm = x.matrix(rows: count, columns: test.pixelsPerImage), zm = z.matrix(rows: count, columns: latent)
-    let encode = timedRepeats { _ = model.encode(xm) }
-    let decode = timedRepeats { _ = model.decodeMeans(zm) }
+    let encode = timedRepeats { _ = model.encode(xm, condition: nil) }
+    let decode = timedRepeats { _ = model.decodeMeans(zm, condition: nil) }
     return BenchmarkResult(name: name, trainSamplesPerSecond: samples / elapsed, epochSeconds: 60_000 / (samples / elapsed),
                            matrixProductFraction: gemmSeconds / elapsed, gflops: gflops,
                            encodeSeconds: encode.seconds, decodeSeconds: decode.seconds,

@@ -1,33 +1,68 @@
 import Foundation
+import VAEInference
+import VAEModels
 
-/// The hyperparameters of a run (`vae train`'s flags).
+/// How a model is trained: what a checkpoint records of its run (`metadata`)
+/// and `vae train --resume` continues with unless a flag says otherwise.
 public struct TrainingSettings: Equatable {
-    public var epochs = 10
     public var batchSize = 128
     public var learningRate: Float = 1e-3
-    /// Weight of the KL term: 1 is the VAE, > 1 the β-VAE.
+    /// Weight of the KL term: 1 is the VAE, > 1 the β-VAE (Higgins et al. 2017).
     public var beta: Float = 1
     public var seed: UInt64 = 0
-    /// Dynamic binarisation: every time an image is drawn, each pixel is set to
-    /// 1 with probability equal to its intensity (Burda et al. 2015).
-    public var binarize = false
+    /// Which images, and whether they are binarised as drawn.
+    public var data = TrainingData()
     /// The KL weight rises linearly from 0 to β over this many epochs (per step).
     public var warmupEpochs = 0
     public var schedule = LearningRateSchedule.constant
     /// Samples per image of the importance-weighted bound; 1 trains on the ELBO.
     public var importanceSamples = 1
+    /// The denoising criterion's corruption of each input, or nil.
+    public var corruption: Corruption?
 
     public init() {}
+
+    public var objective: Objective.Kind { importanceSamples > 1 ? .importanceWeighted(samples: importanceSamples) : .elbo }
 
     /// The KL weight at a point of training (epochs completed, as a fraction).
     public func klWeight(at progress: Double) -> Float {
         guard warmupEpochs > 0 else { return beta }
         return beta * Float(min(1, progress / Double(warmupEpochs)))
     }
+
+    /// Metadata keys: beta, lr, batch_size, seed, warmup_epochs, lr_decay
+    /// (none|iwae|factor), iw_samples, corrupt (only when set), and the data's
+    /// (binarize, digits, holdout).
+    public var metadata: [String: String] {
+        var m = [
+            "beta": String(Double(beta)),
+            "lr": String(Double(learningRate)),
+            "batch_size": String(batchSize),
+            "seed": String(seed),
+            "warmup_epochs": String(warmupEpochs),
+            "lr_decay": schedule.text,
+            "iw_samples": String(importanceSamples),
+        ]
+        if let corruption { m["corrupt"] = corruption.spec }
+        return m.merging(data.metadata) { own, _ in own }
+    }
+
+    public init(metadata values: [String: String]) throws {
+        let m = MetadataReader(values)
+        beta = Float(try m.real("beta"))
+        learningRate = Float(try m.real("lr"))
+        batchSize = try m.integer("batch_size", in: 1...Int(Int32.max))
+        seed = try m.choice("seed", expected: "an unsigned integer", UInt64.init)
+        data = try TrainingData(metadata: values)
+        warmupEpochs = try m.integer("warmup_epochs", in: 0...100_000, default: 0)
+        schedule = try m.choice("lr_decay", default: .constant, expected: "none, iwae or a factor in (0, 1]", LearningRateSchedule.init(text:))
+        importanceSamples = try m.integer("iw_samples", in: 1...100_000, default: 1)
+        corruption = m.has("corrupt") ? try m.choice("corrupt", expected: Corruption.specHelp, Corruption.init(spec:)) : nil
+    }
 }
 
 /// How the learning rate changes from epoch to epoch.
-public enum LearningRateSchedule: Equatable {
+public enum LearningRateSchedule: Equatable, Sendable {
     case constant
     /// Multiplied by this factor after every epoch.
     case exponential(Double)

@@ -1,5 +1,5 @@
 import ArgumentParser
-import VAETraining
+import VAEInference
 
 struct Arithmetic: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,7 +29,7 @@ struct Arithmetic: ParsableCommand {
         let reader = imageOptions.reader()
         let inputs = try [a, b, c].map(reader.loadOne)
         let conditions = try imageOptions.conditions(for: inputs, model: model, modelPath: modelOptions.model)
-        let mu = model.encodings(inputs.map(\.pixels), conditions: conditions).map(\.mu)
+        let mu = model.encodings(inputs.map(\.pixels), conditions: conditions).map(\.point)
         let result = model.decodedImages([analogy(mu[0], minus: mu[1], plus: mu[2])], conditions: conditions.map { [$0[0]] })
         let grid = try writeGrid([inputs.map { grayImage($0.pixels) } + result], to: output)
         print("wrote \(output) (\(grid.width)x\(grid.height)): \(a) − \(b) + \(c)")

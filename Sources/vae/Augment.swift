@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import VAEData
-import VAETraining
+import VAEInference
 
 struct Augment: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -23,10 +23,10 @@ struct Bench: ParsableCommand {
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var threadOptions: ThreadOptions
 
-    static let architectures: [(String, VAEConfiguration)] = [
-        ("mlp", VAEConfiguration(hidden: [512, 256])),
-        ("mlp400", VAEConfiguration(hidden: [400])),
-        ("conv", VAEConfiguration(architecture: .conv, hidden: [256])),
+    static let architectures: [(String, ModelConfiguration)] = [
+        ("mlp", ModelConfiguration(hidden: [512, 256])),
+        ("mlp400", ModelConfiguration(hidden: [400])),
+        ("conv", ModelConfiguration(architecture: .conv, hidden: [256])),
     ]
 
     func validate() throws {

@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
 import VAEData
-import VAETraining
+import VAEInference
+import VAEPlots
 
 struct Encode: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Encode images to their latent distributions q(z|x) = N(μ, σ²).",
-        discussion: "Writes one row per image: CSV with the header source,label,mu_0,…,mu_{k-1},logvar_0,…,logvar_{k-1} (label empty when unknown), or a float32 .npy array of shape [n, 2k] (μ then log σ²). --plot draws the means: the two latent dimensions when k = 2, else their first two principal components, coloured by digit.")
+        discussion: "Writes one row per image: CSV with the header source,label,mu_0,…,mu_{k-1},logvar_0,…,logvar_{k-1} (label empty when unknown), or a float32 .npy array of shape [n, 2k] (μ then log σ²); a model with several stochastic layers has each layer's columns in turn, named z1_mu_0, …, z1_logvar_0, …, z2_mu_0, …. --plot draws the points the decoder would start from (μ): the two latent dimensions when there are two, else their first two principal components, coloured by digit.")
 
     @OptionGroup var inputs: ManyImageInputs
 
@@ -35,36 +36,38 @@ struct Encode: ParsableCommand {
         let images = try inputs.load()
         let conditions = try inputs.imageOptions.conditions(for: images, model: model, modelPath: modelOptions.model)
         let codes = model.encodings(images.map(\.pixels), conditions: conditions)
-        let k = model.configuration.latent
+        let layers = codes.first?.layers.map(\.mu.count) ?? []
+        let width = 2 * layers.reduce(0, +)
+        let rows = codes.map { $0.layers.flatMap { $0.mu + $0.logVar } }
         if output.lowercased().hasSuffix(".npy") {
-            let flat = codes.flatMap { $0.mu + $0.logVar }
-            try AtomicFile.write(NPY.encode(float32: flat, shape: [codes.count, 2 * k]), to: output)
+            try AtomicFile.write(NPY.encode(float32: rows.flatMap { $0 }, shape: [codes.count, width]), to: output)
         } else {
-            var csv = "source,label," + (0..<k).map { "mu_\($0)" }.joined(separator: ",") + ","
-                + (0..<k).map { "logvar_\($0)" }.joined(separator: ",") + "\n"
-            for (image, code) in zip(images, codes) {
+            let names = layers.enumerated().flatMap { i, k -> [String] in
+                let prefix = layers.count == 1 ? "" : "z\(i + 1)_"
+                return (0..<k).map { "\(prefix)mu_\($0)" } + (0..<k).map { "\(prefix)logvar_\($0)" }
+            }
+            var csv = (["source", "label"] + names).joined(separator: ",") + "\n"
+            for (image, row) in zip(images, rows) {
                 csv += csvField(image.source) + "," + (image.label.map(String.init) ?? "") + ","
-                    + (code.mu + code.logVar).map { "\($0)" }.joined(separator: ",") + "\n"
+                    + row.map { "\($0)" }.joined(separator: ",") + "\n"
             }
             try AtomicFile.write(Array(csv.utf8), to: output)
         }
-        print("encoded \(images.count) images to \(output) (k = \(k))")
+        print("encoded \(images.count) images to \(output) (k = \(layers.map(String.init).joined(separator: ", ")))")
         if let plot {
-            let means = codes.map(\.mu)
-            let scatter: Chart
+            let points = codes.map(\.point)
+            let k = model.latentSize
+            let figure: RGBImage
             if k == 2 {
-                scatter = Chart(title: "LATENT MEANS", xLabel: "Z0", yLabel: "Z1", series: [
-                    .points(zip(means, images).map { .init(x: Double($0[0]), y: Double($0[1]), label: $1.label) })])
+                figure = Figures.latentScatter(points: points.map { (Double($0[0]), Double($0[1])) }, labels: images.map(\.label),
+                                               dimensions: k, explained: nil)
             } else {
-                let pca = PrincipalProjection(means)
-                scatter = Chart(
-                    title: String(format: "LATENT MEANS, PCA OF %d DIMENSIONS", k),
-                    xLabel: String(format: "PC1 (%.0f%%)", 100 * pca.explained.0),
-                    yLabel: String(format: "PC2 (%.0f%%)", 100 * pca.explained.1),
-                    series: [.points(zip(pca.coordinates, images).map { .init(x: $0.0, y: $0.1, label: $1.label) })])
+                let pca = PrincipalProjection(points)
+                figure = Figures.latentScatter(points: pca.coordinates.map { ($0.0, $0.1) }, labels: images.map(\.label),
+                                               dimensions: k, explained: pca.explained)
             }
-            try scatter.render().write(path: plot)
-            print("plotted \(means.count) latent means to \(plot)")
+            try figure.write(path: plot)
+            print("plotted \(points.count) latent means to \(plot)")
         }
     }
 

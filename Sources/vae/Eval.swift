@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import VAEData
-import VAETraining
+import VAEInference
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,7 +20,7 @@ struct Eval: ParsableCommand {
 
     @Option(help: ArgumentHelp("fixed: binarise the images once with a fixed seed; none: grey levels (default: fixed for a model trained with --binarize dynamic, else none).",
                                valueName: "fixed|none"))
-    var binarize: String?
+    var binarize: Binarization?
 
     @Option(help: ArgumentHelp("Write the figures as JSON.", valueName: "path"))
     var json: String?
@@ -33,22 +33,22 @@ struct Eval: ParsableCommand {
     func validate() throws {
         guard (0...100_000).contains(iwSamples) else { throw ValidationError("--iw-samples must be in 0...100000, got \(iwSamples)") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
-        if let binarize, binarize != "fixed" && binarize != "none" {
-            throw ValidationError("--binarize must be fixed or none, got '\(binarize)'")
-        }
     }
 
     func run() throws {
         threadOptions.apply()
         if let json { try checkWritable(json, flag: "--json") }
-        let loaded = try Checkpoint.load(path: modelOptions.model, optimizer: false)
+        let loaded = try Checkpoint.load(path: modelOptions.model)
         let model = loaded.model
         if iwSamples > 0 && model.configuration.likelihood != .bernoulli {
             throw CLIError("--iw-samples needs a Bernoulli decoder (a model trained with --loss bce)")
         }
+        if iwSamples > 0 && model.noisePerDraw == 0 {
+            throw CLIError("--iw-samples: \(modelOptions.model) draws no z from q(z|x), so there is nothing to importance-sample")
+        }
         var images = try MNIST.load(directory: try dataOptions.locate(), split: split)
         if let limit, limit < images.count { images = images.subset(0..<limit) }
-        let binary = binarize.map { $0 == "fixed" } ?? loaded.info.binarize
+        let binary = binarize.map { $0 == .fixed } ?? loaded.trainingData.binarized
         if binary { images = binarized(images, seed: seedOptions.seed) }
         let isTerminal = isatty(STDOUT_FILENO) != 0
         let result = evaluateModel(model, images: images, seed: seedOptions.seed, importanceSamples: iwSamples) { done in
@@ -60,21 +60,35 @@ struct Eval: ParsableCommand {
         if isTerminal && iwSamples > 0 { print("\r\u{1B}[K", terminator: "") }
         let t = result.terms
         print("\(images.count) \(split.rawValue) images\(binary ? ", binarised (fixed seed \(seedOptions.seed))" : ", grey levels")")
-        print(String(format: "−ELBO %.3f = reconstruction %.3f + KL %.3f (nats per image)",
-                     t.negativeELBOPerSample, t.reconstructionPerSample, t.klPerSample))
-        print("KL per dimension: " + result.klPerDimension.map { String(format: "%.2f", $0) }.joined(separator: " "))
-        print("active units: \(result.activeUnits) of \(model.configuration.latent) (Cov_x E[z_j|x] > 0.01)")
+        let parts = t.boundTerms.map { String(format: "%@ %.3f", $0.label, t.perSample($0)) }
+        print(String(format: "−ELBO %.3f = %@ (nats per image)", t.boundPerSample, parts.joined(separator: " + ")))
+        for (i, layer) in result.layers.enumerated() {
+            let name = result.layers.count == 1 ? "" : " of z\(i + 1)"
+            print("KL per dimension\(name): " + layer.klPerDimension.map { String(format: "%.2f", $0) }.joined(separator: " "))
+            print("active units\(name): \(layer.activeUnits) of \(layer.dimensions) (Cov_x E[z_j|x] > 0.01)")
+        }
         if let nll = result.importanceWeightedNLL {
             print(String(format: "−log p(x) ≈ %.3f (importance-weighted, K = %d, %.1f s)", nll, iwSamples, result.importanceSeconds))
         }
         if let json {
             var doc: [String: Any] = [
-                "nelbo": t.negativeELBOPerSample, "recon": t.reconstructionPerSample, "kl": t.klPerSample,
-                "active_units": result.activeUnits, "iw_samples": iwSamples, "n": images.count,
-                "kl_per_dimension": result.klPerDimension, "binarized": binary, "split": split.rawValue,
+                "nelbo": t.boundPerSample, "iw_samples": iwSamples, "n": images.count, "binarized": binary, "split": split.rawValue,
+                "active_units": result.layers.map(\.activeUnits).reduce(0, +),
             ]
+            for (name, value) in t.perSampleByName { doc[name] = value }
+            if result.layers.count == 1 {
+                doc["kl_per_dimension"] = result.layers[0].klPerDimension
+            } else {
+                doc["active_units_per_layer"] = result.layers.map(\.activeUnits)
+                doc["kl_per_dimension_per_layer"] = result.layers.map(\.klPerDimension)
+            }
             if let nll = result.importanceWeightedNLL { doc["iw_nll"] = nll; doc["iw_seconds"] = result.importanceSeconds }
             try writeJSON(doc, to: json)
         }
     }
+}
+
+extension Eval {
+    /// `--binarize`: the images binarised once with a fixed seed, or grey levels.
+    enum Binarization: String, CaseIterable, ExpressibleByArgument { case fixed, none }
 }

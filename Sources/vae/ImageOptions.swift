@@ -1,10 +1,9 @@
 import ArgumentParser
 import Foundation
 import VAEData
+import VAEInference
 import VAEModels
-import VAETraining
-
-extension MNISTSplit: ExpressibleByArgument {}
+import VAEPlots
 
 /// How image inputs are read: MNIST-style preprocessing unless `--raw`, and
 /// where the data set is for `test:N` references.
@@ -14,7 +13,7 @@ struct ImageOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("For a conditional model, the digit of the inputs: one for all, or one per input in order (test:N and train:N inputs otherwise use their own label).",
                                valueName: "d|d1,d2,..."))
-    var label: String?
+    var label: CommaSeparated<Int>?
 
     @OptionGroup var dataOptions: DataOptions
 
@@ -24,18 +23,13 @@ struct ImageOptions: ParsableArguments {
 
     /// The digits given with --label, or nil.
     func labels() throws -> [Int]? {
-        guard let label else { return nil }
-        let values = label.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard values.allSatisfy({ ($0 ?? -1) >= 0 }) else {
-            throw ValidationError("--label must be a digit or comma-separated digits, got '\(label)'")
-        }
-        return values.compactMap { $0 }
+        try label?.checked("--label", in: 0...65_535, counts: 1...100_000, what: "class numbers")
     }
 
     /// What `model` needs besides the pixels of `inputs`: nothing (nil) for an
     /// unconditional model, else one-hot rows of each input's label, from
     /// --label or the data set.
-    func conditions(for inputs: [InputImage], model: VAE, modelPath: String) throws -> [[Float]]? {
+    func conditions(for inputs: [InputImage], model: any VariationalModel, modelPath: String) throws -> [[Float]]? {
         guard model.configuration.isConditional else { return try noLabels(modelPath) }
         let given = try labels()
         if let given, given.count != 1 && given.count != inputs.count {
@@ -52,7 +46,7 @@ struct ImageOptions: ParsableArguments {
 
     /// The one-hot label a conditional model draws with when there is no
     /// input image (--label d, required); nil for an unconditional model.
-    func drawingCondition(model: VAE, modelPath: String) throws -> [Float]? {
+    func drawingCondition(model: any VariationalModel, modelPath: String) throws -> [Float]? {
         guard model.configuration.isConditional else { return try noLabels(modelPath) }
         guard let labels = try labels(), labels.count == 1 else {
             throw CLIError("\(modelPath) is a conditional model: give the digit to draw with --label d")
@@ -68,7 +62,7 @@ struct ImageOptions: ParsableArguments {
 }
 
 /// One-hot rows of `labels` for a conditional model, checked against its classes.
-func oneHotConditions(labels: [Int], model: VAE, modelPath: String, flag: String) throws -> [[Float]]? {
+func oneHotConditions(labels: [Int], model: any VariationalModel, modelPath: String, flag: String) throws -> [[Float]]? {
     let classes = model.configuration.classes
     if let bad = labels.first(where: { !(0..<classes).contains($0) }) {
         throw CLIError("\(flag) \(bad): \(modelPath) knows classes 0-\(classes - 1)")
@@ -108,23 +102,11 @@ struct ManyImageInputs: ParsableArguments {
 }
 
 /// The model of a command that uses a trained VAE.
-func loadModel(_ options: ModelOptions) throws -> VAE {
-    try Checkpoint.load(path: options.model, optimizer: false).model
+func loadModel(_ options: ModelOptions) throws -> any VariationalModel {
+    try Checkpoint.load(path: options.model).model
 }
 
-/// Checks an image output path before any work: extension and folder.
-func checkImageOutput(_ path: String, flag: String = "-o") throws {
-    try checkImageExtension(path, flag: flag)
-    try checkWritable(path, flag: flag)
-}
-
-/// Writes `object` as pretty JSON, atomically.
-func writeJSON(_ object: [String: Any], to path: String) throws {
-    let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-    try AtomicFile.write(Array(data) + [10], to: path)
-}
-
-/// Rows of tiles, each row the same length.
+/// Rows of tiles, each row the same length, written as one image.
 func writeGrid(_ rows: [[GrayImage]], to path: String) throws -> GrayImage {
     let columns = rows.map(\.count).max() ?? 1
     let blank = GrayImage(width: 28, height: 28, pixels: [UInt8](repeating: 0, count: 784))

@@ -1,5 +1,5 @@
 import ArgumentParser
-import VAETraining
+import VAEInference
 
 struct Interpolate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -37,7 +37,7 @@ struct Interpolate: ParsableCommand {
         let inputs = try [a, b].map(reader.loadOne)
         let conditions = try imageOptions.conditions(for: inputs, model: model, modelPath: modelOptions.model)
         let codes = model.encodings(inputs.map(\.pixels), conditions: conditions)
-        let path = interpolate(codes[0].mu, codes[1].mu, steps: steps, spherical: slerp)
+        let path = interpolate(codes[0].point, codes[1].point, steps: steps, spherical: slerp)
         let labelPath = conditions.map { interpolate($0[0], $0[1], steps: steps, spherical: false) }
         let strip = [grayImage(inputs[0].pixels)] + model.decodedImages(path, conditions: labelPath) + [grayImage(inputs[1].pixels)]
         let grid = try writeGrid([strip], to: output)

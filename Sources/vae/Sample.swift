@@ -1,6 +1,7 @@
 import ArgumentParser
 import VAEData
-import VAETraining
+import VAEInference
+import VAEPlots
 
 struct Sample: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -48,8 +49,11 @@ struct Sample: ParsableCommand {
             guard digit < classes else { throw CLIError("--digit \(digit): \(modelOptions.model) knows classes 0-\(classes - 1)") }
         }
         if manifold {
-            guard model.configuration.latent == 2 else {
-                throw CLIError("--manifold needs a model with a 2-D latent space; \(modelOptions.model) has \(model.configuration.latent) (train one with --latent 2)")
+            guard model.hasStandardNormalPrior else {
+                throw CLIError("--manifold: \(modelOptions.model)'s prior is not N(0, I) over z, so its quantiles mean nothing")
+            }
+            guard model.latentSize == 2 else {
+                throw CLIError("--manifold needs a model with a 2-D latent space; \(modelOptions.model) has \(model.latentSize) (train one with --latent 2)")
             }
             if model.configuration.isConditional && digit == nil {
                 throw CLIError("--manifold: \(modelOptions.model) is a conditional model; choose the digit with --digit")

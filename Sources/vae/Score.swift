@@ -1,9 +1,7 @@
 import ArgumentParser
 import Foundation
 import VAEData
-import VAETraining
-
-extension AnomalyMetric: ExpressibleByArgument {}
+import VAEInference
 
 /// `--metric` and `--samples`, shared by `score` and `anomaly`.
 struct ScoringOptions: ParsableArguments {
@@ -61,32 +59,16 @@ struct Score: ParsableCommand {
         threadOptions.apply()
         if let output { try checkWritable(output, flag: "-o") }
         if let json { try checkWritable(json, flag: "--json") }
-        let loaded = try Checkpoint.load(path: modelOptions.model, optimizer: false)
-        let model = loaded.model
+        let loaded = try Checkpoint.load(path: modelOptions.model)
+        let scorer = AnomalyScorer(model: loaded.model, metric: scoring.metric, samples: scoring.draws, seed: seedOptions.seed)
         let images = try inputs.load()
-        let score = { (inputs: [InputImage], conditions: [[Float]]?) in
-            anomalyScores(model: model, images: inputs.map(\.pixels), conditions: conditions, metric: scoring.metric,
-                          samples: scoring.draws, seed: seedOptions.seed)
-        }
-        let scores = score(images, try inputs.imageOptions.conditions(for: images, model: model, modelPath: modelOptions.model))
-
-        var chosen: (value: Double, how: String, calibrationCount: Int)?
-        if let threshold { chosen = (threshold, "given", 0) }
+        let scores = scorer.scores(images.map(\.pixels),
+                                   conditions: try inputs.imageOptions.conditions(for: images, model: loaded.model, modelPath: modelOptions.model))
+        var chosen: Threshold?
+        if let threshold { chosen = Threshold(value: threshold, method: "given") }
         if let calibrate {
-            let reference = try calibrationImages(calibrate, info: loaded.info)
-            // Calibration images carry their labels only when they come from MNIST.
-            let referenceConditions = try model.configuration.isConditional
-                ? oneHotConditions(labels: reference.map { image in
-                    guard let label = image.label else {
-                        throw CLIError("--calibrate \(calibrate): \(modelOptions.model) is a conditional model, and \(image.source) has no label; calibrate on MNIST images (train, heldout, test, test:A-B)")
-                    }
-                    return label
-                }, model: model, modelPath: modelOptions.model, flag: "--calibrate")
-                : nil
-            let referenceScores = score(reference, referenceConditions)
-            chosen = (VAETraining.percentile(referenceScores, percentile),
-                      String(format: "percentile %g of %d calibration images (%@)", percentile, reference.count, calibrate),
-                      reference.count)
+            let reference = try inputs.imageOptions.reader().calibrationImages(calibrate, trainingData: loaded.trainingData)
+            chosen = try scorer.threshold(normal: reference, percentile: percentile, describedAs: calibrate)
         }
         let flags = scores.map { s in chosen.map { s > $0.value } }
 
@@ -108,41 +90,17 @@ struct Score: ParsableCommand {
         }
         let flagged = flags.compactMap { $0 }.filter { $0 }.count
         if let chosen {
-            print(String(format: "threshold %.3f (%@): %d of %d images anomalous", chosen.value, chosen.how, flagged, images.count))
+            print(String(format: "threshold %.3f (%@): %d of %d images anomalous", chosen.value, chosen.method, flagged, images.count))
         }
         if let json {
             var doc: [String: Any] = ["metric": scoring.metric.rawValue, "n": images.count, "samples": scoring.draws]
             if let chosen {
                 doc["threshold"] = chosen.value
-                doc["threshold_method"] = chosen.how
+                doc["threshold_method"] = chosen.method
                 doc["n_anomalous"] = flagged
-                if calibrate != nil { doc["percentile"] = percentile; doc["calibration_n"] = chosen.calibrationCount }
+                if let p = chosen.percentile { doc["percentile"] = p; doc["calibration_n"] = chosen.calibrationCount }
             }
             try writeJSON(doc, to: json)
-        }
-    }
-
-    /// The reference set named by --calibrate.
-    func calibrationImages(_ spec: String, info: CheckpointInfo) throws -> [InputImage] {
-        let reader = inputs.imageOptions.reader()
-        switch spec {
-        case "train", "heldout":
-            let split = info.data.split(try reader.split(.train))
-            guard let set = spec == "train" ? split.fit : split.heldOut else {
-                throw CLIError("--calibrate heldout: \(modelOptions.model) was trained without held-out images (vae train --holdout N)")
-            }
-            return reader.images(of: set, name: spec)
-        case "test":
-            return try reader.load(split: .test, limit: nil)
-        default:
-            var isFolder: ObjCBool = false
-            if FileManager.default.fileExists(atPath: spec, isDirectory: &isFolder), isFolder.boolValue {
-                let files = try FileManager.default.contentsOfDirectory(atPath: spec).sorted()
-                    .filter { $0.lowercased().hasSuffix(".png") || $0.lowercased().hasSuffix(".pgm") }
-                guard !files.isEmpty else { throw CLIError("--calibrate \(spec): no .png or .pgm images in this folder") }
-                return try reader.load(files.map { (spec as NSString).appendingPathComponent($0) })
-            }
-            return try reader.load(spec)
         }
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import VAEData
 import VAETraining
 
 /// How `vae train` talks: a live progress bar on a terminal, one plain line
@@ -37,51 +36,8 @@ final class TrainingReporter {
 
     func epochFinished(_ r: EpochReport) {
         clearLine()
-        say(String(format: "epoch %2d/%d  train loss %.3f  test -ELBO %.3f (recon %.3f + KL %.3f)  %.0f samples/s  %.2fs",
-                   r.epoch, totalEpochs, r.trainLoss, r.test.negativeELBOPerSample,
-                   r.test.reconstructionPerSample, r.test.klPerSample, r.samplesPerSecond, r.trainSeconds))
-    }
-}
-
-/// The per-epoch figures of a run, rewritten (atomically) as JSON after each epoch.
-struct TrainingLog {
-    let path: String?
-    let settings: TrainingSettings
-    let info: CheckpointInfo
-    var epochs: [[String: Any]] = []
-    var peakResidentMiB: Double?
-
-    init(path: String?, settings: TrainingSettings, info: CheckpointInfo) {
-        self.path = path
-        self.settings = settings
-        self.info = info
-    }
-
-    mutating func finish(peakResidentMiB: Double) throws {
-        self.peakResidentMiB = peakResidentMiB
-        try write()
-    }
-
-    mutating func append(_ r: EpochReport) throws {
-        epochs.append([
-            "epoch": r.epoch, "train_loss": r.trainLoss,
-            "train_recon": r.train.reconstructionPerSample, "train_kl": r.train.klPerSample,
-            "test_nelbo": r.test.negativeELBOPerSample, "test_recon": r.test.reconstructionPerSample,
-            "test_kl": r.test.klPerSample, "train_seconds": r.trainSeconds, "samples_per_s": r.samplesPerSecond,
-        ])
-        try write()
-    }
-
-    private func write() throws {
-        guard let path else { return }
-        let c = info.configuration
-        let document: [String: Any] = [
-            "config": ["arch": c.arch, "hidden": c.hidden, "latent": c.latent, "loss": c.likelihood.rawValue,
-                       "beta": Double(settings.beta), "lr": Double(settings.learningRate),
-                       "batch_size": settings.batchSize, "seed": settings.seed] as [String: Any],
-            "epochs": epochs,
-            "peak_rss_mib": peakResidentMiB ?? peakResidentMemoryMiB(),
-        ]
-        try writeJSON(document, to: path)
+        let parts = r.test.boundTerms.map { String(format: "%@ %.3f", $0.label, r.test.perSample($0)) }.joined(separator: " + ")
+        say(String(format: "epoch %2d/%d  train loss %.3f  test -ELBO %.3f (%@)  %.0f samples/s  %.2fs",
+                   r.epoch, totalEpochs, r.trainLoss, r.test.boundPerSample, parts, r.samplesPerSecond, r.trainSeconds))
     }
 }

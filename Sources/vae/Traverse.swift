@@ -1,5 +1,5 @@
 import ArgumentParser
-import VAETraining
+import VAEInference
 
 struct Traverse: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -10,7 +10,7 @@ struct Traverse: ParsableCommand {
     var input: String?
 
     @Option(help: ArgumentHelp("Dimensions to vary (default: all, at most the first 20).", valueName: "d1,d2,..."))
-    var dims: String?
+    var dims: CommaSeparated<Int>?
 
     @Option(help: "How far each dimension moves either side of its starting value.")
     var range: Float = 3
@@ -32,12 +32,8 @@ struct Traverse: ParsableCommand {
         try checkImageExtension(output, flag: "-o")
     }
 
-    func parseDims(_ text: String, latent: Int?) throws -> [Int] {
-        let values = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0) }
-        guard !values.isEmpty, values.allSatisfy({ ($0 ?? -1) >= 0 }) else {
-            throw ValidationError("--dims must be comma-separated dimension numbers, got '\(text)'")
-        }
-        let dims = values.compactMap { $0 }
+    func parseDims(_ list: CommaSeparated<Int>, latent: Int?) throws -> [Int] {
+        let dims = try list.checked("--dims", in: 0...4095, what: "dimension numbers")
         if let latent, let bad = dims.first(where: { $0 >= latent }) {
             throw ValidationError("--dims: dimension \(bad) does not exist; the model's latent dimensions are 0-\(latent - 1)")
         }
@@ -48,14 +44,17 @@ struct Traverse: ParsableCommand {
         threadOptions.apply(light: true)
         try checkImageOutput(output)
         let model = try loadModel(modelOptions)
-        let k = model.configuration.latent
+        guard model.hasStandardNormalPrior else {
+            throw CLIError("\(modelOptions.model): its prior is not N(0, I) over z, so there are no dimensions to traverse by ±σ")
+        }
+        let k = model.latentSize
         let dimensions = try dims.map { try parseDims($0, latent: k) } ?? Array(0..<min(k, 20))
         var base = [Float](repeating: 0, count: k)
         let condition: [Float]?
         if let input {
             let image = try imageOptions.reader().loadOne(input)
             let conditions = try imageOptions.conditions(for: [image], model: model, modelPath: modelOptions.model)
-            base = model.encodings([image.pixels], conditions: conditions)[0].mu
+            base = model.encodings([image.pixels], conditions: conditions)[0].point
             condition = conditions?[0]
         } else {
             condition = try imageOptions.drawingCondition(model: model, modelPath: modelOptions.model)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VAEData
+import VAEInference
 
 /// `vae`: train variational autoencoders on images and use them.
 /// The root command only names the subcommands; each lives in its own file.
@@ -36,6 +37,8 @@ struct VAECommand: ParsableCommand {
         } catch let error as FileError {
             fail("\(error)", code: 1)
         } catch let error as CLIError {
+            fail(error.message, code: 1)
+        } catch let error as RequestError {
             fail(error.message, code: 1)
         } catch {
             let code = exitCode(for: error)

@@ -111,7 +111,12 @@ final class CLITests: FolderTestCase {
     }
 
     func testBadFlagValues() throws {
-        assertFails(try vae("train", "--loss", "l1"), "--loss must be bce or mse")
+        assertFails(try vae("train", "--loss", "l1"), "'l1' is invalid for '--loss <bce|mse>'. Please provide one of 'bce' and 'mse'")
+        assertFails(try vae("train", "--corrupt", "blur:2"), "--corrupt must be noise:σ")
+        assertFails(try vae("train", "--corrupt", "mask:1.5"), "--corrupt must be")
+        assertFails(try vae("reconstruct", "test:0", "--corrupt", "noise"), "--corrupt must be")
+        assertFails(try vae("reconstruct", "test:0", "--noise", "0.1", "--corrupt", "mask:0.1"), "use one of --noise, --mask and --corrupt")
+        assertFails(try vae("train", "--hidden", "0"), "--hidden must be 1 to 16 comma-separated widths in 1...65536")
         assertFails(try vae("train", "--batch-size", "0"), "--batch-size must be in 1...65536")
         assertFails(try vae("train", "--beta", "-1"), "--beta")
         assertFails(try vae("train", "--latent", "0"), "--latent must be in 1...4096")

@@ -47,6 +47,27 @@ final class RobustnessTests: FolderTestCase {
         }
     }
 
+    /// A denoising run (`--corrupt`) stopped mid-epoch and resumed without
+    /// repeating the flag (the checkpoint records it): the same file, byte
+    /// for byte, as the run that was never stopped.
+    func testInterruptedDenoisingRunResumesBitIdentically() throws {
+        let denoising = ["--corrupt", "noise:0.3"]
+        XCTAssertEqual(try VAEBinary.run(trainArguments("straight.safetensors", epochs: 6) + denoising, in: folder).status, 0)
+        let run = try VAEBinary.start(trainArguments("stopped.safetensors", epochs: 6) + denoising, in: folder)
+        wait(for: "epoch  1/6", in: run)
+        usleep(5_000)
+        run.signal(SIGINT)
+        let stopped = try run.finish()
+        XCTAssertEqual(stopped.status, 130, stopped.stdout + stopped.stderr)
+        let saved = try SafeTensors.read(path: folder + "/stopped.safetensors")
+        XCTAssertEqual(saved.metadata["corrupt"], "noise:0.3")
+        XCTAssertNotEqual(saved.metadata["batch"], "0", "stopped mid-epoch")
+        let resumed = try VAEBinary.run(trainArguments("stopped.safetensors", epochs: 6) + ["--resume"], in: folder)
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssert(resumed.stdout.contains("denoising (noise:0.3)"), resumed.stdout)
+        XCTAssertEqual(try bytes("stopped.safetensors"), try bytes("straight.safetensors"), "resumed run ≡ uninterrupted run")
+    }
+
     func testSecondInterruptExitsAtOnceAndTheCheckpointSurvives() throws {
         let run = try VAEBinary.start(trainArguments("m.safetensors", epochs: 50), in: folder)
         wait(for: "epoch  2/50", in: run)

@@ -5,60 +5,37 @@ import XCTest
 /// The gradient of the whole negative ELBO with respect to every parameter
 /// tensor of the model, against finite differences.
 final class ELBOGradientTests: XCTestCase {
-    func check(_ configuration: VAEConfiguration, beta: Float, file: StaticString = #filePath, line: UInt = #line) {
-        let model = VAE(configuration: configuration)
+    func check(_ configuration: ModelConfiguration, beta: Float, corruption: Corruption? = nil,
+               file: StaticString = #filePath, line: UInt = #line) {
+        let model = GaussianVAE(configuration: configuration)
         model.initialize(seed: 5)
-        let batch = 3
-        var rng = RandomGenerator(seed: 6)
-        let x = Tensor(shape: [batch, configuration.inputSize])
-        for i in 0..<x.count { x.pointer[i] = rng.uniform() }
-        let eps = Tensor(shape: [batch, configuration.latent])
-        rng.fillNormal(eps.pointer, count: eps.count)
-        let xm = x.matrix(rows: batch, columns: configuration.inputSize)
-        let em = eps.matrix(rows: batch, columns: configuration.latent)
-        // A conditional model sees one-hot labels (row r is class r mod C).
-        let c = configuration.classes
-        let labels = Tensor(shape: [max(1, batch * c)])
-        let condition = c > 0 ? labels.matrix(rows: batch, columns: c) : nil
-        for r in 0..<batch where c > 0 { condition![r, r % c] = 1 }
-        let loss = { model.forward(xm, condition: condition, noise: em).loss(beta: Double(beta)) }
-
-        _ = loss()
-        model.parameters.zeroGradients()
-        model.backward(beta: beta)
-        let store = model.parameters
         // A small step, so that few differences straddle a ReLU corner; the
         // loss is ~30 nats with ~1e-6 of Float32 rounding, ~5e-4 of noise at this h.
-        let tol = Tolerance(h: 1e-3, rtol: 2e-2, atol: 3e-3)
-        for slot in store.slots {
-            let analytic = Array(UnsafeBufferPointer(start: store.gradients.pointer + slot.offset, count: slot.spec.count))
-            checkGradient(slot.spec.name, values: store.values.pointer + slot.offset, count: slot.spec.count,
-                          analytic: analytic, tolerance: tol, maxChecks: 40, loss: loss, file: file, line: line)
-        }
+        checkObjectiveGradient(model, .elbo, beta: beta, corruption: corruption, file: file, line: line)
     }
 
     func testBernoulliELBOGradientTwoHiddenLayers() {
-        check(VAEConfiguration(inputSize: 12, hidden: [9, 7], latent: 3, likelihood: .bernoulli), beta: 1)
+        check(ModelConfiguration(inputSize: 12, hidden: [9, 7], latent: 3, likelihood: .bernoulli), beta: 1)
     }
 
     func testGaussianBetaVAEGradientOneHiddenLayer() {
-        check(VAEConfiguration(inputSize: 10, hidden: [8], latent: 2, likelihood: .gaussian), beta: 4)
+        check(ModelConfiguration(inputSize: 10, hidden: [8], latent: 2, likelihood: .gaussian), beta: 4)
     }
 
     func testTanhModelGradient() {
-        check(VAEConfiguration(inputSize: 10, hidden: [8, 6], latent: 3, likelihood: .bernoulli, activation: .tanh), beta: 1)
+        check(ModelConfiguration(inputSize: 10, hidden: [8, 6], latent: 3, likelihood: .bernoulli, activation: .tanh), beta: 1)
     }
 
     func testGradientWithNoHiddenLayers() {
-        check(VAEConfiguration(inputSize: 6, hidden: [], latent: 2, likelihood: .bernoulli), beta: 0.5)
+        check(ModelConfiguration(inputSize: 6, hidden: [], latent: 2, likelihood: .bernoulli), beta: 0.5)
     }
 
     func testConditionalMLPGradient() {
-        check(VAEConfiguration(inputSize: 10, hidden: [8, 6], latent: 3, classes: 4), beta: 1)
+        check(ModelConfiguration(inputSize: 10, hidden: [8, 6], latent: 3, classes: 4), beta: 1)
     }
 
     func testConditionalMLPWithoutHiddenLayersGradient() {
-        check(VAEConfiguration(inputSize: 6, hidden: [], latent: 2, classes: 3), beta: 2)
+        check(ModelConfiguration(inputSize: 6, hidden: [], latent: 2, classes: 3), beta: 2)
     }
 
     /// The whole conv VAE on 8x8 images: two convolutions (8 → 4 → 2), fc,
@@ -70,30 +47,40 @@ final class ELBOGradientTests: XCTestCase {
     /// several corners can fall within h; tanh keeps the whole model smooth
     /// (ReLU itself is checked layer by layer in LayerGradientTests).
     func testConvGradient() {
-        check(VAEConfiguration(architecture: .conv, inputSize: 64, hidden: [6], latent: 2, likelihood: .gaussian, activation: .tanh), beta: 1)
-        check(VAEConfiguration(architecture: .conv, inputSize: 16, hidden: [6], latent: 2, likelihood: .bernoulli, activation: .tanh), beta: 1)
+        check(ModelConfiguration(architecture: .conv, inputSize: 64, hidden: [6], latent: 2, likelihood: .gaussian, activation: .tanh), beta: 1)
+        check(ModelConfiguration(architecture: .conv, inputSize: 16, hidden: [6], latent: 2, likelihood: .bernoulli, activation: .tanh), beta: 1)
     }
 
     func testConditionalConvGradient() {
-        check(VAEConfiguration(architecture: .conv, inputSize: 64, hidden: [5], latent: 3, likelihood: .gaussian,
+        check(ModelConfiguration(architecture: .conv, inputSize: 64, hidden: [5], latent: 3, likelihood: .gaussian,
                                activation: .tanh, classes: 3), beta: 0.5)
-        check(VAEConfiguration(architecture: .conv, inputSize: 16, hidden: [5], latent: 3, likelihood: .bernoulli,
+        check(ModelConfiguration(architecture: .conv, inputSize: 16, hidden: [5], latent: 3, likelihood: .bernoulli,
                                activation: .tanh, classes: 4), beta: 1)
+    }
+
+    /// The denoising criterion: the encoder reads a corrupted input, the
+    /// likelihood scores the clean one (Im et al. 2017).
+    func testDenoisingGradient() {
+        check(ModelConfiguration(inputSize: 12, hidden: [9, 7], latent: 3), beta: 1, corruption: .noise(0.3))
+        check(ModelConfiguration(inputSize: 10, hidden: [8], latent: 2, classes: 3), beta: 1, corruption: .mask(0.4))
+        check(ModelConfiguration(architecture: .conv, inputSize: 16, hidden: [5], latent: 2, activation: .tanh), beta: 1,
+              corruption: .saltAndPepper(0.2))
     }
 
     /// The label changes what is decoded: the same z with two labels gives
     /// two images, and the encoder's output depends on the label too.
     func testConditionChangesEncoderAndDecoder() {
         for architecture in Architecture.allCases {
-            let c = VAEConfiguration(architecture: architecture, inputSize: 64, hidden: [8], latent: 2, classes: 2)
-            let model = VAE(configuration: c)
+            let c = ModelConfiguration(architecture: architecture, inputSize: 64, hidden: [8], latent: 2, classes: 2)
+            let model = GaussianVAE(configuration: c)
             model.initialize(seed: 3)
             let x = randomTensor([1, 64], seed: 4, scale: 0.5), z = randomTensor([1, 2], seed: 5)
             func outputs(label: Int) -> ([Float], [Float]) {
                 let y = Tensor(shape: [1, 2])
                 y.pointer[label] = 1
                 let condition = y.matrix(rows: 1, columns: 2)
-                let stats = model.encode(x.matrix(rows: 1, columns: 64), condition: condition).array
+                let q = model.encode(x.matrix(rows: 1, columns: 64), condition: condition).layers[0]
+                let stats = q.mu.array(row: 0) + q.logVar.array(row: 0)
                 return (stats, model.decode(z.matrix(rows: 1, columns: 2), condition: condition).array)
             }
             let (a, b) = (outputs(label: 0), outputs(label: 1))
@@ -103,7 +90,7 @@ final class ELBOGradientTests: XCTestCase {
     }
 
     func testConvParameterNamesAndShapesFollowTheReference() {
-        let model = VAE(configuration: VAEConfiguration(architecture: .conv, hidden: [256]))
+        let model = GaussianVAE(configuration: ModelConfiguration(architecture: .conv, hidden: [256]))
         let shapes = model.parameters.slots.map { "\($0.spec.name) \($0.spec.shape)" }
         XCTAssertEqual(shapes, [
             "encoder.conv0.weight [32, 1, 3, 3]", "encoder.conv0.bias [32]",
@@ -119,17 +106,17 @@ final class ELBOGradientTests: XCTestCase {
     }
 
     func testConditionalLayersWiden() {
-        let mlp = VAE(configuration: VAEConfiguration(classes: 10)).parameters
+        let mlp = GaussianVAE(configuration: ModelConfiguration(classes: 10)).parameters
         XCTAssertEqual(mlp.slot("encoder.0.weight").spec.shape, [512, 794])
         XCTAssertEqual(mlp.slot("decoder.0.weight").spec.shape, [256, 30])
-        let conv = VAE(configuration: VAEConfiguration(architecture: .conv, hidden: [256], classes: 10)).parameters
+        let conv = GaussianVAE(configuration: ModelConfiguration(architecture: .conv, hidden: [256], classes: 10)).parameters
         XCTAssertEqual(conv.slot("encoder.fc.weight").spec.shape, [256, 3146])
         XCTAssertEqual(conv.slot("decoder.fc.weight").spec.shape, [3136, 30])
         XCTAssertEqual(conv.slot("encoder.conv0.weight").spec.shape, [32, 1, 3, 3])
     }
 
     func testParameterNamesFollowPyTorch() {
-        let model = VAE(configuration: VAEConfiguration())
+        let model = GaussianVAE(configuration: ModelConfiguration())
         XCTAssertEqual(model.parameters.names, [
             "encoder.0.weight", "encoder.0.bias", "encoder.1.weight", "encoder.1.bias",
             "mu.weight", "logvar.weight", "mu.bias", "logvar.bias",

@@ -3,7 +3,7 @@ import VAEModels
 import XCTest
 
 final class ImportanceWeightedTests: XCTestCase {
-    func makeBatch(_ c: VAEConfiguration, batch: Int, samples: Int, seed: UInt64) -> (Tensor, Tensor) {
+    func makeBatch(_ c: ModelConfiguration, batch: Int, samples: Int, seed: UInt64) -> (Tensor, Tensor) {
         var rng = RandomGenerator(seed: seed)
         let x = Tensor(shape: [batch, c.inputSize])
         for i in 0..<x.count { x.pointer[i] = rng.uniform() }
@@ -14,41 +14,28 @@ final class ImportanceWeightedTests: XCTestCase {
 
     /// The IWAE objective's gradient with respect to every parameter tensor.
     func testIWAEGradientMatchesFiniteDifferences() {
-        let cases: [(VAEConfiguration, Float)] = [
-            (VAEConfiguration(inputSize: 10, hidden: [7, 6], latent: 3, activation: .tanh), 1),
-            (VAEConfiguration(inputSize: 10, hidden: [7, 6], latent: 3), 0.7),
+        let cases: [(ModelConfiguration, Float, Corruption?)] = [
+            (ModelConfiguration(inputSize: 10, hidden: [7, 6], latent: 3, activation: .tanh), 1, nil),
+            (ModelConfiguration(inputSize: 10, hidden: [7, 6], latent: 3), 0.7, nil),
             // Conditional conv on 4x4 images (smooth, see ELBOGradientTests): the
             // labels are repeated for each of the K draws.
-            (VAEConfiguration(architecture: .conv, inputSize: 16, hidden: [5], latent: 2, activation: .tanh, classes: 3), 1),
+            (ModelConfiguration(architecture: .conv, inputSize: 16, hidden: [5], latent: 2, activation: .tanh, classes: 3), 1, nil),
+            // A denoising IWAE: K draws from q(z|x̃), each scored against the clean x.
+            (ModelConfiguration(inputSize: 10, hidden: [7], latent: 3, activation: .tanh), 1, .noise(0.2)),
         ]
-        for (c, beta) in cases {
-            let activation = c.summary
-            let model = VAE(configuration: c)
+        for (c, beta, corruption) in cases {
+            let model = GaussianVAE(configuration: c)
             model.initialize(seed: 8)
-            let (batch, samples) = (2, 4)
-            let (x, eps) = makeBatch(c, batch: batch, samples: samples, seed: 9)
-            let xm = x.matrix(rows: batch, columns: c.inputSize), em = eps.matrix(rows: batch * samples, columns: c.latent)
-            let labels = Tensor(shape: [max(1, batch * c.classes)])
-            let condition = c.isConditional ? labels.matrix(rows: batch, columns: c.classes) : nil
-            for r in 0..<batch where c.isConditional { condition![r, (r + 1) % c.classes] = 1 }
-            let loss = { model.forwardImportanceWeighted(xm, condition: condition, samples: samples, noise: em, beta: beta) }
-            _ = loss()
-            model.parameters.zeroGradients()
-            model.backwardImportanceWeighted(beta: beta)
-            let store = model.parameters
-            for slot in store.slots {
-                let analytic = Array(UnsafeBufferPointer(start: store.gradients.pointer + slot.offset, count: slot.spec.count))
-                checkGradient("\(activation) \(slot.spec.name)", values: store.values.pointer + slot.offset, count: slot.spec.count,
-                              analytic: analytic, tolerance: Tolerance(h: 1e-3, rtol: 2e-2, atol: 3e-3), maxChecks: 30, loss: loss)
-            }
+            checkObjectiveGradient(model, .importanceWeighted(samples: 4), beta: beta, batch: 2, corruption: corruption, seed: 9,
+                                   maxChecks: 30)
         }
     }
 
     /// With one sample, −L_1 is the ELBO with its KL term estimated by sampling:
     /// averaged over many draws it approaches the closed-form negative ELBO.
     func testOneSampleBoundAveragesToTheELBO() {
-        let c = VAEConfiguration(inputSize: 12, hidden: [8], latent: 2)
-        let model = VAE(configuration: c)
+        let c = ModelConfiguration(inputSize: 12, hidden: [8], latent: 2)
+        let model = GaussianVAE(configuration: c)
         model.initialize(seed: 3)
         let draws = 4000
         let (x1, _) = makeBatch(c, batch: 1, samples: 1, seed: 4)
@@ -58,8 +45,8 @@ final class ImportanceWeightedTests: XCTestCase {
         var rng = RandomGenerator(seed: 5)
         rng.fillNormal(eps.pointer, count: eps.count)
         let xm = x.matrix(rows: draws, columns: c.inputSize), em = eps.matrix(rows: draws, columns: c.latent)
-        let iw = model.forwardImportanceWeighted(xm, samples: 1, noise: em) / Double(draws)
-        let elbo = model.forward(xm, noise: em).negativeELBOPerSample
+        let iw = Objective(.importanceWeighted(samples: 1), model: model).forward(Batch(input: xm), noise: em).boundPerSample
+        let elbo = Objective(.elbo, model: model).forward(Batch(input: xm), noise: em).boundPerSample
         XCTAssertEqual(iw, elbo, accuracy: 0.02 * abs(elbo))
     }
 

@@ -77,22 +77,4 @@ final class LayerGradientTests: XCTestCase {
         checkGradient("ReLU dInput", values: x.pointer, count: x.count, analytic: dx,
                       tolerance: Tolerance(h: 1e-2, rtol: 1e-3, atol: 1e-4), loss: loss)
     }
-
-    func testReparameterizationBackwardMatchesFiniteDifferences() {
-        let (batch, k) = (3, 4)
-        let stats = randomTensor([batch, 2 * k], seed: 21)
-        let eps = randomTensor([batch, k], seed: 22, scale: 2)
-        let layer = Reparameterization()
-        let statsView = stats.matrix(rows: batch, columns: 2 * k)
-        let epsView = eps.matrix(rows: batch, columns: k)
-        let projection = Projection(count: batch * k, seed: 23)
-        let loss = { projection.loss(layer.forward(statsView, eps: epsView)) }
-        // z = μ + exp(½ log σ²) ε, element by element
-        let z = layer.forward(statsView, eps: epsView)
-        XCTAssertEqual(z[1, 2], statsView[1, 2] + exp(0.5 * statsView[1, 2 + k]) * epsView[1, 2], accuracy: 1e-6)
-        let dz = projection.gradient(rows: batch, columns: k)   // kept alive: a Matrix only borrows
-        let dStats = layer.backward(dz.matrix(rows: batch, columns: k)).array
-        checkGradient("reparameterisation dStats", values: stats.pointer, count: stats.count, analytic: dStats,
-                      tolerance: Tolerance(h: 1e-3, rtol: 1e-3, atol: 1e-4), loss: loss)
-    }
 }

@@ -1,7 +1,9 @@
 import Foundation
 import VAEData
 import VAEEngine
+import VAEInference
 import VAEModels
+import VAEPlots
 import VAETraining
 import XCTest
 
@@ -15,14 +17,15 @@ final class CheckpointTests: XCTestCase {
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: folder) }
 
-    let configuration = VAEConfiguration(inputSize: 16, hidden: [8, 6], latent: 3, likelihood: .gaussian)
+    let configuration = ModelConfiguration(inputSize: 16, hidden: [8, 6], latent: 3, likelihood: .gaussian)
 
     /// A model with non-trivial weights and optimiser state.
-    func trainedModel(_ configuration: VAEConfiguration? = nil) -> (VAE, Adam) {
+    func trainedModel(_ configuration: ModelConfiguration? = nil) -> (any VariationalModel, Adam) {
         let c = configuration ?? self.configuration
-        let model = VAE(configuration: c)
+        let model = c.family.makeModel(c)
         model.initialize(seed: 3)
         let adam = Adam(parameters: model.parameters)
+        let objective = Objective(.elbo, model: model)
         var rng = RandomGenerator(seed: 4)
         let x = Tensor(shape: [5, c.inputSize]), eps = Tensor(shape: [5, c.latent])
         for i in 0..<x.count { x.pointer[i] = rng.uniform() }
@@ -32,53 +35,110 @@ final class CheckpointTests: XCTestCase {
         for _ in 0..<3 {
             rng.fillNormal(eps.pointer, count: eps.count)
             model.parameters.zeroGradients()
-            _ = model.forward(x.matrix(rows: 5, columns: c.inputSize), condition: condition,
-                              noise: eps.matrix(rows: 5, columns: c.latent))
-            model.backward(beta: 1)
+            _ = objective.forward(Batch(input: x.matrix(rows: 5, columns: c.inputSize), condition: condition),
+                                  noise: eps.matrix(rows: 5, columns: c.latent))
+            objective.backward()
             adam.update()
         }
         return (model, adam)
     }
 
+    func bits(_ t: Tensor) -> [UInt32] { t.array.map(\.bitPattern) }
+
     func testRoundTripIsBitExact() throws {
         let (model, adam) = trainedModel()
-        var info = CheckpointInfo(configuration: configuration)
-        info.position = TrainingPosition(epoch: 7)
-        info.beta = 4
-        info.seed = 99
-        info.test = ELBOTerms(reconstruction: 1000, kl: 100, count: 10)
+        var settings = TrainingSettings()
+        settings.beta = 4
+        settings.seed = 99
+        settings.corruption = .mask(0.25)
+        settings.data = TrainingData(digits: [1, 7], holdout: 30, binarized: true)
+        let terms = model.lossTerms(.closedForm)
+        let position = TrainingPosition(epoch: 7, batch: 2, partial: LossTerms(terms, sums: [12.5, 3.25], count: 256))
+        let test = LossTerms(terms, sums: [1000, 100], count: 10)
         let p = folder + "/m.safetensors"
-        try Checkpoint.save(model: model, optimizer: adam, info: info, to: p)
-        let loaded = try Checkpoint.load(path: p)
-        XCTAssertEqual(loaded.info.configuration, configuration)
-        XCTAssertEqual(loaded.info.epoch, 7)
-        XCTAssertEqual(loaded.info.beta, 4)
-        XCTAssertEqual(loaded.info.seed, 99)
-        XCTAssertEqual(loaded.info.test.negativeELBOPerSample, 110, accuracy: 1e-9)
-        XCTAssertEqual(loaded.model.parameters.values.array.map(\.bitPattern), model.parameters.values.array.map(\.bitPattern))
+        try TrainingCheckpoint.save(model: model, optimizer: adam, settings: settings, position: position, test: test, to: p)
+        let loaded = try TrainingCheckpoint.load(path: p)
+        XCTAssertEqual(loaded.model.configuration, configuration)
+        XCTAssertEqual(loaded.settings, settings)
+        XCTAssertEqual(loaded.position, position)
+        XCTAssertEqual(loaded.test.boundPerSample, 110, accuracy: 1e-9)
+        XCTAssertEqual(loaded.test.perSample(.kl), 10, accuracy: 1e-9)
+        XCTAssertEqual(bits(loaded.model.parameters.values), bits(model.parameters.values))
         let loadedAdam = try XCTUnwrap(loaded.optimizer)
         XCTAssertEqual(loadedAdam.step, 3)
-        XCTAssertEqual(loadedAdam.m.array.map(\.bitPattern), adam.m.array.map(\.bitPattern))
-        XCTAssertEqual(loadedAdam.v.array.map(\.bitPattern), adam.v.array.map(\.bitPattern))
-        // The metadata the issue names, as strings.
+        XCTAssertEqual(bits(loadedAdam.m), bits(adam.m))
+        XCTAssertEqual(bits(loadedAdam.v), bits(adam.v))
+        // The metadata, as strings: the model's description apart from the run's.
         let raw = try SafeTensors.read(path: p)
-        for key in ["format_version", "arch", "latent", "hidden", "loss", "beta", "epoch", "seed",
-                    "test_nelbo", "test_recon", "test_kl", "adam_step"] {
-            XCTAssertNotNil(raw.metadata[key], key)
+        for (key, value) in ["format_version": "1", "arch": "mlp", "latent": "3", "hidden": "8,6", "loss": "mse", "beta": "4.0",
+                             "epoch": "7", "batch": "2", "seed": "99", "corrupt": "mask:0.25", "digits": "1,7", "holdout": "30",
+                             "binarize": "dynamic", "epoch_train_recon": "12.5", "epoch_train_kl": "3.25",
+                             "epoch_train_count": "256", "test_nelbo": "110.0", "test_recon": "100.0", "test_kl": "10.0", "adam_step": "3"] {
+            XCTAssertEqual(raw.metadata[key], value, key)
         }
-        XCTAssertEqual(raw.metadata["hidden"], "8,6")
+        XCTAssertNil(raw.metadata["family"], "the Gaussian VAE's checkpoints read as before")
+        XCTAssertEqual(try ModelConfiguration(metadata: raw.metadata), configuration)
         XCTAssertNotNil(raw.tensor("adam.m.encoder.0.weight"))
+        // A model's own loader reads what it was trained on, and skips the optimiser.
+        let modelOnly = try Checkpoint.load(path: p)
+        XCTAssertEqual(modelOnly.trainingData, settings.data)
+        XCTAssert(modelOnly.states.isEmpty)
+    }
+
+    /// An importance-weighted run's partial epoch is summed under its own name.
+    func testImportanceWeightedPartialSumsKeepTheirName() throws {
+        let (model, adam) = trainedModel(ModelConfiguration(inputSize: 16, hidden: [8], latent: 2))
+        var settings = TrainingSettings()
+        settings.importanceSamples = 5
+        let position = TrainingPosition(epoch: 1, batch: 3, partial: LossTerms([.importanceWeightedBound], sums: [321.5], count: 30))
+        let p = folder + "/iw.safetensors"
+        try TrainingCheckpoint.save(model: model, optimizer: adam, settings: settings, position: position,
+                                    test: LossTerms(model.lossTerms(.closedForm)), to: p)
+        var raw = try SafeTensors.read(path: p)
+        XCTAssertEqual(raw.metadata["epoch_train_iw_bound"], "321.5")
+        XCTAssertNil(raw.metadata["epoch_train_recon"])
+        XCTAssertEqual(try TrainingCheckpoint.load(path: p).position, position)
+        // Format 1 wrote it as epoch_train_recon (and a zero KL): still read.
+        raw.metadata["epoch_train_recon"] = raw.metadata.removeValue(forKey: "epoch_train_iw_bound")
+        raw.metadata["epoch_train_kl"] = "0.0"
+        try SafeTensors.write(raw, to: p)
+        XCTAssertEqual(try TrainingCheckpoint.load(path: p).position, position)
+    }
+
+    /// A checkpoint written before the redesign (Tests/Fixtures) loads, samples
+    /// and encodes exactly as it did.
+    func testFormatOneCheckpointLoadsAndSamplesIdentically() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures").path
+        let loaded = try TrainingCheckpoint.load(path: fixtures + "/format1-conditional.safetensors")
+        let model = loaded.model
+        XCTAssertEqual(model.configuration, ModelConfiguration(hidden: [16], latent: 3, classes: 10))
+        XCTAssertEqual(loaded.position.epoch, 1)
+        XCTAssertNotNil(loaded.optimizer)
+        BLASThreads.set(1)
+        // `vae sample -n 20` on a conditional model: two of each class, one row per class.
+        let tiles = (0..<10).flatMap { c in sampleImages(model: model, count: 2, labels: [c, c], seed: 0) }
+        let expected = try GrayImage.read(path: fixtures + "/format1-conditional-samples.pgm")
+        XCTAssertEqual(makeGrid(tiles: tiles, columns: 2), expected)
+        // `vae encode test:0-9`: the same μ and log σ², as the CSV printed them.
+        let test = try MNIST.load(directory: TrainerTests.data, split: .test).subset(0..<10)
+        let codes = model.encodings(ImageInputs.pixels(of: test), conditions: model.conditions(of: test))
+        let csv = try String(contentsOfFile: fixtures + "/format1-conditional-encode.csv", encoding: .utf8)
+        for (code, line) in zip(codes, csv.split(separator: "\n").dropFirst()) {
+            let values = line.split(separator: ",").dropFirst(2).map { Float(String($0))! }
+            XCTAssertEqual(code.layers[0].mu + code.layers[0].logVar, values)
+        }
     }
 
     /// A conditional conv model comes back as it was: architecture, classes, weights.
     func testConditionalConvRoundTrip() throws {
-        let c = VAEConfiguration(architecture: .conv, inputSize: 64, hidden: [12], latent: 4, classes: 3)
-        let (model, adam) = trainedModel(c)
+        let c = ModelConfiguration(architecture: .conv, inputSize: 64, hidden: [12], latent: 4, classes: 3)
+        let (model, _) = trainedModel(c)
         let p = folder + "/conv.safetensors"
-        try Checkpoint.save(model: model, optimizer: adam, info: CheckpointInfo(configuration: c), to: p)
+        try Checkpoint.save(model: model, metadata: TrainingData().metadata, to: p)
         let loaded = try Checkpoint.load(path: p)
-        XCTAssertEqual(loaded.info.configuration, c)
-        XCTAssertEqual(loaded.model.parameters.values.array.map(\.bitPattern), model.parameters.values.array.map(\.bitPattern))
+        XCTAssertEqual(loaded.model.configuration, c)
+        XCTAssertEqual(bits(loaded.model.parameters.values), bits(model.parameters.values))
         let raw = try SafeTensors.read(path: p)
         XCTAssertEqual(raw.metadata["arch"], "conv")
         XCTAssertEqual(raw.metadata["conditional"], "true")
@@ -89,9 +149,13 @@ final class CheckpointTests: XCTestCase {
 
         let changes: [([String: String?], String)] = [
             (["conditional": "false"], "has shape [12, 259], expected [12, 256]"),
+            (["conditional": "maybe"], "metadata conditional is maybe, expected true or false"),
             (["classes": nil], "metadata has no classes"),
             (["input_size": "36"], "side divisible by 4"),
             (["hidden": "12,12"], "one hidden fully connected layer"),
+            (["family": "transformer"], "metadata family is transformer"),
+            (["binarize": "sometimes"], "metadata binarize is sometimes"),
+            (["format_version": "9"], "format_version 9"),
             // The metadata alone cannot make the loader allocate: a huge model is refused by its shapes first.
             (["hidden": "65536", "input_size": String(4096 * 4096)], "expected [65536, 67108867]"),
         ]
@@ -106,7 +170,7 @@ final class CheckpointTests: XCTestCase {
         let p = folder + "/bad.safetensors"
         try SafeTensors.write(file, to: p)
         do {
-            _ = try Checkpoint.load(path: p)
+            _ = try TrainingCheckpoint.load(path: p)
             XCTFail("expected '\(fragment)'", line: line)
         } catch let error as FileError {
             XCTAssertEqual(error.path, p, line: line)
@@ -117,7 +181,9 @@ final class CheckpointTests: XCTestCase {
     func testRejectsCheckpointsOfOtherShapes() throws {
         let (model, adam) = trainedModel()
         let p = folder + "/m.safetensors"
-        try Checkpoint.save(model: model, optimizer: adam, info: CheckpointInfo(configuration: configuration), to: p)
+        try TrainingCheckpoint.save(model: model, optimizer: adam, settings: TrainingSettings(),
+                                    position: TrainingPosition(epoch: 1, partial: LossTerms(model.lossTerms(.closedForm))),
+                                    test: LossTerms(model.lossTerms(.closedForm)), to: p)
         let good = try SafeTensors.read(path: p)
 
         var otherArch = good
@@ -143,6 +209,18 @@ final class CheckpointTests: XCTestCase {
         var notOurs = good
         notOurs.metadata = [:]
         try expectLoadError(notOurs, "not a vae checkpoint")
+
+        var partialAdam = good
+        partialAdam.tensors.removeAll { $0.name == "adam.v.mu.bias" }
+        try expectLoadError(partialAdam, "optimiser tensor adam.v.mu.bias is missing")
+
+        var badCorruption = good
+        badCorruption.metadata["corrupt"] = "blur:3"
+        try expectLoadError(badCorruption, "metadata corrupt is blur:3")
+
+        var badSeed = good
+        badSeed.metadata["seed"] = "-4"
+        try expectLoadError(badSeed, "metadata seed is -4")
 
         var nan = good
         let i = nan.tensors.firstIndex { $0.name == "mu.bias" }!

@@ -1,6 +1,7 @@
 import Foundation
 import VAEData
 import VAEEngine
+import VAEInference
 import VAEModels
 import VAETraining
 import XCTest
@@ -13,33 +14,50 @@ final class TrainerTests: XCTestCase {
     var train: ImageSet { Self.test.subset(0..<600) }
     var heldOut: ImageSet { Self.test.subset(9000..<9300) }
 
-    let configuration = VAEConfiguration(hidden: [64], latent: 8)
+    let configuration = ModelConfiguration(hidden: [64], latent: 8)
 
-    func makeTrainer(seed: UInt64 = 1, position: TrainingPosition = TrainingPosition(), model: VAE? = nil, adam: Adam? = nil,
-                     learningRate: Float = 1e-3) -> Trainer {
-        let model = model ?? { let m = VAE(configuration: configuration); m.initialize(seed: seed); return m }()
+    func settings(seed: UInt64, learningRate: Float = 1e-3, corruption: Corruption? = nil) -> TrainingSettings {
         var settings = TrainingSettings()
         settings.batchSize = 64   // 600 = 9·64 + 24: the last batch is partial
         settings.seed = seed
         settings.learningRate = learningRate
+        settings.corruption = corruption
+        return settings
+    }
+
+    func makeTrainer(seed: UInt64 = 1, position: TrainingPosition? = nil, model: (any VariationalModel)? = nil, adam: Adam? = nil,
+                     learningRate: Float = 1e-3, corruption: Corruption? = nil) -> Trainer {
+        let model = model ?? { let m = GaussianVAE(configuration: configuration); m.initialize(seed: seed); return m }()
         return Trainer(model: model, optimizer: adam ?? Adam(parameters: model.parameters, learningRate: learningRate),
-                       settings: settings,
+                       settings: settings(seed: seed, learningRate: learningRate, corruption: corruption),
                        train: train, test: heldOut, position: position)
     }
+
+    /// Saves a trainer's run as a checkpoint and loads it back, as a new process would.
+    func saveAndLoad(_ trainer: Trainer, position: TrainingPosition) throws -> TrainingCheckpoint.Loaded {
+        let p = NSTemporaryDirectory() + "vae-resume-\(UUID().uuidString).safetensors"
+        defer { try? FileManager.default.removeItem(atPath: p) }
+        try TrainingCheckpoint.save(model: trainer.model, optimizer: trainer.optimizer, settings: trainer.settings,
+                                    position: position, test: LossTerms(trainer.model.lossTerms(.closedForm)), to: p)
+        return try TrainingCheckpoint.load(path: p)
+    }
+
+    func bits(_ model: any VariationalModel) -> [UInt32] { model.parameters.values.array.map(\.bitPattern) }
 
     func testLossFallsAndReportsAreConsistent() throws {
         let trainer = makeTrainer(learningRate: 3e-3)
         let before = evaluate(model: trainer.model, images: heldOut, seed: 1)
-        XCTAssertEqual(before.negativeELBOPerSample, 543.3, accuracy: 150)   // ≈ 784·log 2 at initialisation
+        XCTAssertEqual(before.boundPerSample, 543.3, accuracy: 150)   // ≈ 784·log 2 at initialisation
         var reports: [EpochReport] = []
         for _ in 0..<5 { reports.append(try trainer.finishEpoch()) }
-        print("held-out -ELBO by epoch:", reports.map { $0.test.negativeELBOPerSample })
+        print("held-out -ELBO by epoch:", reports.map { $0.test.boundPerSample })
         XCTAssertEqual(reports.map(\.epoch), [1, 2, 3, 4, 5])
         XCTAssertEqual(reports[0].train.count, 600)
         XCTAssertEqual(reports[4].test.count, 300)
-        XCTAssertLessThan(reports[4].test.negativeELBOPerSample, 265)   // from ≈ 543 at initialisation
-        XCTAssertLessThan(reports[4].test.negativeELBOPerSample, reports[0].test.negativeELBOPerSample)
-        XCTAssert(reports.allSatisfy { $0.trainLoss.isFinite && $0.test.kl > 0 })
+        XCTAssertLessThan(reports[4].test.boundPerSample, 265)   // from ≈ 543 at initialisation
+        XCTAssertLessThan(reports[4].test.boundPerSample, reports[0].test.boundPerSample)
+        XCTAssert(reports.allSatisfy { $0.trainLoss.isFinite && ($0.test.sum(.kl) ?? 0) > 0 })
+        XCTAssertEqual(reports[0].train.terms, [.reconstruction, .kl])
     }
 
     func testEvaluationIsDeterministic() throws {
@@ -47,13 +65,13 @@ final class TrainerTests: XCTestCase {
         _ = try trainer.finishEpoch()
         let a = evaluate(model: trainer.model, images: heldOut, seed: 5)
         let b = evaluate(model: trainer.model, images: heldOut, seed: 5, batchSize: 7)
-        XCTAssertEqual(a.negativeELBOPerSample, b.negativeELBOPerSample, accuracy: 1e-3)
+        XCTAssertEqual(a.boundPerSample, b.boundPerSample, accuracy: 1e-3)
     }
 
     func testSameSeedGivesIdenticalWeights() throws {
         let a = makeTrainer(seed: 11), b = makeTrainer(seed: 11), c = makeTrainer(seed: 12)
         for t in [a, b, c] { _ = try t.finishEpoch(); _ = try t.finishEpoch() }
-        XCTAssertEqual(a.model.parameters.values.array.map(\.bitPattern), b.model.parameters.values.array.map(\.bitPattern))
+        XCTAssertEqual(bits(a.model), bits(b.model))
         XCTAssertNotEqual(a.model.parameters.values.array, c.model.parameters.values.array)
     }
 
@@ -66,47 +84,70 @@ final class TrainerTests: XCTestCase {
 
         let first = makeTrainer(seed: 21)
         _ = try first.finishEpoch()
-        let p = NSTemporaryDirectory() + "vae-resume-\(UUID().uuidString).safetensors"
-        defer { try? FileManager.default.removeItem(atPath: p) }
-        var info = CheckpointInfo(configuration: configuration)
-        info.position = TrainingPosition(epoch: 1)
-        info.seed = 21
-        try Checkpoint.save(model: first.model, optimizer: first.optimizer, info: info, to: p)
-        let loaded = try Checkpoint.load(path: p)
-        let resumed = makeTrainer(seed: loaded.info.seed, position: loaded.info.position,
-                                  model: loaded.model, adam: loaded.optimizer)
+        let loaded = try saveAndLoad(first, position: first.position)
+        XCTAssertEqual(loaded.settings, first.settings)
+        let resumed = makeTrainer(seed: loaded.settings.seed, position: loaded.position, model: loaded.model, adam: loaded.optimizer)
         XCTAssertEqual(try resumed.finishEpoch().epoch, 2)
-        XCTAssertEqual(resumed.model.parameters.values.array.map(\.bitPattern),
-                       straight.model.parameters.values.array.map(\.bitPattern))
+        XCTAssertEqual(bits(resumed.model), bits(straight.model))
     }
 
     /// Stopped after a few steps mid-epoch, saved, loaded and continued: the
-    /// same bits as an uninterrupted run, wherever the stop falls.
+    /// same bits as an uninterrupted run, wherever the stop falls; for plain
+    /// and denoising training (the corruption is drawn again, exactly, for
+    /// each remaining batch).
     func testStopMidEpochAndResumeMatchesUninterruptedRun() throws {
-        let straight = makeTrainer(seed: 31)
-        for _ in 0..<2 { _ = try straight.finishEpoch() }
-        for stopAfter in [1, 4, 12] {   // 10 batches an epoch: stops in epochs 1, 1 and 2
-            let first = makeTrainer(seed: 31)
-            var steps = 0
-            var position: TrainingPosition?
-            while position == nil {
-                if case .interrupted(let p) = try first.trainEpoch(shouldStop: { steps += 1; return steps >= stopAfter }) {
-                    position = p
+        for corruption in [nil, Corruption.noise(0.3), .mask(0.4)] {
+            let straight = makeTrainer(seed: 31, corruption: corruption)
+            for _ in 0..<2 { _ = try straight.finishEpoch() }
+            for stopAfter in [1, 4, 12] {   // 10 batches an epoch: stops in epochs 1, 1 and 2
+                let first = makeTrainer(seed: 31, corruption: corruption)
+                var steps = 0
+                var position: TrainingPosition?
+                while position == nil {
+                    if case .interrupted(let p) = try first.trainEpoch(shouldStop: { steps += 1; return steps >= stopAfter }) {
+                        position = p
+                    }
                 }
+                let loaded = try saveAndLoad(first, position: position!)
+                XCTAssertEqual(loaded.position, position)
+                XCTAssertEqual(loaded.settings.corruption, corruption)
+                let resumed = makeTrainer(seed: 31, position: loaded.position, model: loaded.model, adam: loaded.optimizer,
+                                          corruption: loaded.settings.corruption)
+                while resumed.completedEpochs < 2 { _ = try resumed.finishEpoch() }
+                XCTAssertEqual(bits(resumed.model), bits(straight.model), "\(corruption?.spec ?? "plain"): stopped after \(stopAfter) steps")
             }
-            let p = NSTemporaryDirectory() + "vae-stop-\(UUID().uuidString).safetensors"
-            defer { try? FileManager.default.removeItem(atPath: p) }
-            var info = CheckpointInfo(configuration: configuration)
-            info.position = position!
-            info.seed = 31
-            try Checkpoint.save(model: first.model, optimizer: first.optimizer, info: info, to: p)
-            let loaded = try Checkpoint.load(path: p)
-            XCTAssertEqual(loaded.info.position, position)
-            let resumed = makeTrainer(seed: 31, position: loaded.info.position, model: loaded.model, adam: loaded.optimizer)
-            while resumed.completedEpochs < 2 { _ = try resumed.finishEpoch() }
-            XCTAssertEqual(resumed.model.parameters.values.array.map(\.bitPattern),
-                           straight.model.parameters.values.array.map(\.bitPattern), "stopped after \(stopAfter) steps")
         }
+    }
+
+    /// Each batch's corruption is a function of (seed, epoch, batch) alone:
+    /// drawn again it is the same, another batch or seed gives another, and
+    /// the target stays the clean image.
+    func testCorruptionIsDeterministicPerSeedEpochAndBatch() {
+        func assembler(seed: UInt64) -> BatchAssembler {
+            BatchAssembler(images: train, settings: settings(seed: seed, corruption: .saltAndPepper(0.3)), noisePerDraw: 8, draws: 1,
+                           classes: 0)
+        }
+        let a = assembler(seed: 7), b = assembler(seed: 7), c = assembler(seed: 8)
+        let order = a.order(epoch: 2)
+        XCTAssertEqual(order, b.order(epoch: 2))
+        func copy(_ m: Matrix) -> [Float] { m.array }
+        let first = a.batch(epoch: 2, index: 3, order: order)
+        let (input, target, noise) = (copy(first.batch.input), copy(first.batch.target), copy(first.noise))
+        let again = b.batch(epoch: 2, index: 3, order: order)
+        XCTAssertEqual(copy(again.batch.input), input)
+        XCTAssertEqual(copy(again.noise), noise)
+        // The target is the clean images of the batch, in the epoch's order.
+        let clean = Tensor(shape: [64, 784])
+        train.gather(order[(3 * 64)..<(4 * 64)], into: clean.pointer)
+        XCTAssertEqual(target, clean.array)
+        XCTAssertNotEqual(input, target)
+        // Salt (1) changes nearly every pixel it hits, pepper (0) only the ink: between p/2 and p of them.
+        let changed = Double(zip(input, target).filter { $0 != $1 }.count) / Double(input.count)
+        XCTAssert((0.15...0.3).contains(changed), "\(changed) of the pixels changed")
+        XCTAssert(input.allSatisfy { $0 >= 0 && $0 <= 1 })
+        XCTAssertNotEqual(copy(b.batch(epoch: 2, index: 4, order: order).batch.input), input, "another batch")
+        XCTAssertNotEqual(copy(b.batch(epoch: 3, index: 3, order: order).batch.input), input, "another epoch")
+        XCTAssertNotEqual(copy(c.batch(epoch: 2, index: 3, order: order).batch.input), input, "another seed")
     }
 
     func testDivergenceStopsBeforeTheWeightsChange() throws {
@@ -138,6 +179,32 @@ final class TrainerTests: XCTestCase {
                 XCTAssertFalse(store.gradientsAreFinite(), "\(bad) at \(i)")
             }
         }
+    }
+
+    func testLearningRateSchedules() {
+        XCTAssertEqual(LearningRateSchedule.iwae.rate(base: 1e-3, epoch: 1), 1e-3)
+        XCTAssertEqual(LearningRateSchedule.iwae.rate(base: 1e-3, epoch: 2), Float(1e-3 * pow(10, -1.0 / 7)), accuracy: 1e-9)
+        XCTAssertEqual(LearningRateSchedule.iwae.rate(base: 1e-3, epoch: 4), Float(1e-3 * pow(10, -1.0 / 7)), accuracy: 1e-9)
+        XCTAssertEqual(LearningRateSchedule.iwae.rate(base: 1e-3, epoch: 5), Float(1e-3 * pow(10, -2.0 / 7)), accuracy: 1e-9)
+        XCTAssertEqual(LearningRateSchedule.iwae.rate(base: 1e-3, epoch: 3280), Float(1e-4), accuracy: 1e-9)
+        XCTAssertEqual(LearningRateSchedule.exponential(0.5).rate(base: 1, epoch: 3), 0.25)
+        XCTAssertEqual(LearningRateSchedule(text: "iwae"), .iwae)
+        XCTAssertNil(LearningRateSchedule(text: "fast"))
+        var s = TrainingSettings()
+        s.beta = 2
+        s.warmupEpochs = 4
+        XCTAssertEqual(s.klWeight(at: 0), 0)
+        XCTAssertEqual(s.klWeight(at: 1), 0.5)
+        XCTAssertEqual(s.klWeight(at: 10), 2)
+    }
+
+    func testDenoisingTrainingSeesCorruptedInputsAndLearns() throws {
+        let plain = makeTrainer(seed: 41, learningRate: 3e-3), denoising = makeTrainer(seed: 41, learningRate: 3e-3, corruption: .noise(0.3))
+        var last: (EpochReport, EpochReport)?
+        for _ in 0..<3 { last = (try plain.finishEpoch(), try denoising.finishEpoch()) }
+        // Same seed, same initial weights and ε: only the inputs differ, and so do the weights.
+        XCTAssertNotEqual(bits(plain.model), bits(denoising.model))
+        XCTAssertLessThan(last!.1.test.boundPerSample, 300, "the denoising model learns (from ≈ 543)")
     }
 
     func testSamplesAreDeterministicImages() throws {

@@ -1,0 +1,69 @@
+import VAEData
+import VAEModels
+
+/// The held-out-digit benchmark (`vae anomaly`): a model trained without
+/// some digits scores the whole test set, and images of the digits it never
+/// saw are the anomalies. The threshold for a target false-positive rate is
+/// calibrated on normal training images the model did not train on (its
+/// held-out tail), never on the test set.
+public struct AnomalyBenchmark {
+    public let scorer: AnomalyScorer
+    /// The anomalous digits.
+    public let anomalies: Set<Int>
+    public let falsePositiveRate: Double
+    /// Without a held-out tail: how many of the last normal training images to calibrate on.
+    public let fallbackCalibrationCount: Int
+
+    /// The anomalies default to the digits the model was not trained on.
+    public init(scorer: AnomalyScorer, trainingData: TrainingData, anomalies: Set<Int>?, falsePositiveRate: Double,
+                fallbackCalibrationCount: Int) throws {
+        let trained = Set(trainingData.digits ?? Array(0...9))
+        let anomalies = anomalies ?? Set(0...9).subtracting(trained)
+        guard !anomalies.isEmpty else {
+            throw RequestError("the model was trained on every digit: name the anomalies with --anomaly-digits, or train with --exclude-digits")
+        }
+        guard anomalies.count < 10 else { throw RequestError("--anomaly-digits leaves no normal digit") }
+        precondition(falsePositiveRate > 0 && falsePositiveRate < 1 && fallbackCalibrationCount >= 1)
+        self.scorer = scorer
+        self.anomalies = anomalies
+        self.falsePositiveRate = falsePositiveRate
+        self.fallbackCalibrationCount = fallbackCalibrationCount
+    }
+
+    public struct Result {
+        public let scores: [Double]
+        public let anomalous: [Bool]
+        public let auroc: Double
+        public let averagePrecision: Double
+        public let threshold: Double
+        public let outcome: ThresholdOutcome
+        public let calibrationCount: Int
+        /// Which images the threshold was calibrated on, in words.
+        public let calibrationNote: String
+        public var anomalousCount: Int { anomalous.filter { $0 }.count }
+        public var normalCount: Int { anomalous.count - anomalousCount }
+    }
+
+    /// Scores `test`; calibrates on `train`'s held-out normal tail per `trainingData`, else its last normal images.
+    public func run(test: ImageSet, train: ImageSet, trainingData: TrainingData) -> Result {
+        guard let labels = test.labels else { preconditionFailure("the benchmark needs a labelled test set") }
+        let scores = scorer.scores(test)
+        let anomalous = labels.map { anomalies.contains(Int($0)) }
+        let normal = TrainingData(digits: Set(0...9).subtracting(anomalies).sorted())
+        let calibration: ImageSet
+        let note: String
+        if let heldOut = trainingData.split(train).heldOut {
+            calibration = normal.keep(heldOut)
+            note = "\(calibration.count) held-out normal training images"
+        } else {
+            let kept = normal.keep(train)
+            calibration = kept.subset(max(0, kept.count - fallbackCalibrationCount)..<kept.count)
+            note = "the last \(calibration.count) normal training images (the model trained on them: train with --holdout N to keep some back)"
+        }
+        let threshold = percentile(scorer.scores(calibration), 100 * (1 - falsePositiveRate))
+        return Result(scores: scores, anomalous: anomalous, auroc: areaUnderROC(scores: scores, anomalous: anomalous),
+                      averagePrecision: averagePrecision(scores: scores, anomalous: anomalous), threshold: threshold,
+                      outcome: ThresholdOutcome(scores: scores, anomalous: anomalous, threshold: threshold),
+                      calibrationCount: calibration.count, calibrationNote: note)
+    }
+}

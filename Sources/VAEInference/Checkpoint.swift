@@ -1,0 +1,115 @@
+import VAEData
+import VAEEngine
+import VAEModels
+
+/// A model saved as safetensors, with whatever a training run keeps beside it.
+///
+/// Tensors: the model's parameters under their PyTorch names
+/// (`encoder.0.weight` [512, 784], …; see the family's `parameterSpecs`), then
+/// per-parameter optimiser state under a prefix (`adam.m.<name>`,
+/// `adam.v.<name>`), laid out like the parameters.
+/// `__metadata__`: format_version, the model's description
+/// (ModelConfiguration+Metadata.swift), what it was trained on
+/// (TrainingData), and the training run's own keys (VAETraining).
+public enum Checkpoint {
+    public static let formatVersion = "1"
+    /// Prefixes of per-parameter state a checkpoint may hold beside the weights.
+    public static let statePrefixes = ["adam.m.", "adam.v."]
+
+    /// Writes the model, `states` (prefix → a block laid out like the
+    /// parameters) and `metadata` (beside the model's own keys), atomically.
+    public static func save(model: any VariationalModel, metadata: [String: String], states: [(prefix: String, block: Tensor)] = [],
+                            to path: String) throws {
+        precondition(states.allSatisfy { statePrefixes.contains($0.prefix) }, "an unknown state prefix")
+        var tensors: [NamedTensor] = []
+        func add(_ prefix: String, _ block: Tensor) {
+            for slot in model.parameters.slots {
+                let values = Array(UnsafeBufferPointer(start: block.pointer + slot.offset, count: slot.spec.count))
+                tensors.append(NamedTensor(name: prefix + slot.spec.name, shape: slot.spec.shape, values: values))
+            }
+        }
+        add("", model.parameters.values)
+        for state in states { add(state.prefix, state.block) }
+        let all = metadata.merging(model.configuration.metadata) { _, model in model }
+            .merging(["format_version": formatVersion]) { _, version in version }
+        try SafeTensors.write(SafeTensorsFile(tensors: tensors, metadata: all), to: path)
+    }
+
+    public struct Loaded {
+        public let model: any VariationalModel
+        /// What the model was trained on.
+        public let trainingData: TrainingData
+        /// Every metadata key, for the training run's own.
+        public let metadata: [String: String]
+        /// The state blocks read (those asked for that the file holds whole).
+        public let states: [String: Tensor]
+    }
+
+    /// The model in `path`, and the per-parameter state under `states`
+    /// prefixes when the file holds it (commands that only use the model ask
+    /// for none, and skip that work).
+    public static func load(path: String, states wanted: [String] = []) throws -> Loaded {
+        // State not asked for (two thirds of a training checkpoint) is checked but not converted.
+        let file = try SafeTensors.read(path: path, reading: { name in
+            !statePrefixes.contains { name.hasPrefix($0) } || wanted.contains { name.hasPrefix($0) }
+        })
+        let configuration: ModelConfiguration
+        let trainingData: TrainingData
+        do {
+            let version = try MetadataReader(file.metadata).string("format_version")
+            guard version == formatVersion else {
+                throw MetadataError("checkpoint format_version \(version); this vae reads version \(formatVersion)")
+            }
+            configuration = try ModelConfiguration(metadata: file.metadata)
+            trainingData = try TrainingData(metadata: file.metadata)
+        } catch let error as MetadataError {
+            throw FileError(path, error.problem)
+        }
+        // Names and shapes are all checked before the model is built, so the
+        // metadata cannot make it allocate more than the file holds.
+        let specs = configuration.parameterSpecs
+        let names = specs.map(\.name)
+        let known = Set(names.flatMap { name in [name] + statePrefixes.map { $0 + name } })
+        let present = Set(file.names)
+        if let missing = names.first(where: { !present.contains($0) }) {
+            throw FileError(path, "tensor \(missing) is missing for a \(configuration.summary) model")
+        }
+        if let extra = file.names.first(where: { !known.contains($0) }) {
+            throw FileError(path, "unexpected tensor \(extra) for this architecture")
+        }
+        // A state is read when every one of its tensors is present; part of one is an error.
+        let states = wanted.filter { prefix in names.contains { present.contains(prefix + $0) } }
+        for prefix in states {
+            if let missing = names.first(where: { !present.contains(prefix + $0) }) {
+                throw FileError(path, "optimiser tensor \(prefix + missing) is missing")
+            }
+        }
+        for prefix in [""] + states {
+            for spec in specs {
+                let t = file.tensor(prefix + spec.name)!
+                guard t.shape == spec.shape else {
+                    throw FileError(path, "tensor \(t.name) has shape \(t.shape), expected \(spec.shape)")
+                }
+            }
+        }
+        let model = configuration.family.makeModel(configuration)
+        let store = model.parameters
+        func fill(_ block: Tensor, prefix: String) throws {
+            for slot in store.slots {
+                let t = file.tensor(prefix + slot.spec.name)!
+                guard t.values.allSatisfy({ $0.isFinite }) else {
+                    throw FileError(path, "tensor \(t.name) holds NaN or infinite values")
+                }
+                t.values.withUnsafeBufferPointer { (block.pointer + slot.offset).update(from: $0.baseAddress!, count: t.values.count) }
+            }
+        }
+        try fill(store.values, prefix: "")
+        var blocks: [String: Tensor] = [:]
+        for prefix in states {
+            let block = Tensor(shape: [store.count])
+            try fill(block, prefix: prefix)
+            blocks[prefix] = block
+        }
+        return Loaded(model: model, trainingData: trainingData, metadata: file.metadata, states: blocks)
+    }
+}

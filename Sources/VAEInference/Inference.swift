@@ -1,0 +1,121 @@
+import VAEData
+import VAEEngine
+import VAEModels
+
+/// One image's encoding, copied out of the model's buffers: each stochastic
+/// layer's q(z_i|·) = N(μ, diag exp(log σ²)), and the image's point in the
+/// decoder's latent space (μ for a Gaussian posterior).
+public struct ImageEncoding: Equatable {
+    public struct Layer: Equatable {
+        public let mu: [Float]
+        public let logVar: [Float]
+    }
+
+    public let layers: [Layer]
+    public let point: [Float]
+}
+
+/// Batched encoding and decoding for the commands that use a trained model.
+public extension VariationalModel {
+    /// The encoding of each image (D values in [0, 1] each); a conditional
+    /// model needs each image's condition (see `conditions(labels:)`).
+    func encodings(_ images: [[Float]], conditions: [[Float]]? = nil, batchSize: Int? = nil) -> [ImageEncoding] {
+        var out: [ImageEncoding] = []
+        out.reserveCapacity(images.count)
+        forEachBatch(of: images, conditions: conditions, width: configuration.inputSize,
+                     batchSize: batchSize ?? inferenceBatch) { x, c in
+            let encoding = encode(x, condition: c)
+            for r in 0..<x.rows {
+                out.append(ImageEncoding(
+                    layers: encoding.layers.map { .init(mu: $0.mu.array(row: r), logVar: $0.logVar.array(row: r)) },
+                    point: encoding.point.array(row: r)))
+            }
+        }
+        return out
+    }
+
+    /// The decoder's means σ(logits) for each latent vector (and condition,
+    /// for a conditional model), as intensities in [0, 1].
+    func decodedIntensities(_ latents: [[Float]], conditions: [[Float]]? = nil, batchSize: Int? = nil) -> [[Float]] {
+        var out: [[Float]] = []
+        out.reserveCapacity(latents.count)
+        forEachBatch(of: latents, conditions: conditions, width: latentSize,
+                     batchSize: batchSize ?? inferenceBatch) { z, c in
+            let means = decodeMeans(z, condition: c)
+            for r in 0..<means.rows { out.append(Array(UnsafeBufferPointer(start: means.row(r), count: means.columns))) }
+        }
+        return out
+    }
+
+    /// The same, as 28x28 grey images.
+    func decodedImages(_ latents: [[Float]], conditions: [[Float]]? = nil) -> [GrayImage] {
+        decodedIntensities(latents, conditions: conditions).map { grayImage($0) }
+    }
+
+    /// How many rows a pass over many images takes at once. The conv model
+    /// keeps every row's patches (~270 MB for 1,000 images), so it takes fewer.
+    /// - inferenceBatch: images per batch when encoding, decoding or evaluating;
+    /// - importanceRows: latent draws per product of an importance-weighted
+    ///   estimate (several images' K draws share one when K is small);
+    /// - importanceRowLimit: the most draws decoded at once, above which one
+    ///   image's K draws are taken in slices (ImportanceSampling.swift).
+    var inferenceBatch: Int { isConv ? 250 : 1000 }
+    var importanceRows: Int { isConv ? 1024 : 4096 }
+    var importanceRowLimit: Int { isConv ? 1024 : 8192 }
+    private var isConv: Bool { configuration.architecture == .conv }
+
+    /// Copies `rows` (each `width` long) into one buffer, `batchSize` rows at a
+    /// time, and hands each batch to `body` as a matrix, with the batch's
+    /// conditions (nil for an unconditional model).
+    func forEachBatch(of rows: [[Float]], conditions: [[Float]]?, width: Int, batchSize: Int, _ body: (Matrix, Matrix?) -> Void) {
+        precondition(conditions == nil || conditions?.count == rows.count, "one condition per row")
+        let batch = max(1, min(batchSize, rows.count))
+        let buffer = Tensor(shape: [batch, width])
+        let conditionBuffer = ConditionBuffer(classes: configuration.classes, batchSize: batch)
+        reserve(batchSize: batch)
+        for lower in stride(from: 0, to: rows.count, by: batch) {
+            let upper = min(lower + batch, rows.count)
+            for (r, row) in rows[lower..<upper].enumerated() {
+                precondition(row.count == width, "a row of \(row.count) values where the model takes \(width)")
+                row.withUnsafeBufferPointer { (buffer.pointer + r * width).update(from: $0.baseAddress!, count: width) }
+            }
+            body(buffer.matrix(rows: upper - lower, columns: width), conditionBuffer.rows(conditions?[lower..<upper]))
+        }
+    }
+
+    /// The images of `set` in batches of `batchSize` (as intensities), with
+    /// their labels' conditions, and the range of `set` each batch covers.
+    func forEachBatch(of set: ImageSet, batchSize: Int, _ body: (Matrix, Matrix?, Range<Int>) -> Void) {
+        let batch = max(1, min(batchSize, set.count))
+        let buffer = Tensor(shape: [batch, set.pixelsPerImage])
+        let labels = ConditionBuffer(classes: configuration.classes, batchSize: batch)
+        reserve(batchSize: batch)
+        for lower in stride(from: 0, to: set.count, by: batch) {
+            let upper = min(lower + batch, set.count)
+            let x = buffer.matrix(rows: upper - lower, columns: set.pixelsPerImage)
+            set.gather(lower..<upper, into: x.pointer)
+            body(x, labels.rows(of: set, lower..<upper), lower..<upper)
+        }
+    }
+}
+
+/// Intensities in [0, 1] (a square image) to 8-bit grey, rounded.
+public func grayImage(_ intensities: [Float]) -> GrayImage {
+    let side = Int(Double(intensities.count).squareRoot())
+    precondition(side * side == intensities.count, "not a square image")
+    return GrayImage(width: side, height: side, pixels: intensities.map(grayLevel))
+}
+
+/// One intensity in [0, 1] (clamped) as an 8-bit grey level, rounded.
+@inline(__always)
+public func grayLevel(_ intensity: Float) -> UInt8 {
+    UInt8((min(max(intensity, 0), 1) * 255).rounded())
+}
+
+/// Mean squared error per pixel between two images of intensities.
+public func meanSquaredError(_ a: [Float], _ b: [Float]) -> Double {
+    precondition(a.count == b.count)
+    var s = 0.0
+    for i in a.indices { s += Double(a[i] - b[i]) * Double(a[i] - b[i]) }
+    return s / Double(a.count)
+}

@@ -1,0 +1,100 @@
+import Foundation
+import VAEData
+import VAEEngine
+import VAEModels
+
+/// A model measured the way the papers measure it (`vae eval`).
+public struct ModelEvaluation {
+    /// The ELBO's terms (one draw of z per image, divergences in closed form).
+    public let terms: LossTerms
+    /// Each stochastic layer's figures, the one nearest the data first.
+    public let layers: [LatentStatistics]
+    /// −(1/n) Σ_x log (1/K Σ_k p(x, z_k)/q(z_k|x)), or nil when K = 0.
+    public let importanceWeightedNLL: Double?
+    public let importanceSamples: Int
+    public let importanceSeconds: Double
+}
+
+/// What the encoder does with one stochastic layer over a data set.
+public struct LatentStatistics: Equatable {
+    /// Mean KL(q(z_j|·) ‖ N(0, 1)) of each dimension.
+    public let klPerDimension: [Double]
+    /// Dimensions with Cov_x(E_q[z_j | x]) > 0.01 (Burda et al. 2015, §5.1).
+    public let activeUnits: Int
+    public var dimensions: Int { klPerDimension.count }
+}
+
+/// The ELBO's terms over `images` (one draw of z per image, from a generator
+/// made afresh from `seed`, so every evaluation of a model gives the same number).
+public func evaluate(model: any VariationalModel, images: ImageSet, seed: UInt64, batchSize: Int? = nil) -> LossTerms {
+    let objective = Objective(.elbo, model: model)
+    let batch = min(batchSize ?? model.inferenceBatch, images.count)
+    let noise = Tensor(shape: [batch, model.noisePerDraw])
+    var rng = RandomGenerator(seed: seed, stream: .evaluation)
+    var totals = LossTerms(objective.terms)
+    model.forEachBatch(of: images, batchSize: batch) { x, condition, _ in
+        let eps = noise.matrix(rows: x.rows, columns: model.noisePerDraw)
+        rng.fillNormal(eps.pointer, count: eps.count)
+        totals = totals + objective.forward(Batch(input: x, condition: condition), noise: eps)
+    }
+    return totals
+}
+
+/// Measures `model` on `images`. With `importanceSamples` K > 0, also the
+/// importance-weighted estimate of −log p(x): each chunk of images is
+/// decoded as one matrix product over all its K·images latent draws.
+/// `progress` is told how many images the estimate has covered.
+public func evaluateModel(_ model: any VariationalModel, images: ImageSet, seed: UInt64, importanceSamples K: Int = 0,
+                          progress: ((Int) -> Void)? = nil) -> ModelEvaluation {
+    let terms = evaluate(model: model, images: images, seed: seed)
+    let layers = latentStatistics(model, images: images)
+
+    var nll: Double?
+    let start = DispatchTime.now().uptimeNanoseconds
+    if K > 0 {
+        let sampler = ImportanceSampler(model: model, samples: K)
+        var rng = RandomGenerator(seed: seed, stream: .evaluation, index: 1)
+        var total = 0.0
+        let chunk = sampler.imagesPerBatch
+        let input = Tensor(shape: [chunk, images.pixelsPerImage])
+        let labels = ConditionBuffer(classes: model.configuration.classes, batchSize: chunk)
+        for lower in stride(from: 0, to: images.count, by: chunk) {
+            let upper = min(lower + chunk, images.count)
+            let x = input.matrix(rows: upper - lower, columns: images.pixelsPerImage)
+            images.gather(lower..<upper, into: x.pointer)
+            total += sampler.bounds(x, condition: labels.rows(of: images, lower..<upper), rng: &rng).reduce(0, +)
+            progress?(upper)
+        }
+        nll = total / Double(images.count)
+    }
+    return ModelEvaluation(terms: terms, layers: layers, importanceWeightedNLL: nll, importanceSamples: K,
+                           importanceSeconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+}
+
+/// Each stochastic layer's KL per dimension and active units over `images`.
+public func latentStatistics(_ model: any VariationalModel, images: ImageSet) -> [LatentStatistics] {
+    var kl: [[Double]] = [], mean: [[Double]] = [], square: [[Double]] = []
+    let n = Double(images.count)
+    model.forEachBatch(of: images, batchSize: model.inferenceBatch) { x, condition, _ in
+        let encoding = model.encode(x, condition: condition)
+        if kl.isEmpty {
+            kl = encoding.layers.map { [Double](repeating: 0, count: $0.dimensions) }
+            (mean, square) = (kl, kl)
+        }
+        for (i, q) in encoding.layers.enumerated() {
+            q.accumulateKLPerDimension(into: &kl[i], count: images.count)
+            for r in 0..<q.rows {
+                let mu = q.mu.row(r)
+                for j in 0..<q.dimensions {
+                    let m = Double(mu[j])
+                    mean[i][j] += m / n
+                    square[i][j] += m * m / n
+                }
+            }
+        }
+    }
+    return kl.indices.map { i in
+        LatentStatistics(klPerDimension: kl[i],
+                         activeUnits: kl[i].indices.filter { square[i][$0] - mean[i][$0] * mean[i][$0] > 0.01 }.count)
+    }
+}

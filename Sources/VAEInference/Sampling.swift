@@ -1,0 +1,40 @@
+import VAEData
+import VAEEngine
+import VAEModels
+
+/// New images from the prior: z ~ p(z | y), decoded to the likelihood's
+/// means σ(logits), shown as grey levels. A conditional model draws image i
+/// as `labels[i]` (p(x|z, y)); an unconditional one takes no labels.
+public func sampleImages(model: any VariationalModel, count: Int, labels: [Int]? = nil, seed: UInt64) -> [GrayImage] {
+    precondition(labels == nil || labels?.count == count)
+    precondition((labels != nil) == model.configuration.isConditional, "labels go with a conditional model")
+    let k = model.latentSize
+    let conditions = labels.flatMap(model.conditions(labels:))
+    let z = Tensor(shape: [count, k])
+    let labelBuffer = ConditionBuffer(classes: model.configuration.classes, batchSize: count)
+    var rng = RandomGenerator(seed: seed, stream: .sampling)
+    model.drawPrior(into: z.matrix(rows: count, columns: k), condition: labelBuffer.rows(conditions.map { $0[...] }), rng: &rng)
+    let latents = (0..<count).map { Array(UnsafeBufferPointer(start: z.pointer + $0 * k, count: k)) }
+    return model.decodedImages(latents, conditions: conditions)
+}
+
+/// The manifold picture of a 2-D latent space (Kingma & Welling 2013, fig. 4):
+/// z on a `side` x `side` grid at evenly spaced quantiles of N(0, 1), so the
+/// grid covers the prior's mass evenly. Oriented like a plot of the latent
+/// means (`vae encode --plot`): z₀ grows to the right, z₁ upwards.
+public func manifoldLatents(side: Int) -> [[Float]] {
+    let q = (0..<side).map { i in Float(normalQuantile((Double(i) + 0.5) / Double(side))) }
+    return q.reversed().flatMap { z1 in q.map { z0 in [z0, z1] } }
+}
+
+/// Φ⁻¹(p) by bisection on the error function: slow but exact enough, and only
+/// called a few dozen times.
+public func normalQuantile(_ p: Double) -> Double {
+    precondition(p > 0 && p < 1)
+    var (lower, upper) = (-10.0, 10.0)
+    for _ in 0..<100 {
+        let mid = (lower + upper) / 2
+        if 0.5 * erfc(-mid / 2.0.squareRoot()) < p { lower = mid } else { upper = mid }
+    }
+    return (lower + upper) / 2
+}

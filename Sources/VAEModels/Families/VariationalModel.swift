@@ -1,0 +1,116 @@
+import VAEEngine
+
+/// What every VAE family does. The trainer, checkpoints, inference,
+/// scoring, evaluation, sampling, augmentation and the benchmark talk to
+/// this protocol only, so a family (a Gaussian posterior, a second
+/// stochastic layer, flow steps, a vector quantiser) is one type that
+/// implements it, registered in `ModelFamily`.
+///
+/// Matrices a model returns are views of its own buffers: valid until its
+/// next pass.
+public protocol VariationalModel: AnyObject {
+    var configuration: ModelConfiguration { get }
+    /// Every parameter, under PyTorch's names, in one block (and its gradients in another).
+    var parameters: ParameterStore { get }
+
+    /// PyTorch's default initialisation of every layer, in forward order, from one seeded stream.
+    func initialize(seed: UInt64)
+    /// Sizes every buffer for passes of up to `batchSize` rows (once, outside the step).
+    func reserve(batchSize: Int)
+
+    // MARK: the objective
+
+    /// Standard-normal values one draw of z takes (the latent size for a
+    /// Gaussian posterior); 0 when nothing is drawn.
+    var noisePerDraw: Int { get }
+
+    /// The terms `forward` returns, in order, for an estimate of the divergences.
+    func lossTerms(_ estimate: DivergenceEstimate) -> [LossTerm]
+
+    /// Runs the model on a batch with `draws` draws of z per image (noise
+    /// (B·draws, noisePerDraw), an image's draws adjacent) and returns each
+    /// loss term per draw. Keeps what `backward` needs.
+    func forward(_ batch: Batch, noise: Matrix, draws: Int, estimate: DivergenceEstimate) -> DrawTerms
+
+    /// Accumulates into `parameters.gradients` the gradient of
+    ///   Σ_r w_r Σ_t weight_t(β) · term_t,r
+    /// over the draws r of the last `forward` (w nil: every w_r = 1).
+    func backward(drawWeights: UnsafePointer<Float>?, beta: Float)
+
+    // MARK: using a trained model
+
+    /// Dimensions of the decoder's input z.
+    var latentSize: Int { get }
+    /// True when the prior is N(0, I) over z itself, so its quantiles and
+    /// ±3σ ranges mean something (`sample --manifold`, `traverse`).
+    var hasStandardNormalPrior: Bool { get }
+
+    /// q(z|x, y) of a batch (x (B, D) in [0, 1]; condition (B, classes) or nil).
+    func encode(_ x: Matrix, condition: Matrix?) -> Encoding
+    /// p(x|z, y): z (B, latentSize) → logits (B, D).
+    func decode(_ z: Matrix, condition: Matrix?) -> Matrix
+    /// The likelihood's mean image σ(logits) (B, D): the pictures the model draws.
+    func decodeMeans(_ z: Matrix, condition: Matrix?) -> Matrix
+    /// `draws` draws z ~ q(z|x, y) per image (noise (B·draws, noisePerDraw)) → (B·draws, latentSize).
+    func drawPosterior(_ x: Matrix, condition: Matrix?, noise: Matrix, draws: Int) -> Matrix
+    /// Fills z (n, latentSize) with draws from the prior p(z | y).
+    func drawPrior(into z: Matrix, condition: Matrix?, rng: inout RandomGenerator)
+}
+
+/// A batch as a model sees it. The encoder reads `input`, the likelihood
+/// scores `target`: the same images, or for a denoising VAE (Im et al. 2017)
+/// a corrupted input and the clean target.
+public struct Batch {
+    /// x̃ (B, D).
+    public let input: Matrix
+    /// x (B, D).
+    public let target: Matrix
+    /// y (B, classes): a conditional model's one-hot labels, else nil.
+    public let condition: Matrix?
+
+    public init(input: Matrix, target: Matrix? = nil, condition: Matrix? = nil) {
+        precondition(target.map { $0.rows == input.rows && $0.columns == input.columns } ?? true, "input and target differ in shape")
+        self.input = input
+        self.target = target ?? input
+        self.condition = condition
+    }
+
+    public var count: Int { input.rows }
+}
+
+/// What an encoder says of a batch of images (views into the model's buffers).
+public struct Encoding {
+    /// q(z_i|·) of each stochastic layer, the one nearest the data first.
+    public let layers: [DiagonalGaussian]
+    /// Where each image stands in the decoder's latent space (B, latentSize):
+    /// μ for a Gaussian posterior. Reconstruction, interpolation and latent
+    /// arithmetic start from it.
+    public let point: ColumnSlice
+
+    public init(layers: [DiagonalGaussian], point: ColumnSlice) {
+        self.layers = layers
+        self.point = point
+    }
+
+    public var count: Int { point.rows }
+}
+
+/// Each loss term of a forward pass, per draw: rows b·draws … b·draws + draws − 1
+/// belong to image b.
+public struct DrawTerms {
+    public let terms: [LossTerm]
+    /// One (images·draws, 1) view per term.
+    public let values: [Matrix]
+    public let images: Int
+    public let draws: Int
+
+    public init(terms: [LossTerm], values: [Matrix], images: Int, draws: Int) {
+        precondition(terms.count == values.count && values.allSatisfy { $0.rows == images * draws })
+        self.terms = terms
+        self.values = values
+        self.images = images
+        self.draws = draws
+    }
+
+    public var rows: Int { images * draws }
+}

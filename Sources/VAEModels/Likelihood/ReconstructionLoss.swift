@@ -1,0 +1,108 @@
+import VAEEngine
+
+/// The decoder's likelihood p(x | z), chosen with `--loss`.
+public enum ReconstructionLikelihood: String, CaseIterable, Sendable {
+    /// Bernoulli: −log p(x|z) = BCE(σ(logits), x), summed over pixels.
+    case bernoulli = "bce"
+    /// Gaussian with fixed variance: Σ (σ(logits) − x)², the sum of squared errors.
+    case gaussian = "mse"
+}
+
+/// −log p(x | z) of a batch, from the decoder's logits, per sample and summed.
+///
+/// logits, target: (B, D); `perSample`: (B).
+/// Bernoulli, written to be stable for any logit l (no log 0, no overflow):
+///   BCE(σ(l), x) = max(l, 0) − l·x + log(1 + e^−|l|),   ∂/∂l = σ(l) − x.
+/// Gaussian, with p = σ(l):  (p − x)²,   ∂/∂l = 2 (p − x) · p (1 − p).
+public final class ReconstructionLoss {
+    public let likelihood: ReconstructionLikelihood
+    private var dLogits = Tensor(shape: [0])
+    private var perSampleBuffer = Tensor(shape: [0])
+    private var logits: Matrix?
+    private var meansBuffer = Tensor(shape: [0])
+
+    public init(likelihood: ReconstructionLikelihood) { self.likelihood = likelihood }
+
+    private static let laneIndex = FloatLanes(0, 1, 2, 3, 4, 5, 6, 7)
+
+    public func reserve(batchSize: Int, features: Int) {
+        guard dLogits.count < batchSize * features || perSampleBuffer.count < batchSize else { return }
+        dLogits = Tensor(shape: [batchSize * features])
+        perSampleBuffer = Tensor(shape: [batchSize])
+    }
+
+    /// The loss of each sample of the last forward pass.
+    public var perSample: Matrix { perSampleBuffer.matrix(rows: logits?.rows ?? 0, columns: 1) }
+
+    /// Returns Σ over the batch of −log p(x | z). The gradient is computed in
+    /// the same pass (it shares e^−|l| with the loss) and kept for `backward`.
+    public func forward(logits: Matrix, target: Matrix) -> Double {
+        precondition(logits.rows == target.rows && logits.columns == target.columns)
+        reserve(batchSize: logits.rows, features: logits.columns)
+        self.logits = logits
+        let d = dLogits.matrix(rows: logits.rows, columns: logits.columns)
+        let perSample = perSampleBuffer.pointer, likelihood = likelihood
+        let columns = logits.columns, whole = columns / FloatLanes.scalarCount * FloatLanes.scalarCount
+        parallelRows(logits.rows, workPerRow: columns) { rows in
+            for r in rows {
+                let l = logits.row(r), x = target.row(r), g = d.row(r)
+                // Eight pixels from j (n of them valid): their loss, with the
+                // lanes past the row's end adding nothing, and their gradient.
+                @inline(__always) func block(_ j: Int, _ n: Int) -> FloatLanes {
+                    let v = FloatLanes(loading: l + j, count: n), t = FloatLanes(loading: x + j, count: n)
+                    var loss: FloatLanes
+                    switch likelihood {
+                    case .bernoulli:
+                        let e = exponentialOfNonPositive(negativeMagnitude(v))   // e^−|v| in (0, 1]: never overflows
+                        loss = positivePart(v) - v * t + logOnePlusUnit(e)
+                        (sigmoid(v, expMinusAbs: e) - t).store(to: g + j, count: n)
+                    case .gaussian:
+                        let p = sigmoid(v), diff = p - t
+                        loss = diff * diff
+                        (2 * diff * p * (1 - p)).store(to: g + j, count: n)
+                    }
+                    if n < FloatLanes.scalarCount { loss = loss.replacing(with: 0, where: Self.laneIndex .>= FloatLanes(repeating: Float(n))) }
+                    return loss
+                }
+                // Whole blocks in the loop, the short one after it (a short
+                // load is built on the stack).
+                var sum = FloatLanes(repeating: 0)
+                for j in stride(from: 0, to: whole, by: FloatLanes.scalarCount) { sum += block(j, FloatLanes.scalarCount) }
+                if whole < columns { sum += block(whole, columns - whole) }
+                perSample[r] = sum.sum()
+            }
+        }
+        // Summed in row order afterwards: the same total for any thread count.
+        var total = 0.0
+        for r in 0..<logits.rows { total += Double(perSample[r]) }
+        return total
+    }
+
+    /// dL/dlogits (B, D) of the last forward pass.
+    public func backward() -> Matrix {
+        guard let l = logits else { preconditionFailure("ReconstructionLoss.backward before forward") }
+        return dLogits.matrix(rows: l.rows, columns: l.columns)
+    }
+
+    /// The likelihood's mean image σ(logits) (B, D) for both likelihoods: the
+    /// pictures a model draws. In a buffer of its own, kept until the next call.
+    public func means(_ logits: Matrix) -> Matrix {
+        if meansBuffer.count < logits.count { meansBuffer = Tensor(shape: [logits.count]) }
+        let out = meansBuffer.matrix(rows: logits.rows, columns: logits.columns)
+        parallelRows(logits.rows, workPerRow: logits.columns) { rows in   // exp-bound: worth both cores
+            let start = rows.lowerBound * logits.columns
+            mapLanes(logits.pointer + start, out.pointer + start, count: rows.count * logits.columns, sigmoid)
+        }
+        return out
+    }
+
+    /// Scales each row r of the last forward's dL/dlogits by w_r (the
+    /// importance weight of draw r).
+    public func scaleGradientRows(by w: UnsafePointer<Float>) {
+        let d = backward()
+        for r in 0..<d.rows {
+            let row = d.row(r)
+            for j in 0..<d.columns { row[j] *= w[r] }
+        }
+    }
+}

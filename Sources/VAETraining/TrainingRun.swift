@@ -1,0 +1,225 @@
+import Foundation
+import VAEData
+import VAEInference
+import VAEModels
+
+/// What `vae train` is asked, as given: nil where a flag was not given.
+/// A new run takes the defaults for those; a resumed one the checkpoint's,
+/// and a model flag that contradicts the checkpoint is an error.
+public struct TrainingRequest {
+    public var modelPath = "model.safetensors"
+    public var dataDirectory = "Data/mnist"
+    /// Epochs in all (a resumed run trains until it has this many).
+    public var epochs = 10
+    public var resume = false
+    public var jsonPath: String?
+
+    // The model.
+    public var architecture: Architecture?
+    public var latent: Int?
+    public var hidden: [Int]?
+    public var likelihood: ReconstructionLikelihood?
+    public var activation: ActivationKind?
+    public var conditional = false
+
+    // The training.
+    public var batchSize: Int?
+    public var learningRate: Float?
+    public var beta: Float?
+    /// A new run's seed; a resumed run keeps its own.
+    public var seed: UInt64 = 0
+    public var binarize: Bool?
+    public var warmupEpochs: Int?
+    public var schedule: LearningRateSchedule?
+    public var importanceSamples: Int?
+    /// `.some(nil)` turns a resumed run's corruption off.
+    public var corruption: Corruption??
+    public var digits: [Int]?
+    public var holdout: Int?
+
+    // Quick runs: the first images of each split.
+    public var trainImages: Int?
+    public var testImages: Int?
+
+    public init() {}
+}
+
+/// How a run ended.
+public enum TrainingOutcome {
+    case finished(peakResidentMiB: Double)
+    /// Stopped on request with epochs to go; the checkpoint holds this position.
+    case interrupted(TrainingPosition)
+}
+
+/// A training run: the request merged with a checkpoint when resuming, the
+/// data selected, the model and optimiser built, then epochs trained with a
+/// checkpoint saved after each one (and on a stop request mid-epoch).
+public final class TrainingRun {
+    public let request: TrainingRequest
+    public let model: any VariationalModel
+    public let settings: TrainingSettings
+    public let trainer: Trainer
+    /// Images trained on per epoch.
+    public let trainCount: Int
+    private var test: LossTerms
+    private var hasCheckpoint: Bool
+
+    public init(_ request: TrainingRequest) throws {
+        self.request = request
+        let path = request.modelPath
+        var train = try MNIST.load(directory: request.dataDirectory, split: .train)
+        var testSet = try MNIST.load(directory: request.dataDirectory, split: .test)
+        let optimizer: Adam
+        let model: any VariationalModel
+        var settings: TrainingSettings
+        var position: TrainingPosition?
+        if request.resume {
+            let loaded = try TrainingCheckpoint.load(path: path, learningRate: request.learningRate)
+            try request.checkModel(matches: loaded.model.configuration)
+            guard let adam = loaded.optimizer else {
+                throw RequestError("\(path): holds no optimiser state, so training cannot resume from it")
+            }
+            guard loaded.position.epoch < request.epochs else {
+                throw RequestError("\(path): already trained for \(loaded.position.epoch) epochs; ask for more with --epochs")
+            }
+            settings = try request.merged(into: loaded.settings, resuming: true)
+            let terms = Objective(settings.objective, model: loaded.model).terms
+            if loaded.position.batch > 0 {
+                // A run interrupted mid-epoch must continue on the same data, batches and objective to be exact.
+                guard settings.batchSize == loaded.settings.batchSize, terms == loaded.position.partial.terms else {
+                    throw RequestError("\(path): stopped at batch \(loaded.position.batch) of an epoch; resume it with the same data, --batch-size \(loaded.settings.batchSize) and --iw-samples \(loaded.settings.importanceSamples)")
+                }
+                position = loaded.position
+            } else {
+                position = TrainingPosition(epoch: loaded.position.epoch, partial: LossTerms(terms))
+            }
+            (model, optimizer, test, hasCheckpoint) = (loaded.model, adam, loaded.test, true)
+        } else {
+            settings = try request.merged(into: TrainingSettings(), resuming: false)
+            let architecture = request.architecture ?? .mlp
+            let configuration = ModelConfiguration(
+                architecture: architecture, hidden: request.hidden ?? (architecture == .conv ? [256] : [512, 256]),
+                latent: request.latent ?? 20, likelihood: request.likelihood ?? .bernoulli, activation: request.activation ?? .relu,
+                classes: request.conditional ? try Self.labelCount(train, directory: request.dataDirectory) : 0)
+            if let problem = configuration.problem { throw RequestError(problem) }
+            model = configuration.family.makeModel(configuration)
+            model.initialize(seed: settings.seed)
+            optimizer = Adam(parameters: model.parameters, learningRate: settings.learningRate)
+            (test, hasCheckpoint) = (LossTerms(model.lossTerms(.closedForm)), false)
+        }
+        guard settings.importanceSamples == 1 || model.configuration.likelihood == .bernoulli else {
+            throw RequestError("--iw-samples needs the Bernoulli likelihood (--loss bce): the bound uses log p(x|z)")
+        }
+        if let n = request.trainImages, n < train.count { train = train.subset(0..<n) }
+        train = settings.data.split(train).fit
+        testSet = settings.data.keep(testSet)
+        if let n = request.testImages, n < testSet.count { testSet = testSet.subset(0..<n) }
+        if settings.data.binarized { testSet = binarized(testSet, seed: settings.seed) }
+        guard train.count > 0 else {
+            throw RequestError("no training images left after selecting digits and holding out \(settings.data.holdout)")
+        }
+        if let position, position.batch > 0, position.batch >= (train.count + settings.batchSize - 1) / settings.batchSize {
+            throw RequestError("\(path): stopped at batch \(position.batch) of an epoch; resume it with the same data")
+        }
+        self.model = model
+        self.settings = settings
+        trainCount = train.count
+        trainer = Trainer(model: model, optimizer: optimizer, settings: settings, train: train, test: testSet, position: position)
+    }
+
+    /// One line on what is trained, how, on what, and from where.
+    public var summary: String {
+        let c = model.configuration, s = settings, p = trainer.position
+        let resumeNote = p.batch > 0 ? ", resuming at epoch \(p.epoch + 1), batch \(p.batch + 1)"
+            : p.epoch > 0 ? ", resuming after epoch \(p.epoch)" : ""
+        return "training \(c.summary) "
+            + "(\(model.parameters.count) parameters, loss \(c.likelihood.rawValue), \(c.activation.rawValue), β \(s.beta)"
+            + (s.importanceSamples > 1 ? ", IWAE K=\(s.importanceSamples)" : "")
+            + (s.corruption.map { ", denoising (\($0.spec))" } ?? "")
+            + (s.warmupEpochs > 0 ? ", KL warm-up \(s.warmupEpochs) epochs" : "")
+            + (s.schedule != .constant ? ", lr decay \(s.schedule.text)" : "")
+            + (s.data.binarized ? ", dynamically binarised" : "") + ") on \(trainCount) images"
+            + (s.data.digits.map { " of digits \(commaSeparated($0))" } ?? "")
+            + (s.data.holdout > 0 ? " (\(s.data.holdout) held out)" : "") + " from \(request.dataDirectory)"
+            + resumeNote
+    }
+
+    /// Trains until `request.epochs` epochs in all, saving after each, or
+    /// until `shouldStop` (asked after every step) says stop: then the
+    /// checkpoint is saved where the run is.
+    public func run(progress: ((BatchProgress) -> Void)? = nil, epochFinished: (EpochReport) -> Void = { _ in },
+                    shouldStop: () -> Bool = { false }) throws -> TrainingOutcome {
+        var log = request.jsonPath.map { TrainingLog(path: $0, model: model.configuration, settings: settings) }
+        while trainer.completedEpochs < request.epochs {
+            let outcome: EpochOutcome
+            do {
+                outcome = try trainer.trainEpoch(progress: progress, shouldStop: shouldStop)
+            } catch var diverged as TrainingDiverged {
+                diverged.checkpointNote = hasCheckpoint ? "\(request.modelPath) still holds the last good checkpoint" : "no checkpoint was written"
+                throw diverged
+            }
+            if case .finished(let report) = outcome { test = report.test }
+            try TrainingCheckpoint.save(model: model, optimizer: trainer.optimizer, settings: settings,
+                                        position: trainer.position, test: test, to: request.modelPath)
+            hasCheckpoint = true
+            if case .finished(let report) = outcome {
+                epochFinished(report)
+                try log?.append(report)
+            }
+            if trainer.completedEpochs < request.epochs && shouldStop() { return .interrupted(trainer.position) }
+        }
+        let peak = peakResidentMemoryMiB()
+        try log?.write(peakResidentMiB: peak)
+        return .finished(peakResidentMiB: peak)
+    }
+
+    /// A conditional model has one class per label the training data has (10 for MNIST).
+    static func labelCount(_ train: ImageSet, directory: String) throws -> Int {
+        guard let classes = Conditioning.classes(of: train) else {
+            throw RequestError("--conditional needs labelled training data; \(directory) has no training labels")
+        }
+        return classes
+    }
+}
+
+extension TrainingRequest {
+    /// Model flags given with --resume must agree with the checkpoint's model.
+    func checkModel(matches c: ModelConfiguration) throws {
+        func differs(_ flag: String, _ given: String, _ saved: String) -> RequestError {
+            RequestError("--\(flag) \(given) differs from the checkpoint's \(saved)")
+        }
+        if let architecture, architecture != c.architecture { throw differs("arch", architecture.rawValue, c.arch) }
+        if conditional && !c.isConditional { throw RequestError("--conditional: the checkpoint's model is not conditional") }
+        if let latent, latent != c.latent { throw differs("latent", String(latent), String(c.latent)) }
+        if let hidden, hidden != c.hidden { throw differs("hidden", commaSeparated(hidden), commaSeparated(c.hidden)) }
+        if let likelihood, likelihood != c.likelihood { throw differs("loss", likelihood.rawValue, c.likelihood.rawValue) }
+        if let activation, activation != c.activation { throw differs("activation", activation.rawValue, c.activation.rawValue) }
+    }
+
+    /// `base` (the defaults, or a resumed run's settings) with every given flag applied.
+    func merged(into base: TrainingSettings, resuming: Bool) throws -> TrainingSettings {
+        var s = base
+        if let batchSize { s.batchSize = batchSize }
+        if let learningRate { s.learningRate = learningRate }
+        if let beta { s.beta = beta }
+        if !resuming { s.seed = seed }
+        if let binarize { s.data.binarized = binarize }
+        if let warmupEpochs { s.warmupEpochs = warmupEpochs }
+        if let schedule { s.schedule = schedule }
+        if let importanceSamples { s.importanceSamples = importanceSamples }
+        if let corruption { s.corruption = corruption }
+        if resuming {
+            // Which images a run sees is fixed when it starts.
+            if let digits, digits != base.data.digits ?? Array(0...9) {
+                throw RequestError("--digits/--exclude-digits differ from the checkpoint's digits")
+            }
+            if let holdout, holdout != base.data.holdout {
+                throw RequestError("--holdout \(holdout) differs from the checkpoint's \(base.data.holdout)")
+            }
+        } else {
+            s.data.digits = digits
+            s.data.holdout = holdout ?? 0
+        }
+        return s
+    }
+}
