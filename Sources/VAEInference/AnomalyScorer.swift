@@ -11,7 +11,10 @@ public struct AnomalyScorer {
     public let samples: Int
     public let seed: UInt64
 
-    public init(model: any VariationalModel, metric: AnomalyMetric, samples: Int, seed: UInt64) {
+    public init(model: any VariationalModel, metric: AnomalyMetric, samples: Int, seed: UInt64) throws {
+        if metric == .iw && model.noisePerDraw == 0 {
+            throw RequestError("--metric iw: a \(model.configuration.summary) model draws no z from q(z|x), so there is nothing to importance-sample")
+        }
         self.model = model
         self.metric = metric
         self.samples = samples

@@ -119,3 +119,24 @@ public func meanSquaredError(_ a: [Float], _ b: [Float]) -> Double {
     for i in a.indices { s += Double(a[i] - b[i]) * Double(a[i] - b[i]) }
     return s / Double(a.count)
 }
+
+public extension VariationalModel {
+    /// Throws unless images of `pixels` values each fit the model (`source` names them in the message).
+    func checkInput(pixels: Int, source: String) throws {
+        guard pixels == configuration.inputSize else {
+            throw RequestError("\(source): images of \(pixels) pixels; the model (\(configuration.summary)) takes \(configuration.inputSize)")
+        }
+    }
+
+    /// Throws unless every image of a set fits the model.
+    func checkInput(_ set: ImageSet, source: String) throws {
+        try checkInput(pixels: set.pixelsPerImage, source: "\(source) (\(set.columns)x\(set.rows))")
+    }
+
+    /// Throws unless every input fits the model, naming the first that does not.
+    func checkInput(_ images: [InputImage]) throws {
+        if let bad = images.first(where: { $0.pixels.count != configuration.inputSize }) {
+            try checkInput(pixels: bad.pixels.count, source: bad.source)
+        }
+    }
+}

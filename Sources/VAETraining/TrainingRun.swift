@@ -107,8 +107,14 @@ public final class TrainingRun {
             optimizer = Adam(parameters: model.parameters, learningRate: settings.learningRate)
             (test, hasCheckpoint) = (LossTerms(model.lossTerms(.closedForm)), false)
         }
+        for set in [train, testSet] where set.pixelsPerImage != model.configuration.inputSize {
+            throw RequestError("\(request.dataDirectory): the images are \(set.columns)x\(set.rows) (\(set.pixelsPerImage) pixels); the model (\(model.configuration.summary)) takes \(model.configuration.inputSize)")
+        }
         guard settings.importanceSamples == 1 || model.configuration.likelihood == .bernoulli else {
             throw RequestError("--iw-samples needs the Bernoulli likelihood (--loss bce): the bound uses log p(x|z)")
+        }
+        guard settings.importanceSamples == 1 || model.noisePerDraw > 0 else {
+            throw RequestError("--iw-samples: a \(model.configuration.summary) model draws no z from q(z|x), so there is no importance-weighted bound")
         }
         if let n = request.trainImages, n < train.count { train = train.subset(0..<n) }
         train = settings.data.split(train).fit

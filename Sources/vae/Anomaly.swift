@@ -44,12 +44,13 @@ struct Anomaly: ParsableCommand {
         if let plot { try checkWritable(plot, flag: "--plot") }
         let loaded = try Checkpoint.load(path: modelOptions.model)
         let benchmark = try AnomalyBenchmark(
-            scorer: AnomalyScorer(model: loaded.model, metric: scoring.metric, samples: scoring.draws, seed: seedOptions.seed),
+            scorer: try AnomalyScorer(model: loaded.model, metric: scoring.metric, samples: scoring.draws, seed: seedOptions.seed),
             trainingData: loaded.trainingData, anomalies: try anomalyDigits.map { Set(try $0.checked("--anomaly-digits", in: 0...9)) },
             falsePositiveRate: fpr, fallbackCalibrationCount: calibrationImages)
         let directory = try dataOptions.locate()
-        let r = benchmark.run(test: try MNIST.load(directory: directory, split: .test),
-                              train: try MNIST.load(directory: directory, split: .train), trainingData: loaded.trainingData)
+        let test = try MNIST.load(directory: directory, split: .test), train = try MNIST.load(directory: directory, split: .train)
+        try loaded.model.checkInput(test, source: "the test split")
+        let r = benchmark.run(test: test, train: train, trainingData: loaded.trainingData)
         let digits = benchmark.anomalies.sorted().map(String.init).joined(separator: ",")
 
         print("anomalies: digit(s) \(digits); \(r.anomalousCount) anomalous and \(r.normalCount) normal test images; metric \(scoring.metric.rawValue)")

@@ -28,6 +28,7 @@ struct Arithmetic: ParsableCommand {
         let model = try loadModel(modelOptions)
         let reader = imageOptions.reader()
         let inputs = try [a, b, c].map(reader.loadOne)
+        try model.checkInput(inputs)
         let conditions = try imageOptions.conditions(for: inputs, model: model, modelPath: modelOptions.model)
         let mu = model.encodings(inputs.map(\.pixels), conditions: conditions).map(\.point)
         let result = model.decodedImages([analogy(mu[0], minus: mu[1], plus: mu[2])], conditions: conditions.map { [$0[0]] })

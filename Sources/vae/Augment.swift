@@ -38,6 +38,7 @@ struct Augment: ParsableCommand {
         let source = try dataOptions.locate()
         var set = try MNIST.load(directory: source, split: split)
         if let limit, limit < set.count { set = set.subset(0..<limit) }
+        try model.checkInput(set, source: "the \(split.rawValue) split")
         let augmented = augment(set, model: model, perImage: perImage, seed: seedOptions.seed)
         let other: MNISTSplit = split == .train ? .test : .train
         let untouched = try MNIST.load(directory: source, split: other)

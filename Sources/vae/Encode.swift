@@ -33,7 +33,7 @@ struct Encode: ParsableCommand {
         try checkWritable(output, flag: "-o")
         if let plot { try checkWritable(plot, flag: "--plot") }
         let model = try loadModel(modelOptions)
-        let images = try inputs.load()
+        let images = try inputs.load(for: model)
         let conditions = try inputs.imageOptions.conditions(for: images, model: model, modelPath: modelOptions.model)
         let codes = model.encodings(images.map(\.pixels), conditions: conditions)
         let layers = codes.first?.layers.map(\.mu.count) ?? []

@@ -48,6 +48,7 @@ struct Eval: ParsableCommand {
         }
         var images = try MNIST.load(directory: try dataOptions.locate(), split: split)
         if let limit, limit < images.count { images = images.subset(0..<limit) }
+        try model.checkInput(images, source: "the \(split.rawValue) split")
         let binary = binarize.map { $0 == .fixed } ?? loaded.trainingData.binarized
         if binary { images = binarized(images, seed: seedOptions.seed) }
         let isTerminal = isatty(STDOUT_FILENO) != 0

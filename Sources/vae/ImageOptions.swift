@@ -94,10 +94,12 @@ struct ManyImageInputs: ParsableArguments {
         }
     }
 
-    func load() throws -> [InputImage] {
+    /// The inputs, checked against the model that will read them.
+    func load(for model: any VariationalModel) throws -> [InputImage] {
         let reader = imageOptions.reader()
-        if let split { return try reader.load(split: split, limit: limit) }
-        return try reader.load(inputs)
+        let images = try split.map { try reader.load(split: $0, limit: limit) } ?? reader.load(inputs)
+        try model.checkInput(images)
+        return images
     }
 }
 

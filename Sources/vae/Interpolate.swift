@@ -35,6 +35,7 @@ struct Interpolate: ParsableCommand {
         let model = try loadModel(modelOptions)
         let reader = imageOptions.reader()
         let inputs = try [a, b].map(reader.loadOne)
+        try model.checkInput(inputs)
         let conditions = try imageOptions.conditions(for: inputs, model: model, modelPath: modelOptions.model)
         let codes = model.encodings(inputs.map(\.pixels), conditions: conditions)
         let path = interpolate(codes[0].point, codes[1].point, steps: steps, spherical: slerp)

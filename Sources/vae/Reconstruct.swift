@@ -48,7 +48,7 @@ struct Reconstruct: ParsableCommand {
         try checkImageOutput(output)
         if let json { try checkWritable(json, flag: "--json") }
         let model = try loadModel(modelOptions)
-        let images = try inputs.load()
+        let images = try inputs.load(for: model)
         let conditions = try inputs.imageOptions.conditions(for: images, model: model, modelPath: modelOptions.model)
         let result = reconstruct(images.map(\.pixels), model: model, conditions: conditions, corruption: corruption, seed: seedOptions.seed)
 

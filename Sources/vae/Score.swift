@@ -60,14 +60,15 @@ struct Score: ParsableCommand {
         if let output { try checkWritable(output, flag: "-o") }
         if let json { try checkWritable(json, flag: "--json") }
         let loaded = try Checkpoint.load(path: modelOptions.model)
-        let scorer = AnomalyScorer(model: loaded.model, metric: scoring.metric, samples: scoring.draws, seed: seedOptions.seed)
-        let images = try inputs.load()
+        let scorer = try AnomalyScorer(model: loaded.model, metric: scoring.metric, samples: scoring.draws, seed: seedOptions.seed)
+        let images = try inputs.load(for: loaded.model)
         let scores = scorer.scores(images.map(\.pixels),
                                    conditions: try inputs.imageOptions.conditions(for: images, model: loaded.model, modelPath: modelOptions.model))
         var chosen: Threshold?
         if let threshold { chosen = Threshold(value: threshold, method: "given") }
         if let calibrate {
             let reference = try inputs.imageOptions.reader().calibrationImages(calibrate, trainingData: loaded.trainingData)
+            try loaded.model.checkInput(reference)
             chosen = try scorer.threshold(normal: reference, percentile: percentile, describedAs: calibrate)
         }
         let flags = scores.map { s in chosen.map { s > $0.value } }

@@ -53,6 +53,7 @@ struct Traverse: ParsableCommand {
         let condition: [Float]?
         if let input {
             let image = try imageOptions.reader().loadOne(input)
+            try model.checkInput([image])
             let conditions = try imageOptions.conditions(for: [image], model: model, modelPath: modelOptions.model)
             base = model.encodings([image.pixels], conditions: conditions)[0].point
             condition = conditions?[0]

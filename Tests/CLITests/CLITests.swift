@@ -129,6 +129,26 @@ final class CLITests: FolderTestCase {
         XCTAssertFalse(exists("model.safetensors"))
     }
 
+    /// A valid data set of 32x32 images, given to a model of 28x28 ones: one
+    /// line from every command that reads it, and no output (not a trap).
+    func testImagesOfAnotherSizeAreRefusedInOneLine() throws {
+        let data = folder + "/idx32"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        let set = ImageSet(pixels: (0..<(20 * 1024)).map { UInt8($0 % 251) }, count: 20, rows: 32, columns: 32,
+                           labels: (0..<20).map { UInt8($0 % 10) })
+        for split in ["train", "t10k"] {
+            try IDX.writeGzipped(set, imagesPath: "\(data)/\(split)-images-idx3-ubyte.gz", labelsPath: "\(data)/\(split)-labels-idx1-ubyte.gz")
+        }
+        assertFails(try vae("train", "--data", data, "--epochs", "1"), "the images are 32x32 (1024 pixels); the model (mlp 784-512-256-20) takes 784")
+        XCTAssertFalse(exists("model.safetensors"))
+        XCTAssertEqual(try trainTiny(epochs: 1).status, 0)
+        for command in [["eval"], ["encode", "--split", "test", "-o", "out.csv"], ["score", "test:0"], ["augment", "-o", "out"],
+                        ["anomaly", "--anomaly-digits", "1"], ["reconstruct", "test:0-2", "-o", "out.png"], ["traverse", "test:3", "-o", "out.png"]] {
+            assertFails(try VAEBinary.run(command + ["--data", data, "--model", "m.safetensors"], in: folder), "images of 1024 pixels")
+        }
+        for name in ["out.csv", "out", "out.png"] { XCTAssertFalse(exists(name), name) }
+    }
+
     func testResumeRefusesConflictingArchitecture() throws {
         XCTAssertEqual(try trainTiny(epochs: 1).status, 0)
         assertFails(try trainTiny(epochs: 2, extra: ["--resume", "--latent", "9"]), "--latent 9 differs from the checkpoint's 4")

@@ -92,6 +92,14 @@ final class UseModelTests: XCTestCase {
         for c in 0..<10 where meanSquaredDifference(tile(grid, row: 2, column: c), tile(grid, row: 0, column: c))
             < meanSquaredDifference(tile(grid, row: 1, column: c), tile(grid, row: 0, column: c)) { wins += 1 }
         XCTAssertGreaterThanOrEqual(wins, 6)
+
+        // --mask p is --corrupt mask:p: the same draws, the same picture.
+        let same = try vae("reconstruct", "test:0-49", "--corrupt", "mask:0.5", "-o", "r2.png", "--json", "r2.json")
+        XCTAssertEqual(same.status, 0, same.stderr)
+        XCTAssertEqual(try image("r2.png"), grid)
+        let salt = try vae("reconstruct", "test:0-9", "--corrupt", "saltpepper:0.2", "-o", "r3.png", "--json", "r3.json")
+        XCTAssertEqual(salt.status, 0, salt.stderr)
+        XCTAssert(salt.stdout.contains("corrupted input"), salt.stdout)
     }
 
     func testArithmeticAndTraverse() throws {
