@@ -62,7 +62,7 @@ final class ELBOGradientTests: XCTestCase {
     /// likelihood scores the clean one (Im et al. 2017).
     func testDenoisingGradient() {
         check(ModelConfiguration(inputSize: 12, hidden: [9, 7], latent: 3), beta: 1, corruption: .noise(0.3))
-        check(ModelConfiguration(inputSize: 10, hidden: [8], latent: 2, classes: 3), beta: 1, corruption: .mask(0.4))
+        check(ModelConfiguration(inputSize: 10, hidden: [8], latent: 2, activation: .tanh, classes: 3), beta: 1, corruption: .mask(0.4))
         check(ModelConfiguration(architecture: .conv, inputSize: 16, hidden: [5], latent: 2, activation: .tanh), beta: 1,
               corruption: .saltAndPepper(0.2))
     }
