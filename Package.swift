@@ -33,7 +33,8 @@ let package = Package(
         // team then also runs our elementwise passes (see Parallel.swift).
         .target(name: "VAEEngine", dependencies: ["CBLAS"],
                 linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", "/usr/lib/x86_64-linux-gnu/openblas-openmp"])]),
-        .target(name: "VAEModels", dependencies: ["VAEEngine"]),
+        // VAEModels shares one vocabulary type with VAEData, ImageShape; it reads and writes no files.
+        .target(name: "VAEModels", dependencies: ["VAEEngine", "VAEData"]),
         .target(name: "VAEData", dependencies: ["CZlib", "CPNG"]),
         .target(name: "VAEPlots", dependencies: ["VAEData"]),
         .target(name: "VAEInference", dependencies: ["VAEEngine", "VAEModels", "VAEData"]),

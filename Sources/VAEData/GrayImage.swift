@@ -12,9 +12,11 @@ public struct GrayImage: Equatable {
     }
 
     /// Largest image accepted from a file: beyond it a header is taken as
-    /// hostile, before any pixel buffer is allocated.
-    public static let maximumSide = 16384
-    public static let maximumPixels = 64 << 20
+    /// hostile, before any pixel buffer is allocated. Decoding one of 4
+    /// megapixels takes at most 32 MiB (16-bit RGBA), so no file, whatever
+    /// it claims, makes `vae` use much more than that.
+    public static let maximumSide = 8192
+    public static let maximumPixels = 4 << 20
 
     static func checkSize(width: Int, height: Int, path: String, format: String) throws {
         guard (1...maximumSide).contains(width), (1...maximumSide).contains(height) else {

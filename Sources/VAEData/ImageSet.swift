@@ -1,22 +1,33 @@
-/// Grey images kept as bytes (a quarter of Float32's memory), with optional
-/// labels. Batches are converted to Float32 in [0, 1] as they are drawn.
+/// Images of one shape kept as bytes (a quarter of Float32's memory), with
+/// optional labels and the names of their classes. Batches are converted to
+/// Float32 in [0, 1] as they are drawn.
 public struct ImageSet {
     public private(set) var pixels: [UInt8]
     public let count: Int
-    public let rows: Int
-    public let columns: Int
+    public let shape: ImageShape
     public var labels: [UInt8]?
+    /// Class c's name, for data sets whose classes have names (a folder's
+    /// subfolders); nil when the labels are plain numbers (MNIST's digits).
+    public var classNames: [String]?
 
-    public init(pixels: [UInt8], count: Int, rows: Int, columns: Int, labels: [UInt8]? = nil) {
-        precondition(pixels.count == count * rows * columns)
+    public init(pixels: [UInt8], count: Int, shape: ImageShape, labels: [UInt8]? = nil, classNames: [String]? = nil) {
+        precondition(pixels.count == count * shape.values)
         self.pixels = pixels
         self.count = count
-        self.rows = rows
-        self.columns = columns
+        self.shape = shape
         self.labels = labels
+        self.classNames = classNames
     }
 
-    public var pixelsPerImage: Int { rows * columns }
+    /// Grey images of `rows` x `columns`.
+    public init(pixels: [UInt8], count: Int, rows: Int, columns: Int, labels: [UInt8]? = nil) {
+        self.init(pixels: pixels, count: count, shape: ImageShape(height: rows, width: columns), labels: labels)
+    }
+
+    public var rows: Int { shape.height }
+    public var columns: Int { shape.width }
+    /// Values per image (C·H·W).
+    public var pixelsPerImage: Int { shape.values }
 
     /// Writes images `indices` as rows of `destination` (indices.count × pixelsPerImage), x/255.
     public func gather<C: Collection>(_ indices: C, into destination: UnsafeMutablePointer<Float>) where C.Element == Int {
@@ -32,13 +43,26 @@ public struct ImageSet {
         }
     }
 
-    /// The images whose indices are given, in that order (labels kept).
+    /// The images whose indices are given, in that order (labels and class names kept).
     public func subset<C: Collection>(_ indices: C) -> ImageSet where C.Element == Int {
         let d = pixelsPerImage
         var out = [UInt8]()
         out.reserveCapacity(indices.count * d)
         for i in indices { out += pixels[(i * d)..<((i + 1) * d)] }
-        return ImageSet(pixels: out, count: indices.count, rows: rows, columns: columns,
-                        labels: labels.map { l in indices.map { l[$0] } })
+        return ImageSet(pixels: out, count: indices.count, shape: shape,
+                        labels: labels.map { l in indices.map { l[$0] } }, classNames: classNames)
+    }
+
+    /// The name of class `label`: its folder's name, or the number itself.
+    public func className(_ label: Int) -> String {
+        classNames.flatMap { label < $0.count ? $0[label] : nil } ?? String(label)
+    }
+
+    /// Image i as a picture (its planes interleaved, as files hold them).
+    public func picture(_ i: Int) -> Picture {
+        let n = shape.height * shape.width, channels = shape.channels
+        var interleaved = [UInt8](repeating: 0, count: pixelsPerImage)
+        for p in 0..<n { for c in 0..<channels { interleaved[p * channels + c] = pixels[i * pixelsPerImage + c * n + p] } }
+        return Picture(width: shape.width, height: shape.height, channels: channels, pixels: interleaved)
     }
 }

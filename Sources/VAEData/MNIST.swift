@@ -38,7 +38,7 @@ public enum MNIST {
         throw FileError(base + ".gz", "no such file (nor \(name) uncompressed)")
     }
 
-    static func holdsMNIST(_ directory: String) -> Bool {
+    public static func holdsMNIST(_ directory: String) -> Bool {
         (try? file(directory, "train-images-idx3-ubyte")) != nil
     }
 

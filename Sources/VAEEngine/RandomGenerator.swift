@@ -80,7 +80,8 @@ public struct RandomGenerator {
 
 /// Named streams, so every purpose draws from its own sequence.
 public enum RandomStream: UInt64 {
-    case initialisation = 1, shuffle = 2, noise = 3, evaluation = 4, sampling = 5, corruption = 6, augmentation = 7, binarization = 8
+    case initialisation = 1, shuffle = 2, noise = 3, evaluation = 4, sampling = 5, corruption = 6, augmentation = 7, binarization = 8,
+         split = 9
 }
 
 public extension RandomGenerator {

@@ -1,28 +1,34 @@
 import VAEData
 import VAEModels
 
-/// The held-out-digit benchmark (`vae anomaly`): a model trained without
-/// some digits scores the whole test set, and images of the digits it never
-/// saw are the anomalies. The threshold for a target false-positive rate is
+/// The held-out-class benchmark (`vae anomaly`): a model trained without
+/// some classes (digits, for MNIST) scores the whole test set, and images of
+/// the classes it never saw are the anomalies. The threshold for a target false-positive rate is
 /// calibrated on normal training images the model did not train on (its
 /// held-out tail), never on the test set.
 public struct AnomalyBenchmark {
     public let scorer: AnomalyScorer
-    /// The anomalous digits.
+    /// The anomalous classes.
     public let anomalies: Set<Int>
+    /// Classes in the data set.
+    public let classCount: Int
     public let falsePositiveRate: Double
     /// Without a held-out tail: how many of the last normal training images to calibrate on.
     public let fallbackCalibrationCount: Int
 
-    /// The anomalies default to the digits the model was not trained on.
-    public init(scorer: AnomalyScorer, trainingData: TrainingData, anomalies: Set<Int>?, falsePositiveRate: Double,
+    /// The anomalies default to the classes the model was not trained on.
+    public init(scorer: AnomalyScorer, trainingData: TrainingData, classCount: Int, anomalies: Set<Int>?, falsePositiveRate: Double,
                 fallbackCalibrationCount: Int) throws {
-        let trained = Set(trainingData.digits ?? Array(0...9))
-        let anomalies = anomalies ?? Set(0...9).subtracting(trained)
+        let all = Set(0..<classCount)
+        let anomalies = anomalies ?? all.subtracting(trainingData.classes ?? Array(all))
         guard !anomalies.isEmpty else {
-            throw RequestError("the model was trained on every digit: name the anomalies with --anomaly-digits, or train with --exclude-digits")
+            throw RequestError("the model was trained on every class: name the anomalies with --anomaly-classes, or train with --exclude-classes")
         }
-        guard anomalies.count < 10 else { throw RequestError("--anomaly-digits leaves no normal digit") }
+        if let outside = anomalies.first(where: { !all.contains($0) }) {
+            throw RequestError("--anomaly-classes: class \(outside) is not among the data set's \(classCount)")
+        }
+        guard anomalies.count < classCount else { throw RequestError("--anomaly-classes leaves no normal class") }
+        self.classCount = classCount
         precondition(falsePositiveRate > 0 && falsePositiveRate < 1 && fallbackCalibrationCount >= 1)
         self.scorer = scorer
         self.anomalies = anomalies
@@ -49,7 +55,7 @@ public struct AnomalyBenchmark {
         guard let labels = test.labels else { preconditionFailure("the benchmark needs a labelled test set") }
         let scores = scorer.scores(test)
         let anomalous = labels.map { anomalies.contains(Int($0)) }
-        let normal = TrainingData(digits: Set(0...9).subtracting(anomalies).sorted())
+        let normal = TrainingData(classes: Set(0..<classCount).subtracting(anomalies).sorted())
         let calibration: ImageSet
         let note: String
         if let heldOut = trainingData.split(train).heldOut {

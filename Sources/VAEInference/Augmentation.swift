@@ -24,9 +24,9 @@ public func augment(_ set: ImageSet, model: any VariationalModel, perImage: Int,
         let means = model.decodeMeans(z, condition: condition.map { drawConditions.repeating($0, times: perImage) })
         for n in 0..<means.rows {
             let record = range.lowerBound * perImage + n, row = means.row(n)
-            for j in 0..<d { pixels[record * d + j] = grayLevel(row[j]) }
+            for j in 0..<d { pixels[record * d + j] = Picture.level(row[j]) }
             labels[record] = set.labels?[range.lowerBound + n / perImage] ?? 0
         }
     }
-    return ImageSet(pixels: pixels, count: set.count * perImage, rows: set.rows, columns: set.columns, labels: labels)
+    return ImageSet(pixels: pixels, count: set.count * perImage, shape: set.shape, labels: labels, classNames: set.classNames)
 }

@@ -12,7 +12,10 @@ import VAEModels
 /// (ModelConfiguration+Metadata.swift), what it was trained on
 /// (TrainingData), and the training run's own keys (VAETraining).
 public enum Checkpoint {
-    public static let formatVersion = "1"
+    /// 2: the image shape (channels, height, width) and the conv stages are
+    /// recorded; 1 (still read): square grey images of input_size pixels.
+    public static let formatVersion = "2"
+    static let readableVersions: Set = ["1", "2"]
     /// Prefixes of per-parameter state a checkpoint may hold beside the weights.
     public static let statePrefixes = ["adam.m.", "adam.v."]
 
@@ -57,8 +60,8 @@ public enum Checkpoint {
         let trainingData: TrainingData
         do {
             let version = try MetadataReader(file.metadata).string("format_version")
-            guard version == formatVersion else {
-                throw MetadataError("checkpoint format_version \(version); this vae reads version \(formatVersion)")
+            guard readableVersions.contains(version) else {
+                throw MetadataError("checkpoint format_version \(version); this vae reads versions \(readableVersions.sorted().joined(separator: " and "))")
             }
             configuration = try ModelConfiguration(metadata: file.metadata)
             trainingData = try TrainingData(metadata: file.metadata)

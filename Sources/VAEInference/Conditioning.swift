@@ -24,10 +24,11 @@ public enum Conditioning {
         }
     }
 
-    /// The classes a conditional model of this data needs: one more than its
-    /// largest label (10 for MNIST), or nil for unlabelled data.
+    /// The classes a conditional model of this data needs: one per named
+    /// class (a folder's), else one more than its largest label (10 for
+    /// MNIST), or nil for unlabelled data.
     public static func classes(of set: ImageSet) -> Int? {
-        set.labels.flatMap { $0.max() }.map { Int($0) + 1 }
+        set.classNames?.count ?? set.labels.flatMap { $0.max() }.map { Int($0) + 1 }
     }
 }
 

@@ -2,7 +2,7 @@ import Foundation
 import VAEData
 
 /// One image given to a command: where it came from, its label when known,
-/// and its 784 pixels in [0, 1], ready for the model.
+/// and its values in [0, 1] (C, H, W), ready for the model.
 public struct InputImage {
     public let source: String
     public let label: Int?
@@ -15,25 +15,38 @@ public struct InputImage {
     }
 }
 
-/// Resolves what a user names on the command line:
-/// - `test:123`, `train:5`: one MNIST image (with its label);
+/// Resolves what a user names on the command line, for a model of `shape`:
+/// - `test:123`, `train:5`: one image of the data set (with its label);
 /// - `test:0-99`: a range of them;
-/// - anything else: a PNG or PGM file, preprocessed MNIST-style unless `raw`.
+/// - anything else: a PNG or PGM file. For a model of 28x28 grey digits it
+///   is prepared as MNIST's digits were (`DigitPreprocessing`); for any
+///   other model it is resized to the model's shape (or cropped, as the
+///   model's data was), colour turned to grey or grey to colour as the
+///   model needs. `raw` takes files as they are, which must be the model's size.
 public final class ImageInputs {
     private let dataDirectory: () throws -> String
-    private var splits: [MNISTSplit: ImageSet] = [:]
+    private var data: DataSplits?
     public let raw: Bool
+    public let shape: ImageShape
+    /// How the data set is read (the model's crop mode and test split).
+    public let loading: ImageLoading
 
-    public init(raw: Bool, dataDirectory: @escaping () throws -> String) {
+    public init(raw: Bool, shape: ImageShape = .mnist, loading: ImageLoading = ImageLoading(),
+                dataDirectory: @escaping () throws -> String) {
         self.raw = raw
+        self.shape = shape
+        self.loading = loading
         self.dataDirectory = dataDirectory
     }
 
+    /// One split of the data set, read as the model's data was for training.
     public func split(_ split: MNISTSplit) throws -> ImageSet {
-        if let cached = splits[split] { return cached }
-        let loaded = try MNIST.load(directory: try dataDirectory(), split: split)
-        splits[split] = loaded
-        return loaded
+        if data == nil { data = try DataSplits.load(directory: try dataDirectory(), options: loading) }
+        let set = split == .train ? data!.train : data!.test
+        guard set.shape == shape else {
+            throw RequestError("\((try? dataDirectory()) ?? "the data set"): images of \(set.shape); the model takes \(shape)")
+        }
+        return set
     }
 
     /// The images named by `specs`, in order.
@@ -62,8 +75,17 @@ public final class ImageInputs {
             }
             return images(of: set, split: name, indices: range)
         }
-        let image = try GrayImage.read(path: spec)
-        return [InputImage(source: spec, label: nil, pixels: try DigitPreprocessing.prepare(image, path: spec, raw: raw))]
+        return [InputImage(source: spec, label: nil, pixels: try prepare(spec))]
+    }
+
+    /// A file's values for the model.
+    func prepare(_ path: String) throws -> [Float] {
+        if shape == .mnist { return try DigitPreprocessing.prepare(try GrayImage.read(path: path), path: path, raw: raw) }
+        let picture = try Picture.read(path: path)
+        if raw && (picture.width != shape.width || picture.height != shape.height) {
+            throw FileError(path, "is \(picture.height)x\(picture.width); --raw needs the model's \(shape.height)x\(shape.width)")
+        }
+        return try Resizing.planes(picture, to: shape, mode: loading.mode, path: path)
     }
 
     func images(of set: ImageSet, split: MNISTSplit, indices: Range<Int>) -> [InputImage] {
@@ -87,6 +109,7 @@ public final class ImageInputs {
     }
 
     /// `train:N`, `test:N` or `test:A-B` (inclusive), else nil for a file path.
+    /// (A file whose name starts with "test:" can be given as ./test:….)
     func datasetReference(_ spec: String) throws -> (MNISTSplit, Range<Int>)? {
         guard let colon = spec.firstIndex(of: ":"), let split = MNISTSplit(rawValue: String(spec[..<colon])) else { return nil }
         let rest = spec[spec.index(after: colon)...]

@@ -47,10 +47,13 @@ public extension VariationalModel {
         return out
     }
 
-    /// The same, as 28x28 grey images.
-    func decodedImages(_ latents: [[Float]], conditions: [[Float]]? = nil) -> [GrayImage] {
-        decodedIntensities(latents, conditions: conditions).map { grayImage($0) }
+    /// The same, as 8-bit pictures of the model's shape (grey or colour).
+    func decodedPictures(_ latents: [[Float]], conditions: [[Float]]? = nil) -> [Picture] {
+        decodedIntensities(latents, conditions: conditions).map { Picture(planes: $0, shape: configuration.shape) }
     }
+
+    /// Planes of intensities of this model's shape (an input, a reconstruction) as a picture.
+    func picture(_ intensities: [Float]) -> Picture { Picture(planes: intensities, shape: configuration.shape) }
 
     /// How many rows a pass over many images takes at once. The conv model
     /// keeps every row's patches (~270 MB for 1,000 images), so it takes fewer.
@@ -99,19 +102,6 @@ public extension VariationalModel {
     }
 }
 
-/// Intensities in [0, 1] (a square image) to 8-bit grey, rounded.
-public func grayImage(_ intensities: [Float]) -> GrayImage {
-    let side = Int(Double(intensities.count).squareRoot())
-    precondition(side * side == intensities.count, "not a square image")
-    return GrayImage(width: side, height: side, pixels: intensities.map(grayLevel))
-}
-
-/// One intensity in [0, 1] (clamped) as an 8-bit grey level, rounded.
-@inline(__always)
-public func grayLevel(_ intensity: Float) -> UInt8 {
-    UInt8((min(max(intensity, 0), 1) * 255).rounded())
-}
-
 /// Mean squared error per pixel between two images of intensities.
 public func meanSquaredError(_ a: [Float], _ b: [Float]) -> Double {
     precondition(a.count == b.count)
@@ -121,22 +111,18 @@ public func meanSquaredError(_ a: [Float], _ b: [Float]) -> Double {
 }
 
 public extension VariationalModel {
-    /// Throws unless images of `pixels` values each fit the model (`source` names them in the message).
-    func checkInput(pixels: Int, source: String) throws {
-        guard pixels == configuration.inputSize else {
-            throw RequestError("\(source): images of \(pixels) pixels; the model (\(configuration.summary)) takes \(configuration.inputSize)")
+    /// Throws unless the images of a set have the model's shape: one line
+    /// naming them and both shapes.
+    func checkInput(_ set: ImageSet, source: String) throws {
+        guard set.shape == configuration.shape else {
+            throw RequestError("\(source): images of \(set.shape); the model (\(configuration.summary)) takes \(configuration.shape)")
         }
     }
 
-    /// Throws unless every image of a set fits the model.
-    func checkInput(_ set: ImageSet, source: String) throws {
-        try checkInput(pixels: set.pixelsPerImage, source: "\(source) (\(set.columns)x\(set.rows))")
-    }
-
-    /// Throws unless every input fits the model, naming the first that does not.
+    /// Throws unless every input has the model's number of values, naming the first that does not.
     func checkInput(_ images: [InputImage]) throws {
         if let bad = images.first(where: { $0.pixels.count != configuration.inputSize }) {
-            try checkInput(pixels: bad.pixels.count, source: bad.source)
+            throw RequestError("\(bad.source): \(bad.pixels.count) values; the model (\(configuration.summary)) takes \(configuration.shape), \(configuration.inputSize) values")
         }
     }
 }

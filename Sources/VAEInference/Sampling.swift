@@ -3,9 +3,9 @@ import VAEEngine
 import VAEModels
 
 /// New images from the prior: z ~ p(z | y), decoded to the likelihood's
-/// means σ(logits), shown as grey levels. A conditional model draws image i
+/// means σ(logits), as 8-bit pictures. A conditional model draws image i
 /// as `labels[i]` (p(x|z, y)); an unconditional one takes no labels.
-public func sampleImages(model: any VariationalModel, count: Int, labels: [Int]? = nil, seed: UInt64) -> [GrayImage] {
+public func sampleImages(model: any VariationalModel, count: Int, labels: [Int]? = nil, seed: UInt64) -> [Picture] {
     precondition(labels == nil || labels?.count == count)
     precondition((labels != nil) == model.configuration.isConditional, "labels go with a conditional model")
     let k = model.latentSize
@@ -15,7 +15,7 @@ public func sampleImages(model: any VariationalModel, count: Int, labels: [Int]?
     var rng = RandomGenerator(seed: seed, stream: .sampling)
     model.drawPrior(into: z.matrix(rows: count, columns: k), condition: labelBuffer.rows(conditions.map { $0[...] }), rng: &rng)
     let latents = (0..<count).map { Array(UnsafeBufferPointer(start: z.pointer + $0 * k, count: k)) }
-    return model.decodedImages(latents, conditions: conditions)
+    return model.decodedPictures(latents, conditions: conditions)
 }
 
 /// The manifold picture of a 2-D latent space (Kingma & Welling 2013, fig. 4):

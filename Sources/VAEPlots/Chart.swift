@@ -28,6 +28,8 @@ public struct Chart {
     public var series: [Series]
     /// Legend rows; for point clouds, one per class present is added automatically.
     public var legend: [(String, RGB)] = []
+    /// Point classes' names in the legend (a folder data set's), else their numbers.
+    public var classNames: [String]?
     public var xRange: (Double, Double)?
     public var yRange: (Double, Double)?
     public var width = 720
@@ -94,7 +96,9 @@ public struct Chart {
                     let color = p.label.map { Self.palette[$0 % Self.palette.count] } ?? .grey
                     image.fill(x: px(p.x) - 1, y: py(p.y) - 1, width: 3, height: 3, color: color)
                 }
-                legend += Set(points.compactMap(\.label)).sorted().map { ("\($0)", Self.palette[$0 % Self.palette.count]) }
+                legend += Set(points.compactMap(\.label)).sorted().map { label in
+                    (classNames.flatMap { label < $0.count ? $0[label].uppercased() : nil } ?? "\(label)", Self.palette[label % Self.palette.count])
+                }
                 if points.contains(where: { $0.label == nil }) { legend.append(("?", .grey)) }
             }
         }

@@ -5,15 +5,17 @@ import VAEData
 public enum Figures {
     /// Latent means coloured by class: the two dimensions of a 2-D space, or
     /// two principal components (`explained`: the fraction of the variance each carries).
-    public static func latentScatter(points: [(x: Double, y: Double)], labels: [Int?], dimensions: Int,
-                                     explained: (Double, Double)?) -> RGBImage {
+    /// `classNames` label the legend (else the class numbers).
+    public static func latentScatter(points: [(x: Double, y: Double)], labels: [Int?], classNames: [String]? = nil,
+                                     dimensions: Int, explained: (Double, Double)?) -> RGBImage {
         let series = Chart.Series.points(zip(points, labels).map { .init(x: $0.x, y: $0.y, label: $1) })
-        guard let explained else {
-            return Chart(title: "LATENT MEANS", xLabel: "Z0", yLabel: "Z1", series: [series]).render()
-        }
-        return Chart(title: String(format: "LATENT MEANS, PCA OF %d DIMENSIONS", dimensions),
-                     xLabel: String(format: "PC1 (%.0f%%)", 100 * explained.0),
-                     yLabel: String(format: "PC2 (%.0f%%)", 100 * explained.1), series: [series]).render()
+        var chart = explained.map { explained in
+            Chart(title: String(format: "LATENT MEANS, PCA OF %d DIMENSIONS", dimensions),
+                  xLabel: String(format: "PC1 (%.0f%%)", 100 * explained.0),
+                  yLabel: String(format: "PC2 (%.0f%%)", 100 * explained.1), series: [series])
+        } ?? Chart(title: "LATENT MEANS", xLabel: "Z0", yLabel: "Z1", series: [series])
+        chart.classNames = classNames
+        return chart.render()
     }
 
     /// The ROC curve with its AUROC, beside histograms of the normal and

@@ -21,6 +21,14 @@ public struct TrainingRequest {
     public var likelihood: ReconstructionLikelihood?
     public var activation: ActivationKind?
     public var conditional = false
+    public var convChannels: [Int]?
+
+    // The data: how image files become images of one shape (size, crop,
+    // channels, the test split's share, skipping unreadable files). A
+    // resumed run reads its data as it did before.
+    public var loading = ImageLoading()
+    /// The classes to train on (names or numbers), or those to leave out.
+    public var classes: ClassSelection?
 
     // The training.
     public var batchSize: Int?
@@ -34,7 +42,6 @@ public struct TrainingRequest {
     public var importanceSamples: Int?
     /// `.some(nil)` turns a resumed run's corruption off.
     public var corruption: Corruption??
-    public var digits: [Int]?
     public var holdout: Int?
 
     // Quick runs: the first images of each split.
@@ -42,6 +49,32 @@ public struct TrainingRequest {
     public var testImages: Int?
 
     public init() {}
+}
+
+/// Which classes a run trains on, by name or number (`--digits`,
+/// `--classes`, `--exclude-digits`, `--exclude-classes`).
+public enum ClassSelection: Equatable, Sendable {
+    case only([String])
+    case except([String])
+
+    /// The class numbers kept among a data set's classes (names from its folders, or numbers).
+    func kept(names: [String]?, count: Int) throws -> [Int] {
+        let data = TrainingData(classNames: names)
+        let (listed, keep) = switch self {
+        case .only(let l): (l, true)
+        case .except(let l): (l, false)
+        }
+        let indices = try listed.map { name -> Int in
+            guard let i = data.classIndex(name, count: count) else {
+                let known = names.map { $0.joined(separator: ", ") } ?? "0-\(count - 1)"
+                throw RequestError("class \(name) is not in the data set (its classes: \(known))")
+            }
+            return i
+        }
+        let kept = (0..<count).filter { Set(indices).contains($0) == keep }
+        guard !kept.isEmpty else { throw RequestError("the class selection leaves no class to train on") }
+        return kept
+    }
 }
 
 /// How a run ended.
@@ -64,11 +97,14 @@ public final class TrainingRun {
     private var test: LossTerms
     private var hasCheckpoint: Bool
 
-    public init(_ request: TrainingRequest) throws {
+    /// Where the data came from, in words (and what was skipped).
+    public let dataDescription: String
+
+    /// `loadingProgress` hears (images done, total) while a folder loads.
+    public init(_ request: TrainingRequest, loadingProgress: ((Int, Int) -> Void)? = nil) throws {
         self.request = request
         let path = request.modelPath
-        var train = try MNIST.load(directory: request.dataDirectory, split: .train)
-        var testSet = try MNIST.load(directory: request.dataDirectory, split: .test)
+        let data: DataSplits
         let optimizer: Adam
         let model: any VariationalModel
         var settings: TrainingSettings
@@ -82,7 +118,16 @@ public final class TrainingRun {
             guard loaded.position.epoch < request.epochs else {
                 throw RequestError("\(path): already trained for \(loaded.position.epoch) epochs; ask for more with --epochs")
             }
-            settings = try request.merged(into: loaded.settings, resuming: true)
+            let shape = loaded.model.configuration.shape
+            if let size = request.loading.size, size.height != shape.height || size.width != shape.width {
+                throw RequestError("--image-size \(size.height)x\(size.width) differs from the checkpoint's \(shape.height)x\(shape.width)")
+            }
+            if let channels = request.loading.channels, channels != shape.channels {
+                throw RequestError("--channels \(channels) differs from the checkpoint's \(shape.channels)")
+            }
+            data = try DataSplits.load(directory: request.dataDirectory,
+                                       options: loaded.settings.data.loading(base: request.loading, shape: shape), progress: loadingProgress)
+            settings = try request.merged(into: loaded.settings, resuming: true, data: data)
             let terms = Objective(settings.objective, model: loaded.model).terms
             if loaded.position.batch > 0 {
                 // A run interrupted mid-epoch must continue on the same data, batches and objective to be exact.
@@ -95,21 +140,25 @@ public final class TrainingRun {
             }
             (model, optimizer, test, hasCheckpoint) = (loaded.model, adam, loaded.test, true)
         } else {
-            settings = try request.merged(into: TrainingSettings(), resuming: false)
+            var loading = request.loading
+            loading.seed = request.seed
+            data = try DataSplits.load(directory: request.dataDirectory, options: loading, progress: loadingProgress)
+            settings = try request.merged(into: TrainingSettings(), resuming: false, data: data)
             let architecture = request.architecture ?? .mlp
             let configuration = ModelConfiguration(
-                architecture: architecture, hidden: request.hidden ?? (architecture == .conv ? [256] : [512, 256]),
+                architecture: architecture, shape: data.train.shape, hidden: request.hidden ?? (architecture == .conv ? [256] : [512, 256]),
                 latent: request.latent ?? 20, likelihood: request.likelihood ?? .bernoulli, activation: request.activation ?? .relu,
-                classes: request.conditional ? try Self.labelCount(train, directory: request.dataDirectory) : 0)
+                classes: request.conditional ? try Self.labelCount(data.train, directory: request.dataDirectory) : 0,
+                convChannels: request.convChannels ?? ModelConfiguration.defaultConvChannels)
             if let problem = configuration.problem { throw RequestError(problem) }
             model = configuration.family.makeModel(configuration)
             model.initialize(seed: settings.seed)
             optimizer = Adam(parameters: model.parameters, learningRate: settings.learningRate)
             (test, hasCheckpoint) = (LossTerms(model.lossTerms(.closedForm)), false)
         }
-        for set in [train, testSet] where set.pixelsPerImage != model.configuration.inputSize {
-            throw RequestError("\(request.dataDirectory): the images are \(set.columns)x\(set.rows) (\(set.pixelsPerImage) pixels); the model (\(model.configuration.summary)) takes \(model.configuration.inputSize)")
-        }
+        var (train, testSet) = (data.train, data.test)
+        try model.checkInput(train, source: "\(request.dataDirectory) (training split)")
+        try model.checkInput(testSet, source: "\(request.dataDirectory) (test split)")
         guard settings.importanceSamples == 1 || model.configuration.likelihood == .bernoulli else {
             throw RequestError("--iw-samples needs the Bernoulli likelihood (--loss bce): the bound uses log p(x|z)")
         }
@@ -122,7 +171,7 @@ public final class TrainingRun {
         if let n = request.testImages, n < testSet.count { testSet = testSet.subset(0..<n) }
         if settings.data.binarized { testSet = binarized(testSet, seed: settings.seed) }
         guard train.count > 0 else {
-            throw RequestError("no training images left after selecting digits and holding out \(settings.data.holdout)")
+            throw RequestError("no training images left after selecting classes and holding out \(settings.data.holdout)")
         }
         if let position, position.batch > 0, position.batch >= (train.count + settings.batchSize - 1) / settings.batchSize {
             throw RequestError("\(path): stopped at batch \(position.batch) of an epoch; resume it with the same data")
@@ -130,6 +179,7 @@ public final class TrainingRun {
         self.model = model
         self.settings = settings
         trainCount = train.count
+        dataDescription = data.description + (data.skipped.isEmpty ? "" : "; \(data.skipped.count) unreadable files skipped")
         trainer = Trainer(model: model, optimizer: optimizer, settings: settings, train: train, test: testSet, position: position)
     }
 
@@ -145,8 +195,8 @@ public final class TrainingRun {
             + (s.warmupEpochs > 0 ? ", KL warm-up \(s.warmupEpochs) epochs" : "")
             + (s.schedule != .constant ? ", lr decay \(s.schedule.text)" : "")
             + (s.data.binarized ? ", dynamically binarised" : "") + ") on \(trainCount) images"
-            + (s.data.digits.map { " of digits \(commaSeparated($0))" } ?? "")
-            + (s.data.holdout > 0 ? " (\(s.data.holdout) held out)" : "") + " from \(request.dataDirectory)"
+            + (s.data.classes.map { " of classes \($0.map(s.data.className).joined(separator: ","))" } ?? "")
+            + (s.data.holdout > 0 ? " (\(s.data.holdout) held out)" : "") + " from \(dataDescription)"
             + resumeNote
     }
 
@@ -203,7 +253,9 @@ extension TrainingRequest {
     }
 
     /// `base` (the defaults, or a resumed run's settings) with every given flag applied.
-    func merged(into base: TrainingSettings, resuming: Bool) throws -> TrainingSettings {
+    func merged(into base: TrainingSettings, resuming: Bool, data: DataSplits) throws -> TrainingSettings {
+        let classCount = data.classNames?.count ?? Conditioning.classes(of: data.train) ?? 0
+        let kept = try classes.map { try $0.kept(names: data.classNames, count: classCount) }
         var s = base
         if let batchSize { s.batchSize = batchSize }
         if let learningRate { s.learningRate = learningRate }
@@ -216,15 +268,20 @@ extension TrainingRequest {
         if let corruption { s.corruption = corruption }
         if resuming {
             // Which images a run sees is fixed when it starts.
-            if let digits, digits != base.data.digits ?? Array(0...9) {
-                throw RequestError("--digits/--exclude-digits differ from the checkpoint's digits")
+            if let kept, kept != base.data.classes ?? Array(0..<classCount) {
+                throw RequestError("--digits/--classes/--exclude-… differ from the checkpoint's classes")
             }
             if let holdout, holdout != base.data.holdout {
                 throw RequestError("--holdout \(holdout) differs from the checkpoint's \(base.data.holdout)")
             }
         } else {
-            s.data.digits = digits
+            s.data.classes = kept
             s.data.holdout = holdout ?? 0
+            s.data.classNames = data.classNames
+            s.data.resized = loading.size != nil
+            s.data.crop = loading.size != nil && loading.mode == .crop
+            s.data.rechanneled = loading.channels != nil
+            s.data.testSplit = data.testSplit
         }
         return s
     }

@@ -2,14 +2,18 @@ import ArgumentParser
 import Foundation
 import VAEData
 import VAEInference
+import VAEModels
 import VAEPlots
 
 struct Anomaly: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmark anomaly detection: held-out digits of the test set are the anomalies.",
-        discussion: "The standard protocol: a model trained without some digits (vae train --exclude-digits 9) scores the whole test set; images of the digits it never saw are the anomalies. Reports AUROC and average precision, and for a target false-positive rate the threshold — calibrated on held-out normal training images (vae train --holdout N), never on the test set — with the test precision, recall and FPR it gives.")
+        abstract: "Benchmark anomaly detection: held-out classes of the test set are the anomalies.",
+        discussion: "The standard protocol: a model trained without some classes (vae train --exclude-digits 9, or --exclude-classes NAME for a folder data set) scores the whole test set; images of the classes it never saw are the anomalies. Reports AUROC and average precision, and for a target false-positive rate the threshold — calibrated on held-out normal training images (vae train --holdout N), never on the test set — with the test precision, recall and FPR it gives.")
 
-    @Option(help: ArgumentHelp("The anomalous digits (default: those the model was not trained on).", valueName: "d1,d2,..."))
+    @Option(help: ArgumentHelp("The anomalous classes, by name or number (default: those the model was not trained on).", valueName: "c1,c2,..."))
+    var anomalyClasses: CommaSeparated<String>?
+
+    @Option(help: ArgumentHelp("The anomalous digits of an MNIST model (as --anomaly-classes).", valueName: "d1,d2,..."))
     var anomalyDigits: CommaSeparated<Int>?
 
     @OptionGroup var scoring: ScoringOptions
@@ -34,8 +38,20 @@ struct Anomaly: ParsableCommand {
     func validate() throws {
         guard fpr > 0, fpr < 1 else { throw ValidationError("--fpr must be in (0, 1), got \(fpr)") }
         guard calibrationImages >= 1 else { throw ValidationError("--calibration-images must be at least 1") }
-        _ = try anomalyDigits?.checked("--anomaly-digits", in: 0...9, counts: 1...10, what: "digits")
+        _ = try anomalyDigits?.checked("--anomaly-digits", in: 0...255, counts: 1...256, what: "digits")
+        if anomalyDigits != nil && anomalyClasses != nil { throw ValidationError("use --anomaly-classes or --anomaly-digits, not both") }
         if let plot { try checkImageExtension(plot, flag: "--plot") }
+    }
+
+    /// The anomalous classes asked for (names or numbers), as numbers, or nil.
+    func anomalies(_ loaded: Checkpoint.Loaded, classCount: Int) throws -> Set<Int>? {
+        guard let listed = anomalyClasses?.values ?? anomalyDigits?.values.map(String.init) else { return nil }
+        return Set(try listed.map { name in
+            guard let index = loaded.trainingData.classIndex(name, count: classCount) else {
+                throw CLIError("--anomaly-classes \(name): the data set has classes \(loaded.trainingData.classNames?.joined(separator: ", ") ?? "0-\(classCount - 1)")")
+            }
+            return index
+        })
     }
 
     func run() throws {
@@ -43,17 +59,16 @@ struct Anomaly: ParsableCommand {
         if let json { try checkWritable(json, flag: "--json") }
         if let plot { try checkWritable(plot, flag: "--plot") }
         let loaded = try Checkpoint.load(path: modelOptions.model)
+        let data = try dataOptions.load(for: loaded)
+        let classCount = data.classNames?.count ?? Conditioning.classes(of: data.train) ?? 0
         let benchmark = try AnomalyBenchmark(
             scorer: try AnomalyScorer(model: loaded.model, metric: scoring.metric, samples: scoring.draws, seed: seedOptions.seed),
-            trainingData: loaded.trainingData, anomalies: try anomalyDigits.map { Set(try $0.checked("--anomaly-digits", in: 0...9)) },
+            trainingData: loaded.trainingData, classCount: classCount, anomalies: try anomalies(loaded, classCount: classCount),
             falsePositiveRate: fpr, fallbackCalibrationCount: calibrationImages)
-        let directory = try dataOptions.locate()
-        let test = try MNIST.load(directory: directory, split: .test), train = try MNIST.load(directory: directory, split: .train)
-        try loaded.model.checkInput(test, source: "the test split")
-        let r = benchmark.run(test: test, train: train, trainingData: loaded.trainingData)
-        let digits = benchmark.anomalies.sorted().map(String.init).joined(separator: ",")
+        let r = benchmark.run(test: data.test, train: data.train, trainingData: loaded.trainingData)
+        let classes = benchmark.anomalies.sorted().map(loaded.trainingData.className).joined(separator: ",")
 
-        print("anomalies: digit(s) \(digits); \(r.anomalousCount) anomalous and \(r.normalCount) normal test images; metric \(scoring.metric.rawValue)")
+        print("anomalies: class(es) \(classes); \(r.anomalousCount) anomalous and \(r.normalCount) normal test images; metric \(scoring.metric.rawValue)")
         print(String(format: "AUROC %.4f   average precision %.4f", r.auroc, r.averagePrecision))
         print(String(format: "threshold %.3f for FPR %.3f, calibrated on %@", r.threshold, fpr, r.calibrationNote))
         print(String(format: "on the test set: FPR %.4f, recall (TPR) %.4f, precision %.4f", r.outcome.falsePositiveRate,
@@ -63,7 +78,8 @@ struct Anomaly: ParsableCommand {
                 "auroc": r.auroc, "average_precision": r.averagePrecision, "threshold": r.threshold, "fpr_target": fpr,
                 "test_fpr": r.outcome.falsePositiveRate, "test_tpr": r.outcome.truePositiveRate, "precision": r.outcome.precision,
                 "n_normal": r.normalCount, "n_anomalous": r.anomalousCount, "metric": scoring.metric.rawValue,
-                "anomaly_digits": benchmark.anomalies.sorted(), "calibration_n": r.calibrationCount, "samples": scoring.draws,
+                "anomaly_digits": benchmark.anomalies.sorted(), "anomaly_classes": benchmark.anomalies.sorted().map(loaded.trainingData.className),
+                "calibration_n": r.calibrationCount, "samples": scoring.draws,
             ], to: json)
         }
         if let plot {
@@ -71,7 +87,7 @@ struct Anomaly: ParsableCommand {
             try Figures.anomalyPlot(roc: rocCurve(scores: r.scores, anomalous: r.anomalous), auroc: r.auroc, scores: r.scores,
                                     anomalous: r.anomalous, threshold: r.threshold,
                                     histogramRange: (percentile(r.scores, 0.1), percentile(r.scores, 99.9)),
-                                    scoreName: scoreName, anomalyName: "DIGIT " + digits).write(path: plot)
+                                    scoreName: scoreName, anomalyName: "CLASS " + classes.uppercased()).write(path: plot)
             print("plotted the ROC curve and score histograms to \(plot)")
         }
     }

@@ -24,15 +24,16 @@ struct Arithmetic: ParsableCommand {
 
     func run() throws {
         threadOptions.apply(light: true)
-        try checkImageOutput(output)
-        let model = try loadModel(modelOptions)
-        let reader = imageOptions.reader()
+        let loaded = try loadModel(modelOptions)
+        let model = loaded.model
+        try checkImageOutput(output, model: model)
+        let reader = imageOptions.reader(for: loaded)
         let inputs = try [a, b, c].map(reader.loadOne)
         try model.checkInput(inputs)
-        let conditions = try imageOptions.conditions(for: inputs, model: model, modelPath: modelOptions.model)
+        let conditions = try imageOptions.conditions(for: inputs, loaded: loaded, modelPath: modelOptions.model)
         let mu = model.encodings(inputs.map(\.pixels), conditions: conditions).map(\.point)
-        let result = model.decodedImages([analogy(mu[0], minus: mu[1], plus: mu[2])], conditions: conditions.map { [$0[0]] })
-        let grid = try writeGrid([inputs.map { grayImage($0.pixels) } + result], to: output)
+        let result = model.decodedPictures([analogy(mu[0], minus: mu[1], plus: mu[2])], conditions: conditions.map { [$0[0]] })
+        let grid = try writeGrid([inputs.map { model.picture($0.pixels) } + result], to: output)
         print("wrote \(output) (\(grid.width)x\(grid.height)): \(a) − \(b) + \(c)")
     }
 }

@@ -5,8 +5,8 @@ import VAEInference
 
 struct Augment: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write an augmented MNIST: several decoded draws from q(z|x) per image.",
-        discussion: "For each image of --split, draws z ~ q(z|x) --per-image times and decodes each, keeping the label. Writes DIR/train-images-idx3-ubyte.gz and DIR/train-labels-idx1-ubyte.gz (t10k-* when augmenting the test split) and copies the other split unchanged, so `vae train --data DIR` and any MNIST loader read the folder.")
+        abstract: "Write an augmented data set: several decoded draws from q(z|x) per image.",
+        discussion: "For each image of --split, draws z ~ q(z|x) --per-image times and decodes each, keeping the label. For a grey IDX data set, writes DIR/train-images-idx3-ubyte.gz and DIR/train-labels-idx1-ubyte.gz (t10k-* when augmenting the test split) and copies the other split unchanged, so `vae train --data DIR` and any MNIST loader read the folder; for a folder data set (or colour), writes DIR/train/<class>/N.png and DIR/test/<class>/N.png, the layout `vae train --data DIR` and torchvision's ImageFolder read.")
 
     @Option(help: ArgumentHelp("The split to augment.", valueName: "train|test"))
     var split: MNISTSplit = .train
@@ -34,14 +34,14 @@ struct Augment: ParsableCommand {
         threadOptions.apply()
         let folder = URL(fileURLWithPath: output)
         if !FileManager.default.fileExists(atPath: output) { try checkWritable(output, flag: "-o") }
-        let model = try loadModel(modelOptions)
+        let loaded = try loadModel(modelOptions)
         let source = try dataOptions.locate()
-        var set = try MNIST.load(directory: source, split: split)
+        let data = try dataOptions.load(for: loaded)
+        var set = split == .train ? data.train : data.test
         if let limit, limit < set.count { set = set.subset(0..<limit) }
-        try model.checkInput(set, source: "the \(split.rawValue) split")
-        let augmented = augment(set, model: model, perImage: perImage, seed: seedOptions.seed)
+        let augmented = augment(set, model: loaded.model, perImage: perImage, seed: seedOptions.seed)
         let other: MNISTSplit = split == .train ? .test : .train
-        let untouched = try MNIST.load(directory: source, split: other)
+        let untouched = split == .train ? data.test : data.train
         // The folder is made only now, when there is something to put in it.
         if !FileManager.default.fileExists(atPath: output) {
             do {
@@ -50,12 +50,18 @@ struct Augment: ParsableCommand {
                 throw CLIError("-o \(output): could not create the folder")
             }
         }
-        try checkWritable(folder.appendingPathComponent("train-images-idx3-ubyte.gz").path, flag: "-o")
-        for (s, data) in [(split, augmented), (other, untouched)] {
-            let names = MNIST.fileNames(s)
-            try IDX.writeGzipped(data, imagesPath: folder.appendingPathComponent(names.images + ".gz").path,
-                                 labelsPath: folder.appendingPathComponent(names.labels + ".gz").path)
+        try checkWritable(folder.appendingPathComponent("train").path, flag: "-o")
+        let asIDX = MNIST.holdsMNIST(source) && !set.shape.isColor
+        for (s, images) in [(split, augmented), (other, untouched)] {
+            if asIDX {
+                let names = MNIST.fileNames(s)
+                try IDX.writeGzipped(images, imagesPath: folder.appendingPathComponent(names.images + ".gz").path,
+                                     labelsPath: folder.appendingPathComponent(names.labels + ".gz").path)
+            } else {
+                try ImageFolder.write(images, to: folder.appendingPathComponent(s.rawValue).path)
+            }
         }
-        print("wrote \(augmented.count) \(split.rawValue) images (\(set.count) × \(perImage)) and the \(untouched.count) \(other.rawValue) images unchanged to \(output)")
+        print("wrote \(augmented.count) \(split.rawValue) images (\(set.count) × \(perImage)) and the \(untouched.count) \(other.rawValue) images unchanged to \(output)"
+              + (asIDX ? " as MNIST IDX files" : " as class folders \(output)/train/<class>/ and \(output)/test/<class>/"))
     }
 }

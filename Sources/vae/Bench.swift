@@ -2,13 +2,14 @@ import ArgumentParser
 import Foundation
 import VAEData
 import VAEEngine
+import VAEInference
 import VAEModels
 import VAETraining
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure training and coding speed, and memory.",
-        discussion: "Times steady-state training steps (batch 128, after a warm-up) on real MNIST batches, reports samples/s, the share of time in matrix products and their GFLOP/s, encoding and decoding of 10,000 images each as one batch, and the peak resident memory.")
+        discussion: "Times steady-state training steps (batch 128, after a warm-up) on real batches of the data set (MNIST by default; --data DIR for a folder data set, the models built for its image shape), reports samples/s, the share of time in matrix products and their GFLOP/s, encoding and decoding of up to 10,000 images each as one batch, and the peak resident memory.")
 
     @Option(help: ArgumentHelp("Architecture: mlp (784-512-256-20), mlp400 (784-400-20), conv (32/64-channel convolutions, fc 256, latent 20) or all.",
                                valueName: "mlp|mlp400|conv|all"))
@@ -21,6 +22,7 @@ struct Bench: ParsableCommand {
     var json: String?
 
     @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var loadingOptions: ImageLoadingOptions
     @OptionGroup var threadOptions: ThreadOptions
 
     static let architectures: [(String, ModelConfiguration)] = [
@@ -40,11 +42,14 @@ struct Bench: ParsableCommand {
         threadOptions.apply()
         if let json { try checkWritable(json, flag: "--json") }
         let directory = try dataOptions.locate()
-        let train = try MNIST.load(directory: directory, split: .train)
-        let test = try MNIST.load(directory: directory, split: .test)
-        print("vae bench: batch 128, \(BLASThreads.current) thread(s), \(batches) timed steps after 20 warm-up steps")
+        let data = try DataSplits.load(directory: directory, options: loadingOptions.loading(seed: 0, skipUnreadable: dataOptions.skipUnreadable),
+                                       progress: LoadingProgress.terminal)
+        LoadingProgress.finish(skipped: data.skipped)
+        let (train, test) = (data.train, data.test)
+        print("vae bench: batch 128, \(BLASThreads.current) thread(s), \(batches) timed steps after 20 warm-up steps; \(data.description), \(train.shape)")
         var doc: [String: Any] = [:]
-        for (name, configuration) in Self.architectures where arch == "all" || arch == name {
+        for (name, var configuration) in Self.architectures where arch == "all" || arch == name {
+            configuration.shape = train.shape
             let r = try benchmark(name: name, configuration: configuration, train: train, test: test,
                                   batches: batches)
             print(String(format: "%@: train %.0f samples/s (%.2f s/epoch), matrix products %.1f%% of the step at %.1f GFLOP/s, peak memory %.0f MiB; encode 10k %.1f ms (%.0f GFLOP/s), decode 10k %.1f ms (%.0f GFLOP/s)",

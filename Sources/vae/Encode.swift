@@ -32,9 +32,10 @@ struct Encode: ParsableCommand {
         threadOptions.apply()
         try checkWritable(output, flag: "-o")
         if let plot { try checkWritable(plot, flag: "--plot") }
-        let model = try loadModel(modelOptions)
-        let images = try inputs.load(for: model)
-        let conditions = try inputs.imageOptions.conditions(for: images, model: model, modelPath: modelOptions.model)
+        let loaded = try loadModel(modelOptions)
+        let model = loaded.model
+        let images = try inputs.load(for: loaded)
+        let conditions = try inputs.imageOptions.conditions(for: images, loaded: loaded, modelPath: modelOptions.model)
         let codes = model.encodings(images.map(\.pixels), conditions: conditions)
         let layers = codes.first?.layers.map(\.mu.count) ?? []
         let width = 2 * layers.reduce(0, +)
@@ -60,11 +61,11 @@ struct Encode: ParsableCommand {
             let figure: RGBImage
             if k == 2 {
                 figure = Figures.latentScatter(points: points.map { (Double($0[0]), Double($0[1])) }, labels: images.map(\.label),
-                                               dimensions: k, explained: nil)
+                                               classNames: loaded.trainingData.classNames, dimensions: k, explained: nil)
             } else {
                 let pca = PrincipalProjection(points)
                 figure = Figures.latentScatter(points: pca.coordinates.map { ($0.0, $0.1) }, labels: images.map(\.label),
-                                               dimensions: k, explained: pca.explained)
+                                               classNames: loaded.trainingData.classNames, dimensions: k, explained: pca.explained)
             }
             try figure.write(path: plot)
             print("plotted \(points.count) latent means to \(plot)")

@@ -46,7 +46,8 @@ struct Eval: ParsableCommand {
         if iwSamples > 0 && model.noisePerDraw == 0 {
             throw CLIError("--iw-samples: \(modelOptions.model) draws no z from q(z|x), so there is nothing to importance-sample")
         }
-        var images = try MNIST.load(directory: try dataOptions.locate(), split: split)
+        let data = try dataOptions.load(for: loaded)
+        var images = split == .train ? data.train : data.test
         if let limit, limit < images.count { images = images.subset(0..<limit) }
         try model.checkInput(images, source: "the \(split.rawValue) split")
         let binary = binarize.map { $0 == .fixed } ?? loaded.trainingData.binarized

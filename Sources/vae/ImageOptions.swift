@@ -5,53 +5,63 @@ import VAEInference
 import VAEModels
 import VAEPlots
 
-/// How image inputs are read: MNIST-style preprocessing unless `--raw`, and
-/// where the data set is for `test:N` references.
+/// How image inputs are read: MNIST-style preprocessing (for a 28x28 grey
+/// model) or resizing to the model's shape unless `--raw`, and where the
+/// data set is for `test:N` references; a conditional model's labels.
 struct ImageOptions: ParsableArguments {
-    @Flag(help: "Take image files as they are (28x28, white on black): no MNIST-style preprocessing.")
+    @Flag(help: "Take image files as they are (the model's size; for a 28x28 grey model, white on black): no preprocessing or resizing.")
     var raw = false
 
-    @Option(help: ArgumentHelp("For a conditional model, the digit of the inputs: one for all, or one per input in order (test:N and train:N inputs otherwise use their own label).",
-                               valueName: "d|d1,d2,..."))
-    var label: CommaSeparated<Int>?
+    @Option(help: ArgumentHelp("For a conditional model, the class of the inputs (a name or a number): one for all, or one per input in order (test:N and train:N inputs otherwise use their own label).",
+                               valueName: "c|c1,c2,..."))
+    var label: CommaSeparated<String>?
 
     @OptionGroup var dataOptions: DataOptions
 
-    func validate() throws { _ = try labels() }
-
-    func reader() -> ImageInputs { ImageInputs(raw: raw, dataDirectory: dataOptions.locate) }
-
-    /// The digits given with --label, or nil.
-    func labels() throws -> [Int]? {
-        try label?.checked("--label", in: 0...65_535, counts: 1...100_000, what: "class numbers")
+    /// A reader of inputs for this model.
+    func reader(for loaded: Checkpoint.Loaded) -> ImageInputs {
+        ImageInputs(raw: raw, shape: loaded.model.configuration.shape, loading: dataOptions.loading(for: loaded),
+                    dataDirectory: dataOptions.locate)
     }
 
-    /// What `model` needs besides the pixels of `inputs`: nothing (nil) for an
+    /// The classes given with --label, as numbers of this model's classes.
+    func labels(for loaded: Checkpoint.Loaded, path: String) throws -> [Int]? {
+        guard let label else { return nil }
+        let classes = loaded.model.configuration.classes
+        return try label.values.map { name in
+            guard let index = loaded.trainingData.classIndex(name, count: classes) else {
+                throw CLIError("--label \(name): \(path) knows classes \(classList(loaded))")
+            }
+            return index
+        }
+    }
+
+    /// What the model needs besides the pixels of `inputs`: nothing (nil) for an
     /// unconditional model, else one-hot rows of each input's label, from
     /// --label or the data set.
-    func conditions(for inputs: [InputImage], model: any VariationalModel, modelPath: String) throws -> [[Float]]? {
-        guard model.configuration.isConditional else { return try noLabels(modelPath) }
-        let given = try labels()
+    func conditions(for inputs: [InputImage], loaded: Checkpoint.Loaded, modelPath: String) throws -> [[Float]]? {
+        guard loaded.model.configuration.isConditional else { return try noLabels(modelPath) }
+        let given = try labels(for: loaded, path: modelPath)
         if let given, given.count != 1 && given.count != inputs.count {
             throw CLIError("--label gives \(given.count) labels for \(inputs.count) inputs; give one for all or one per input")
         }
         let labels = try inputs.enumerated().map { i, input -> Int in
             guard let label = given.map({ $0.count == 1 ? $0[0] : $0[i] }) ?? input.label else {
-                throw CLIError("\(modelPath) is a conditional model: give the digit of \(input.source) with --label (test:N and train:N inputs carry their own)")
+                throw CLIError("\(modelPath) is a conditional model: give the class of \(input.source) with --label (test:N and train:N inputs carry their own)")
             }
             return label
         }
-        return try oneHotConditions(labels: labels, model: model, modelPath: modelPath, flag: "--label")
+        return try oneHotConditions(labels: labels, loaded: loaded, modelPath: modelPath, flag: "--label")
     }
 
     /// The one-hot label a conditional model draws with when there is no
-    /// input image (--label d, required); nil for an unconditional model.
-    func drawingCondition(model: any VariationalModel, modelPath: String) throws -> [Float]? {
-        guard model.configuration.isConditional else { return try noLabels(modelPath) }
-        guard let labels = try labels(), labels.count == 1 else {
-            throw CLIError("\(modelPath) is a conditional model: give the digit to draw with --label d")
+    /// input image (--label c, required); nil for an unconditional model.
+    func drawingCondition(loaded: Checkpoint.Loaded, modelPath: String) throws -> [Float]? {
+        guard loaded.model.configuration.isConditional else { return try noLabels(modelPath) }
+        guard let labels = try labels(for: loaded, path: modelPath), labels.count == 1 else {
+            throw CLIError("\(modelPath) is a conditional model: give the class to draw with --label c")
         }
-        return try oneHotConditions(labels: labels, model: model, modelPath: modelPath, flag: "--label")?[0]
+        return try oneHotConditions(labels: labels, loaded: loaded, modelPath: modelPath, flag: "--label")?[0]
     }
 
     /// What an unconditional model needs besides pixels: nothing, and --label is a mistake.
@@ -61,22 +71,28 @@ struct ImageOptions: ParsableArguments {
     }
 }
 
+/// A model's classes, for messages: "0-9", or their names.
+func classList(_ loaded: Checkpoint.Loaded) -> String {
+    let classes = loaded.model.configuration.classes
+    return loaded.trainingData.classNames?.joined(separator: ", ") ?? "0-\(classes - 1)"
+}
+
 /// One-hot rows of `labels` for a conditional model, checked against its classes.
-func oneHotConditions(labels: [Int], model: any VariationalModel, modelPath: String, flag: String) throws -> [[Float]]? {
-    let classes = model.configuration.classes
+func oneHotConditions(labels: [Int], loaded: Checkpoint.Loaded, modelPath: String, flag: String) throws -> [[Float]]? {
+    let classes = loaded.model.configuration.classes
     if let bad = labels.first(where: { !(0..<classes).contains($0) }) {
-        throw CLIError("\(flag) \(bad): \(modelPath) knows classes 0-\(classes - 1)")
+        throw CLIError("\(flag) \(bad): \(modelPath) knows classes \(classList(loaded))")
     }
-    return model.conditions(labels: labels)
+    return loaded.model.conditions(labels: labels)
 }
 
 /// Many inputs: files and data set references, or a whole split.
 struct ManyImageInputs: ParsableArguments {
-    @Argument(help: ArgumentHelp("Images: PNG or PGM files, or MNIST references test:N, train:N, test:A-B.",
+    @Argument(help: ArgumentHelp("Images: PNG or PGM files, or data set references test:N, train:N, test:A-B.",
                                  valueName: "input"))
     var inputs: [String] = []
 
-    @Option(help: ArgumentHelp("Use a whole MNIST split (train or test) instead of listed inputs.", valueName: "split"))
+    @Option(help: ArgumentHelp("Use a whole split of the data set (train or test) instead of listed inputs.", valueName: "split"))
     var split: MNISTSplit?
 
     @Option(help: ArgumentHelp("With --split, only its first n images.", valueName: "n"))
@@ -94,26 +110,23 @@ struct ManyImageInputs: ParsableArguments {
         }
     }
 
-    /// The inputs, checked against the model that will read them.
-    func load(for model: any VariationalModel) throws -> [InputImage] {
-        let reader = imageOptions.reader()
+    /// The inputs, made to fit the model that will read them.
+    func load(for loaded: Checkpoint.Loaded) throws -> [InputImage] {
+        let reader = imageOptions.reader(for: loaded)
         let images = try split.map { try reader.load(split: $0, limit: limit) } ?? reader.load(inputs)
-        try model.checkInput(images)
+        try loaded.model.checkInput(images)
         return images
     }
 }
 
-/// The model of a command that uses a trained VAE.
-func loadModel(_ options: ModelOptions) throws -> any VariationalModel {
-    try Checkpoint.load(path: options.model).model
+/// The model of a command that uses a trained VAE, with what it was trained on.
+func loadModel(_ options: ModelOptions) throws -> Checkpoint.Loaded {
+    try Checkpoint.load(path: options.model)
 }
 
-/// Rows of tiles, each row the same length, written as one image.
-func writeGrid(_ rows: [[GrayImage]], to path: String) throws -> GrayImage {
-    let columns = rows.map(\.count).max() ?? 1
-    let blank = GrayImage(width: 28, height: 28, pixels: [UInt8](repeating: 0, count: 784))
-    let tiles = rows.flatMap { $0 + Array(repeating: blank, count: columns - $0.count) }
-    let grid = makeGrid(tiles: tiles, columns: columns)
+/// Rows of tiles, written as one grid (short rows filled out with black tiles).
+func writeGrid(_ rows: [[Picture]], to path: String) throws -> Picture {
+    let grid = makeGrid(rows: rows)
     try grid.write(path: path)
     return grid
 }

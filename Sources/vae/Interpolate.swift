@@ -31,16 +31,17 @@ struct Interpolate: ParsableCommand {
 
     func run() throws {
         threadOptions.apply(light: true)
-        try checkImageOutput(output)
-        let model = try loadModel(modelOptions)
-        let reader = imageOptions.reader()
+        let loaded = try loadModel(modelOptions)
+        let model = loaded.model
+        try checkImageOutput(output, model: model)
+        let reader = imageOptions.reader(for: loaded)
         let inputs = try [a, b].map(reader.loadOne)
         try model.checkInput(inputs)
-        let conditions = try imageOptions.conditions(for: inputs, model: model, modelPath: modelOptions.model)
+        let conditions = try imageOptions.conditions(for: inputs, loaded: loaded, modelPath: modelOptions.model)
         let codes = model.encodings(inputs.map(\.pixels), conditions: conditions)
         let path = interpolate(codes[0].point, codes[1].point, steps: steps, spherical: slerp)
         let labelPath = conditions.map { interpolate($0[0], $0[1], steps: steps, spherical: false) }
-        let strip = [grayImage(inputs[0].pixels)] + model.decodedImages(path, conditions: labelPath) + [grayImage(inputs[1].pixels)]
+        let strip = [model.picture(inputs[0].pixels)] + model.decodedPictures(path, conditions: labelPath) + [model.picture(inputs[1].pixels)]
         let grid = try writeGrid([strip], to: output)
         print("wrote \(output) (\(grid.width)x\(grid.height)): \(a), \(steps) \(slerp ? "slerp" : "linear") steps, \(b)")
     }

@@ -37,14 +37,93 @@ struct ThreadOptions: ParsableArguments {
     }
 }
 
-/// `--data DIR`: where the MNIST files are.
+/// `--data DIR`: the data set, and how unreadable files in it are treated.
 struct DataOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
-        "Folder with the four MNIST IDX files (default: $VAE_DATA, else ./Data/mnist, else the installed copy).",
+        "The data set: a folder with the four MNIST-style IDX files, or with images in class subfolders (DIR/<class>/*.png|*.pgm, with DIR/train/ and DIR/test/ if present) (default: $VAE_DATA, else ./Data/mnist, else the installed MNIST).",
         valueName: "dir"))
     var data: String?
 
-    func locate() throws -> String { try MNIST.locate(explicit: data) }
+    @Flag(help: "Leave out (and count) files in a folder data set that are not readable images, instead of stopping at the first.")
+    var skipUnreadable = false
+
+    /// The folder: --data as given, else the first place MNIST is found.
+    func locate() throws -> String {
+        guard let data else { return try MNIST.locate(explicit: nil) }
+        guard FileManager.default.fileExists(atPath: data) else { throw FileError(data, "no such folder") }
+        return data
+    }
+
+    /// How a trained model's data set is read: as its checkpoint says it was for training.
+    func loading(for loaded: Checkpoint.Loaded) -> ImageLoading {
+        var options = ImageLoading()
+        options.skipUnreadable = skipUnreadable
+        return loaded.trainingData.loading(base: options, shape: loaded.model.configuration.shape)
+    }
+
+    /// The data set read as a trained model's was, checked to fit it.
+    func load(for loaded: Checkpoint.Loaded) throws -> DataSplits {
+        let directory = try locate()
+        let splits = try DataSplits.load(directory: directory, options: loading(for: loaded), progress: LoadingProgress.terminal)
+        LoadingProgress.finish(skipped: splits.skipped)
+        try loaded.model.checkInput(splits.train, source: directory)
+        return splits
+    }
+}
+
+/// How image files become a data set of one shape: for `train`, `bench` and `export`.
+struct ImageLoadingOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Resize every image to this size: area averaging down, bilinear up (default: the images' own size, which must agree).",
+                               valueName: "HxW"))
+    var imageSize: String?
+
+    @Flag(help: "With --image-size: take the central window of that size instead of resizing.")
+    var crop = false
+
+    @Option(help: ArgumentHelp("1 (grey) or 3 (colour) (default: 3 when any image has colour).", valueName: "1|3"))
+    var channels: Int?
+
+    @Option(help: ArgumentHelp("A folder without train/ and test/ subfolders: the share of its images held out as the test split, chosen by --seed.",
+                               valueName: "f"))
+    var testFraction = 0.1
+
+    func validate() throws {
+        if let imageSize, ImageShape.parseSize(imageSize) == nil {
+            throw ValidationError("--image-size must be HxW with sides in 1...\(ImageShape.maximumSide), got '\(imageSize)'")
+        }
+        if crop && imageSize == nil { throw ValidationError("--crop goes with --image-size") }
+        if let channels, channels != 1 && channels != 3 { throw ValidationError("--channels must be 1 or 3, got \(channels)") }
+        guard testFraction > 0 && testFraction < 1 else { throw ValidationError("--test-fraction must be in (0, 1), got \(testFraction)") }
+    }
+
+    func loading(seed: UInt64, skipUnreadable: Bool) -> ImageLoading {
+        var options = ImageLoading()
+        options.size = imageSize.flatMap(ImageShape.parseSize).map { ImageShape(height: $0.height, width: $0.width) }
+        options.mode = crop ? .crop : .scale
+        options.channels = channels
+        options.testFraction = testFraction
+        options.seed = seed
+        options.skipUnreadable = skipUnreadable
+        return options
+    }
+}
+
+/// Loading a folder of images: a count on a terminal as it goes, and what was skipped.
+enum LoadingProgress {
+    static let isTerminal = isatty(STDOUT_FILENO) != 0
+
+    static let terminal: ((Int, Int) -> Void)? = isTerminal ? { done, total in
+        print("\rloading images: \(done)/\(total)\u{1B}[K", terminator: "")
+        fflush(stdout)
+    } : nil
+
+    /// Clears the count and says how many files were left out.
+    static func finish(skipped: [String]) {
+        if isTerminal { print("\r\u{1B}[K", terminator: "") }
+        if !skipped.isEmpty {
+            print("skipped \(skipped.count) unreadable file\(skipped.count == 1 ? "" : "s"), the first \(skipped[0])")
+        }
+    }
 }
 
 // MARK: flag values
@@ -112,9 +191,13 @@ func checkImageExtension(_ path: String, flag: String) throws {
     }
 }
 
-/// Checks an image output path before any work: extension and folder.
-func checkImageOutput(_ path: String, flag: String = "-o") throws {
+/// Checks an image output path before any work: extension and folder, and
+/// for a model that draws colour, that the format can hold it.
+func checkImageOutput(_ path: String, flag: String = "-o", model: (any VariationalModel)? = nil) throws {
     try checkImageExtension(path, flag: flag)
+    if let model, model.configuration.shape.isColor, path.lowercased().hasSuffix(".pgm") {
+        throw CLIError("\(flag) \(path): PGM holds grey images, and this model draws colour: use .png")
+    }
     try checkWritable(path, flag: flag)
 }
 

@@ -45,19 +45,20 @@ struct Reconstruct: ParsableCommand {
 
     func run() throws {
         threadOptions.apply()
-        try checkImageOutput(output)
+        let loaded = try loadModel(modelOptions)
+        let model = loaded.model
+        try checkImageOutput(output, model: model)
         if let json { try checkWritable(json, flag: "--json") }
-        let model = try loadModel(modelOptions)
-        let images = try inputs.load(for: model)
-        let conditions = try inputs.imageOptions.conditions(for: images, model: model, modelPath: modelOptions.model)
+        let images = try inputs.load(for: loaded)
+        let conditions = try inputs.imageOptions.conditions(for: images, loaded: loaded, modelPath: modelOptions.model)
         let result = reconstruct(images.map(\.pixels), model: model, conditions: conditions, corruption: corruption, seed: seedOptions.seed)
 
-        var rows: [[GrayImage]] = []
+        var rows: [[Picture]] = []
         for lower in stride(from: 0, to: images.count, by: 10) {
             let block = lower..<min(lower + 10, images.count)
-            rows.append(block.map { grayImage(result.clean[$0]) })
-            if let corrupted = result.corrupted { rows.append(block.map { grayImage(corrupted[$0]) }) }
-            rows.append(block.map { grayImage(result.reconstructions[$0]) })
+            rows.append(block.map { model.picture(result.clean[$0]) })
+            if let corrupted = result.corrupted { rows.append(block.map { model.picture(corrupted[$0]) }) }
+            rows.append(block.map { model.picture(result.reconstructions[$0]) })
         }
         let grid = try writeGrid(rows, to: output)
         var line = String(format: "%d images; mean squared error per pixel: reconstruction %.5f", images.count, result.reconstructionError)

@@ -61,13 +61,13 @@ struct Score: ParsableCommand {
         if let json { try checkWritable(json, flag: "--json") }
         let loaded = try Checkpoint.load(path: modelOptions.model)
         let scorer = try AnomalyScorer(model: loaded.model, metric: scoring.metric, samples: scoring.draws, seed: seedOptions.seed)
-        let images = try inputs.load(for: loaded.model)
+        let images = try inputs.load(for: loaded)
         let scores = scorer.scores(images.map(\.pixels),
-                                   conditions: try inputs.imageOptions.conditions(for: images, model: loaded.model, modelPath: modelOptions.model))
+                                   conditions: try inputs.imageOptions.conditions(for: images, loaded: loaded, modelPath: modelOptions.model))
         var chosen: Threshold?
         if let threshold { chosen = Threshold(value: threshold, method: "given") }
         if let calibrate {
-            let reference = try inputs.imageOptions.reader().calibrationImages(calibrate, trainingData: loaded.trainingData)
+            let reference = try inputs.imageOptions.reader(for: loaded).calibrationImages(calibrate, trainingData: loaded.trainingData)
             try loaded.model.checkInput(reference)
             chosen = try scorer.threshold(normal: reference, percentile: percentile, describedAs: calibrate)
         }

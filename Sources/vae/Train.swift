@@ -6,7 +6,7 @@ import VAETraining
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a VAE on MNIST, saving a checkpoint after every epoch.",
+        abstract: "Train a VAE on MNIST or your own images, saving a checkpoint after every epoch.",
         discussion: """
             Minimises reconstruction + β·KL summed over each mini-batch with Adam (or the importance-weighted \
             bound with --iw-samples), and reports per sample: the training loss, and the test set's negative \
@@ -16,6 +16,7 @@ struct Train: ParsableCommand {
             """)
 
     @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var loadingOptions: ImageLoadingOptions
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var seedOptions: SeedOptions
     @OptionGroup var threadOptions: ThreadOptions
@@ -33,7 +34,11 @@ struct Train: ParsableCommand {
                                valueName: "mlp|conv"))
     var arch: Architecture?
 
-    @Flag(help: "Train a conditional VAE: encoder and decoder also see the one-hot digit label, so `vae sample --digit d` draws a chosen digit.")
+    @Option(help: ArgumentHelp("The conv architecture's stages: one stride-2 3x3 convolution per entry, with that many channels, e.g. 32,64,128 for 64x64 images (default: 32,64).",
+                               valueName: "c1,c2,..."))
+    var convChannels: CommaSeparated<Int>?
+
+    @Flag(help: "Train a conditional VAE: encoder and decoder also see the one-hot class label, so `vae sample --class c` draws a chosen class.")
     var conditional = false
 
     @Option(help: ArgumentHelp("Dimensions of the latent z (default: 20).", valueName: "k"))
@@ -77,10 +82,17 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Also write the per-epoch figures as JSON to this file.", valueName: "path"))
     var json: String?
 
-    @Option(help: ArgumentHelp("Train only on these digits (anomaly detection: the others become anomalies).", valueName: "d1,d2,..."))
+    @Option(help: ArgumentHelp("Train only on these classes, by name (a folder's) or number (anomaly detection: the others become anomalies).",
+                               valueName: "c1,c2,..."))
+    var classes: CommaSeparated<String>?
+
+    @Option(help: ArgumentHelp("Train on every class but these.", valueName: "c1,c2,..."))
+    var excludeClasses: CommaSeparated<String>?
+
+    @Option(help: ArgumentHelp("Train only on these MNIST digits (as --classes).", valueName: "d1,d2,..."))
     var digits: CommaSeparated<Int>?
 
-    @Option(help: ArgumentHelp("Train on every digit but these.", valueName: "d1,d2,..."))
+    @Option(help: ArgumentHelp("Train on every MNIST digit but these (as --exclude-classes).", valueName: "d1,d2,..."))
     var excludeDigits: CommaSeparated<Int>?
 
     @Option(help: ArgumentHelp("Hold back the last n kept training images, for calibrating anomaly thresholds (default: 0).", valueName: "n"))
@@ -98,6 +110,7 @@ struct Train: ParsableCommand {
         if let lr, !(lr.isFinite && lr > 0 && lr <= 10) { throw ValidationError("--lr must be in (0, 10], got \(lr)") }
         if let beta, !(beta.isFinite && beta >= 0 && beta <= 1000) { throw ValidationError("--beta must be in 0...1000, got \(beta)") }
         if let latent, !(1...4096).contains(latent) { throw ValidationError("--latent must be in 1...4096, got \(latent)") }
+        _ = try convChannels?.checked("--conv-channels", in: 1...1024, counts: 1...6, what: "channel counts")
         if let widths = try hidden?.checked("--hidden", in: 1...65_536, counts: 1...16, what: "widths"), arch == .conv, widths.count != 1 {
             throw ValidationError("--arch conv has one fully connected hidden layer: give --hidden one width, got '\(hidden!.defaultValueDescription)'")
         }
@@ -109,19 +122,22 @@ struct Train: ParsableCommand {
         if let iwSamples, !(1...5000).contains(iwSamples) {
             throw ValidationError("--iw-samples must be in 1...5000, got \(iwSamples)")
         }
-        if digits != nil && excludeDigits != nil { throw ValidationError("use --digits or --exclude-digits, not both") }
-        _ = try selectedDigits()
+        guard [digits != nil, excludeDigits != nil, classes != nil, excludeClasses != nil].filter({ $0 }).count <= 1 else {
+            throw ValidationError("use one of --classes, --exclude-classes, --digits and --exclude-digits")
+        }
+        _ = try classSelection()
         if let holdout, holdout < 0 { throw ValidationError("--holdout must be at least 0, got \(holdout)") }
         if let n = testImages, n < 1 { throw ValidationError("--test-images must be at least 1, got \(n)") }
     }
 
-    /// The digits to train on, from --digits or --exclude-digits (nil: all).
-    func selectedDigits() throws -> [Int]? {
-        if let listed = try digits?.checked("--digits", in: 0...9, counts: 1...10, what: "digits") { return Array(Set(listed)).sorted() }
-        guard let excluded = try excludeDigits?.checked("--exclude-digits", in: 0...9, counts: 1...10, what: "digits") else { return nil }
-        let kept = (0...9).filter { !excluded.contains($0) }
-        guard !kept.isEmpty else { throw ValidationError("--exclude-digits leaves no digit to train on") }
-        return kept
+    /// The classes to train on, from --classes, --exclude-classes or their digit forms (nil: all).
+    func classSelection() throws -> ClassSelection? {
+        if let listed = try digits?.checked("--digits", in: 0...9, counts: 1...10, what: "digits") { return .only(listed.map(String.init)) }
+        if let excluded = try excludeDigits?.checked("--exclude-digits", in: 0...9, counts: 1...10, what: "digits") {
+            guard Set(excluded).count < 10 else { throw ValidationError("--exclude-digits leaves no digit to train on") }
+            return .except(excluded.map(String.init))
+        }
+        return classes.map { .only($0.values) } ?? excludeClasses.map { .except($0.values) }
     }
 
     /// --corrupt as given: nil when absent, .some(nil) for none.
@@ -146,6 +162,8 @@ struct Train: ParsableCommand {
         request.likelihood = loss
         request.activation = activation
         request.conditional = conditional
+        request.convChannels = convChannels?.values
+        request.loading = loadingOptions.loading(seed: seedOptions.seed, skipUnreadable: dataOptions.skipUnreadable)
         request.batchSize = batchSize
         request.learningRate = lr
         request.beta = beta
@@ -155,12 +173,13 @@ struct Train: ParsableCommand {
         request.schedule = lrDecay
         request.importanceSamples = iwSamples
         request.corruption = try corruption()
-        request.digits = try selectedDigits()
+        request.classes = try classSelection()
         request.holdout = holdout
         request.trainImages = trainImages
         request.testImages = testImages
 
-        let run = try TrainingRun(request)
+        let run = try TrainingRun(request, loadingProgress: LoadingProgress.terminal)
+        LoadingProgress.finish(skipped: [])
         let reporter = TrainingReporter(totalEpochs: epochs)
         reporter.say(run.summary)
         let stop = StopRequest.install()

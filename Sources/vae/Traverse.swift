@@ -42,8 +42,9 @@ struct Traverse: ParsableCommand {
 
     func run() throws {
         threadOptions.apply(light: true)
-        try checkImageOutput(output)
-        let model = try loadModel(modelOptions)
+        let loaded = try loadModel(modelOptions)
+        let model = loaded.model
+        try checkImageOutput(output, model: model)
         guard model.hasStandardNormalPrior else {
             throw CLIError("\(modelOptions.model): its prior is not N(0, I) over z, so there are no dimensions to traverse by ±σ")
         }
@@ -52,16 +53,16 @@ struct Traverse: ParsableCommand {
         var base = [Float](repeating: 0, count: k)
         let condition: [Float]?
         if let input {
-            let image = try imageOptions.reader().loadOne(input)
+            let image = try imageOptions.reader(for: loaded).loadOne(input)
             try model.checkInput([image])
-            let conditions = try imageOptions.conditions(for: [image], model: model, modelPath: modelOptions.model)
+            let conditions = try imageOptions.conditions(for: [image], loaded: loaded, modelPath: modelOptions.model)
             base = model.encodings([image.pixels], conditions: conditions)[0].point
             condition = conditions?[0]
         } else {
-            condition = try imageOptions.drawingCondition(model: model, modelPath: modelOptions.model)
+            condition = try imageOptions.drawingCondition(loaded: loaded, modelPath: modelOptions.model)
         }
         let latents = traversal(base: base, dimensions: dimensions, range: range, steps: steps)
-        let tiles = model.decodedImages(latents, conditions: condition.map { Array(repeating: $0, count: latents.count) })
+        let tiles = model.decodedPictures(latents, conditions: condition.map { Array(repeating: $0, count: latents.count) })
         let rows = stride(from: 0, to: tiles.count, by: steps).map { Array(tiles[$0..<($0 + steps)]) }
         let grid = try writeGrid(rows, to: output)
         print("wrote \(output) (\(grid.width)x\(grid.height)): dimensions \(dimensions.map(String.init).joined(separator: ",")), ±\(range)")

@@ -9,7 +9,7 @@ import VAEInference
 struct VAECommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vae",
-        abstract: "Train variational autoencoders on MNIST and use them.",
+        abstract: "Train variational autoencoders on MNIST or your own images, and use them.",
         discussion: """
             Typical use:
               vae train                     train the default model (10 epochs) into model.safetensors
@@ -19,11 +19,12 @@ struct VAECommand: ParsableCommand {
               vae interpolate a.png b.png   morph one digit into another
               vae reconstruct test:0-9 --noise 0.3
                                             denoise ten test digits
-            Inputs are PNG or PGM files (preprocessed like MNIST) or test:N, train:N, test:A-B.
+            --data DIR takes MNIST-style IDX files or images in class subfolders (DIR/<class>/*.png).
+            Inputs are PNG or PGM files (prepared for the model) or test:N, train:N, test:A-B.
             """,
         version: "vae 0.1.0",
         subcommands: [Train.self, Sample.self, Interpolate.self, Encode.self, Reconstruct.self,
-                      Arithmetic.self, Traverse.self, Augment.self, Score.self, Anomaly.self, Eval.self, Bench.self]
+                      Arithmetic.self, Traverse.self, Augment.self, Score.self, Anomaly.self, Eval.self, Bench.self, Export.self]
     )
 
     /// Parses, runs, and turns any error into one line on stderr and a

@@ -98,11 +98,11 @@ final class ArchitectureTests: XCTestCase {
         let file = Self.shared + "/seven.png"
         try GrayImage(width: 28, height: 28, pixels: digit.pixels).write(path: file)
         let errors: [(String, [String], String)] = [
-            ("cmlp", ["encode", file, "-o", "e.csv"], "give the digit of \(file) with --label"),
+            ("cmlp", ["encode", file, "-o", "e.csv"], "give the class of \(file) with --label"),
             ("cmlp", ["encode", file, "test:1", "test:2", "--label", "1,2", "-o", "e.csv"], "--label gives 2 labels for 3 inputs"),
             ("cmlp", ["encode", file, "--label", "12", "-o", "e.csv"], "--label 12: cmlp.safetensors knows classes 0-9"),
             ("cmlp", ["sample", "--digit", "10"], "--digit 10: cmlp.safetensors knows classes 0-9"),
-            ("cmlp", ["traverse", "-o", "t.png"], "give the digit to draw with --label d"),
+            ("cmlp", ["traverse", "-o", "t.png"], "give the class to draw with --label c"),
             ("conv", ["encode", file, "--label", "7", "-o", "e.csv"], "is not a conditional model"),
             ("conv", ["sample", "--digit", "3"], "is not a conditional model"),
         ]

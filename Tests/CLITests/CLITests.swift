@@ -82,7 +82,9 @@ final class CLITests: FolderTestCase {
 
     func testMissingDataNamesWhereItLooked() throws {
         assertFails(try vae("train", "--epochs", "1"), "Data/mnist")
-        assertFails(try vae("train", "--data", "/nonexistent"), "/nonexistent: no MNIST files here")
+        assertFails(try vae("train", "--data", "/nonexistent"), "/nonexistent: no such folder")
+        try FileManager.default.createDirectory(atPath: folder + "/empty", withIntermediateDirectories: true)
+        assertFails(try vae("train", "--data", "empty"), "empty: holds neither MNIST IDX files")
         XCTAssertFalse(exists("model.safetensors"))
     }
 
@@ -129,24 +131,50 @@ final class CLITests: FolderTestCase {
         XCTAssertFalse(exists("model.safetensors"))
     }
 
-    /// A valid data set of 32x32 images, given to a model of 28x28 ones: one
-    /// line from every command that reads it, and no output (not a trap).
-    func testImagesOfAnotherSizeAreRefusedInOneLine() throws {
-        let data = folder + "/idx32"
-        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
-        let set = ImageSet(pixels: (0..<(20 * 1024)).map { UInt8($0 % 251) }, count: 20, rows: 32, columns: 32,
-                           labels: (0..<20).map { UInt8($0 % 10) })
-        for split in ["train", "t10k"] {
-            try IDX.writeGzipped(set, imagesPath: "\(data)/\(split)-images-idx3-ubyte.gz", labelsPath: "\(data)/\(split)-labels-idx1-ubyte.gz")
+    /// IDX data sets of other sizes (32x32, and 20x30, not square) train
+    /// models of their own shape; given to a model of another shape, every
+    /// command that reads them answers in one line naming both shapes, and
+    /// writes nothing (not a trap).
+    func testDataOfAnotherShapeTrainsItsOwnModelAndIsRefusedByOthers() throws {
+        func write(_ name: String, rows: Int, columns: Int) throws -> String {
+            let data = folder + "/" + name
+            try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+            let set = ImageSet(pixels: (0..<(40 * rows * columns)).map { UInt8($0 % 251) }, count: 40, rows: rows, columns: columns,
+                               labels: (0..<40).map { UInt8($0 % 10) })
+            for split in ["train", "t10k"] {
+                try IDX.writeGzipped(set, imagesPath: "\(data)/\(split)-images-idx3-ubyte.gz", labelsPath: "\(data)/\(split)-labels-idx1-ubyte.gz")
+            }
+            return data
         }
-        assertFails(try vae("train", "--data", data, "--epochs", "1"), "the images are 32x32 (1024 pixels); the model (mlp 784-512-256-20) takes 784")
-        XCTAssertFalse(exists("model.safetensors"))
+        let square = try write("idx32", rows: 32, columns: 32), oblong = try write("idx20x30", rows: 20, columns: 30)
+        for (data, shape) in [(square, "32x32"), (oblong, "20x30")] {
+            for arch in ["mlp", "conv"] {
+                let run = try vae("train", "--data", data, "--epochs", "1", "--arch", arch, "--hidden", "16", "--latent", "2",
+                                  "--threads", "1", "--model", "own-\(arch).safetensors")
+                XCTAssertEqual(run.status, 0, run.stderr)
+                let sample = try vae("sample", "-n", "4", "--model", "own-\(arch).safetensors", "-o", "own.png")
+                XCTAssertEqual(sample.status, 0, sample.stderr)
+                let grid = try GrayImage.read(path: folder + "/own.png")
+                let (h, w) = (Int(shape.split(separator: "x")[0])!, Int(shape.split(separator: "x")[1])!)
+                XCTAssertEqual(grid.width, 2 * w + 3 * 2, "\(arch) draws \(shape) images")
+                XCTAssertEqual(grid.height, 2 * h + 3 * 2)
+            }
+        }
         XCTAssertEqual(try trainTiny(epochs: 1).status, 0)
-        for command in [["eval"], ["encode", "--split", "test", "-o", "out.csv"], ["score", "test:0"], ["augment", "-o", "out"],
-                        ["anomaly", "--anomaly-digits", "1"], ["reconstruct", "test:0-2", "-o", "out.png"], ["traverse", "test:3", "-o", "out.png"]] {
-            assertFails(try VAEBinary.run(command + ["--data", data, "--model", "m.safetensors"], in: folder), "images of 1024 pixels")
+        for (data, shape) in [(square, "32x32 grey"), (oblong, "20x30 grey")] {
+            for command in [["eval"], ["encode", "--split", "test", "-o", "out.csv"], ["score", "test:0"], ["score", "--split", "test"],
+                            ["augment", "-o", "out"], ["anomaly", "--anomaly-digits", "1"], ["reconstruct", "test:0-2", "-o", "out.png"],
+                            ["traverse", "test:3", "-o", "out.png"], ["interpolate", "test:0", "test:1", "-o", "out.png"],
+                            ["arithmetic", "test:0", "test:1", "test:2", "-o", "out.png"], ["score", "test:0", "--calibrate", "test"]] {
+                assertFails(try VAEBinary.run(command + ["--data", data, "--model", "m.safetensors"], in: folder),
+                            "images of \(shape); the model")
+            }
+            for name in ["out.csv", "out", "out.png"] { XCTAssertFalse(exists(name), name) }
         }
-        for name in ["out.csv", "out", "out.png"] { XCTAssertFalse(exists(name), name) }
+        // The other way round: a model of 32x32 images, given MNIST's 28x28.
+        assertFails(try vae("eval", "--model", "own-conv.safetensors", "--data", VAEBinary.data), "images of 28x28 grey; the model")
+        assertFails(try vae("train", "--resume", "--epochs", "2", "--model", "own-conv.safetensors", "--data", VAEBinary.data),
+                    "images of 28x28 grey; the model")
     }
 
     func testResumeRefusesConflictingArchitecture() throws {

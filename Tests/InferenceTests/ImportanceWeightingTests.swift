@@ -10,7 +10,7 @@ final class ImportanceWeightingTests: XCTestCase {
     /// A model whose decoder ignores z (zero weights, output biases b): then
     /// p(x|z) = p(x) = Π_i Bernoulli(x_i; σ(b_i)) exactly, and the posterior is the prior.
     func toyModel(mu: Float, logVar: Float) -> (GaussianVAE, [Float]) {
-        let c = ModelConfiguration(inputSize: 16, hidden: [4], latent: 3)
+        let c = ModelConfiguration(shape: ImageShape(height: 4, width: 4), hidden: [4], latent: 3)
         let model = GaussianVAE(configuration: c)
         let store = model.parameters
         store.values.fill(0)
@@ -99,7 +99,7 @@ final class ImportanceWeightingTests: XCTestCase {
     /// taken in slices (1024 + 1024 + 512) combined by log-sum-exp: the same
     /// bound as all 2,560 draws in one product, with the same ε.
     func testSlicedDrawsGiveTheSameBound() {
-        let c = ModelConfiguration(architecture: .conv, inputSize: 64, hidden: [8], latent: 3)
+        let c = ModelConfiguration(architecture: .conv, shape: ImageShape(height: 8, width: 8), hidden: [8], latent: 3)
         let model = GaussianVAE(configuration: c)
         model.initialize(seed: 21)
         var pixelRNG = RandomGenerator(seed: 22)

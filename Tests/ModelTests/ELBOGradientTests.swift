@@ -1,3 +1,4 @@
+import VAEData
 import VAEEngine
 import VAEModels
 import XCTest
@@ -15,27 +16,27 @@ final class ELBOGradientTests: XCTestCase {
     }
 
     func testBernoulliELBOGradientTwoHiddenLayers() {
-        check(ModelConfiguration(inputSize: 12, hidden: [9, 7], latent: 3, likelihood: .bernoulli), beta: 1)
+        check(ModelConfiguration(shape: ImageShape(height: 3, width: 4), hidden: [9, 7], latent: 3, likelihood: .bernoulli), beta: 1)
     }
 
     func testGaussianBetaVAEGradientOneHiddenLayer() {
-        check(ModelConfiguration(inputSize: 10, hidden: [8], latent: 2, likelihood: .gaussian), beta: 4)
+        check(ModelConfiguration(shape: ImageShape(height: 2, width: 5), hidden: [8], latent: 2, likelihood: .gaussian), beta: 4)
     }
 
     func testTanhModelGradient() {
-        check(ModelConfiguration(inputSize: 10, hidden: [8, 6], latent: 3, likelihood: .bernoulli, activation: .tanh), beta: 1)
+        check(ModelConfiguration(shape: ImageShape(height: 2, width: 5), hidden: [8, 6], latent: 3, likelihood: .bernoulli, activation: .tanh), beta: 1)
     }
 
     func testGradientWithNoHiddenLayers() {
-        check(ModelConfiguration(inputSize: 6, hidden: [], latent: 2, likelihood: .bernoulli), beta: 0.5)
+        check(ModelConfiguration(shape: ImageShape(height: 2, width: 3), hidden: [], latent: 2, likelihood: .bernoulli), beta: 0.5)
     }
 
     func testConditionalMLPGradient() {
-        check(ModelConfiguration(inputSize: 10, hidden: [8, 6], latent: 3, classes: 4), beta: 1)
+        check(ModelConfiguration(shape: ImageShape(height: 2, width: 5), hidden: [8, 6], latent: 3, classes: 4), beta: 1)
     }
 
     func testConditionalMLPWithoutHiddenLayersGradient() {
-        check(ModelConfiguration(inputSize: 6, hidden: [], latent: 2, classes: 3), beta: 2)
+        check(ModelConfiguration(shape: ImageShape(height: 2, width: 3), hidden: [], latent: 2, classes: 3), beta: 2)
     }
 
     /// The whole conv VAE on 8x8 images: two convolutions (8 → 4 → 2), fc,
@@ -47,23 +48,23 @@ final class ELBOGradientTests: XCTestCase {
     /// several corners can fall within h; tanh keeps the whole model smooth
     /// (ReLU itself is checked layer by layer in LayerGradientTests).
     func testConvGradient() {
-        check(ModelConfiguration(architecture: .conv, inputSize: 64, hidden: [6], latent: 2, likelihood: .gaussian, activation: .tanh), beta: 1)
-        check(ModelConfiguration(architecture: .conv, inputSize: 16, hidden: [6], latent: 2, likelihood: .bernoulli, activation: .tanh), beta: 1)
+        check(ModelConfiguration(architecture: .conv, shape: ImageShape(height: 8, width: 8), hidden: [6], latent: 2, likelihood: .gaussian, activation: .tanh), beta: 1)
+        check(ModelConfiguration(architecture: .conv, shape: ImageShape(height: 4, width: 4), hidden: [6], latent: 2, likelihood: .bernoulli, activation: .tanh), beta: 1)
     }
 
     func testConditionalConvGradient() {
-        check(ModelConfiguration(architecture: .conv, inputSize: 64, hidden: [5], latent: 3, likelihood: .gaussian,
+        check(ModelConfiguration(architecture: .conv, shape: ImageShape(height: 8, width: 8), hidden: [5], latent: 3, likelihood: .gaussian,
                                activation: .tanh, classes: 3), beta: 0.5)
-        check(ModelConfiguration(architecture: .conv, inputSize: 16, hidden: [5], latent: 3, likelihood: .bernoulli,
+        check(ModelConfiguration(architecture: .conv, shape: ImageShape(height: 4, width: 4), hidden: [5], latent: 3, likelihood: .bernoulli,
                                activation: .tanh, classes: 4), beta: 1)
     }
 
     /// The denoising criterion: the encoder reads a corrupted input, the
     /// likelihood scores the clean one (Im et al. 2017).
     func testDenoisingGradient() {
-        check(ModelConfiguration(inputSize: 12, hidden: [9, 7], latent: 3), beta: 1, corruption: .noise(0.3))
-        check(ModelConfiguration(inputSize: 10, hidden: [8], latent: 2, activation: .tanh, classes: 3), beta: 1, corruption: .mask(0.4))
-        check(ModelConfiguration(architecture: .conv, inputSize: 16, hidden: [5], latent: 2, activation: .tanh), beta: 1,
+        check(ModelConfiguration(shape: ImageShape(height: 3, width: 4), hidden: [9, 7], latent: 3), beta: 1, corruption: .noise(0.3))
+        check(ModelConfiguration(shape: ImageShape(height: 2, width: 5), hidden: [8], latent: 2, activation: .tanh, classes: 3), beta: 1, corruption: .mask(0.4))
+        check(ModelConfiguration(architecture: .conv, shape: ImageShape(height: 4, width: 4), hidden: [5], latent: 2, activation: .tanh), beta: 1,
               corruption: .saltAndPepper(0.2))
     }
 
@@ -71,7 +72,7 @@ final class ELBOGradientTests: XCTestCase {
     /// two images, and the encoder's output depends on the label too.
     func testConditionChangesEncoderAndDecoder() {
         for architecture in Architecture.allCases {
-            let c = ModelConfiguration(architecture: architecture, inputSize: 64, hidden: [8], latent: 2, classes: 2)
+            let c = ModelConfiguration(architecture: architecture, shape: ImageShape(height: 8, width: 8), hidden: [8], latent: 2, classes: 2)
             let model = GaussianVAE(configuration: c)
             model.initialize(seed: 3)
             let x = randomTensor([1, 64], seed: 4, scale: 0.5), z = randomTensor([1, 2], seed: 5)

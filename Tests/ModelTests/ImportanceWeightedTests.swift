@@ -1,3 +1,4 @@
+import VAEData
 import VAEEngine
 import VAEModels
 import XCTest
@@ -15,13 +16,13 @@ final class ImportanceWeightedTests: XCTestCase {
     /// The IWAE objective's gradient with respect to every parameter tensor.
     func testIWAEGradientMatchesFiniteDifferences() {
         let cases: [(ModelConfiguration, Float, Corruption?)] = [
-            (ModelConfiguration(inputSize: 10, hidden: [7, 6], latent: 3, activation: .tanh), 1, nil),
-            (ModelConfiguration(inputSize: 10, hidden: [7, 6], latent: 3), 0.7, nil),
+            (ModelConfiguration(shape: ImageShape(height: 2, width: 5), hidden: [7, 6], latent: 3, activation: .tanh), 1, nil),
+            (ModelConfiguration(shape: ImageShape(height: 2, width: 5), hidden: [7, 6], latent: 3), 0.7, nil),
             // Conditional conv on 4x4 images (smooth, see ELBOGradientTests): the
             // labels are repeated for each of the K draws.
-            (ModelConfiguration(architecture: .conv, inputSize: 16, hidden: [5], latent: 2, activation: .tanh, classes: 3), 1, nil),
+            (ModelConfiguration(architecture: .conv, shape: ImageShape(height: 4, width: 4), hidden: [5], latent: 2, activation: .tanh, classes: 3), 1, nil),
             // A denoising IWAE: K draws from q(z|x̃), each scored against the clean x.
-            (ModelConfiguration(inputSize: 10, hidden: [7], latent: 3, activation: .tanh), 1, .noise(0.2)),
+            (ModelConfiguration(shape: ImageShape(height: 2, width: 5), hidden: [7], latent: 3, activation: .tanh), 1, .noise(0.2)),
         ]
         for (c, beta, corruption) in cases {
             let model = GaussianVAE(configuration: c)
@@ -34,7 +35,7 @@ final class ImportanceWeightedTests: XCTestCase {
     /// With one sample, −L_1 is the ELBO with its KL term estimated by sampling:
     /// averaged over many draws it approaches the closed-form negative ELBO.
     func testOneSampleBoundAveragesToTheELBO() {
-        let c = ModelConfiguration(inputSize: 12, hidden: [8], latent: 2)
+        let c = ModelConfiguration(shape: ImageShape(height: 3, width: 4), hidden: [8], latent: 2)
         let model = GaussianVAE(configuration: c)
         model.initialize(seed: 3)
         let draws = 4000

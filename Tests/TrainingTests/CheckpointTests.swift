@@ -17,7 +17,7 @@ final class CheckpointTests: XCTestCase {
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: folder) }
 
-    let configuration = ModelConfiguration(inputSize: 16, hidden: [8, 6], latent: 3, likelihood: .gaussian)
+    let configuration = ModelConfiguration(shape: ImageShape(height: 4, width: 4), hidden: [8, 6], latent: 3, likelihood: .gaussian)
 
     /// A model with non-trivial weights and optimiser state.
     func trainedModel(_ configuration: ModelConfiguration? = nil) -> (any VariationalModel, Adam) {
@@ -51,7 +51,7 @@ final class CheckpointTests: XCTestCase {
         settings.beta = 4
         settings.seed = 99
         settings.corruption = .mask(0.25)
-        settings.data = TrainingData(digits: [1, 7], holdout: 30, binarized: true)
+        settings.data = TrainingData(classes: [1, 7], holdout: 30, binarized: true, classNames: ["zero", "one", "two", "three", "four", "five", "six", "seven"], crop: true, testSplit: (0.25, 7))
         let terms = model.lossTerms(.closedForm)
         let position = TrainingPosition(epoch: 7, batch: 2, partial: LossTerms(terms, sums: [12.5, 3.25], count: 256))
         let test = LossTerms(terms, sums: [1000, 100], count: 10)
@@ -70,7 +70,7 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(bits(loadedAdam.v), bits(adam.v))
         // The metadata, as strings: the model's description apart from the run's.
         let raw = try SafeTensors.read(path: p)
-        for (key, value) in ["format_version": "1", "arch": "mlp", "latent": "3", "hidden": "8,6", "loss": "mse", "beta": "4.0",
+        for (key, value) in ["format_version": "2", "arch": "mlp", "latent": "3", "hidden": "8,6", "loss": "mse", "beta": "4.0",
                              "epoch": "7", "batch": "2", "seed": "99", "corrupt": "mask:0.25", "digits": "1,7", "holdout": "30",
                              "binarize": "dynamic", "epoch_train_recon": "12.5", "epoch_train_kl": "3.25",
                              "epoch_train_count": "256", "test_nelbo": "110.0", "test_recon": "100.0", "test_kl": "10.0", "adam_step": "3"] {
@@ -87,7 +87,7 @@ final class CheckpointTests: XCTestCase {
 
     /// An importance-weighted run's partial epoch is summed under its own name.
     func testImportanceWeightedPartialSumsKeepTheirName() throws {
-        let (model, adam) = trainedModel(ModelConfiguration(inputSize: 16, hidden: [8], latent: 2))
+        let (model, adam) = trainedModel(ModelConfiguration(shape: ImageShape(height: 4, width: 4), hidden: [8], latent: 2))
         var settings = TrainingSettings()
         settings.importanceSamples = 5
         let position = TrainingPosition(epoch: 1, batch: 3, partial: LossTerms([.importanceWeightedBound], sums: [321.5], count: 30))
@@ -118,7 +118,7 @@ final class CheckpointTests: XCTestCase {
         BLASThreads.set(1)
         // `vae sample -n 20` on a conditional model: two of each class, one row per class.
         let tiles = (0..<10).flatMap { c in sampleImages(model: model, count: 2, labels: [c, c], seed: 0) }
-        let expected = try GrayImage.read(path: fixtures + "/format1-conditional-samples.pgm")
+        let expected = Picture(try GrayImage.read(path: fixtures + "/format1-conditional-samples.pgm"))
         XCTAssertEqual(makeGrid(tiles: tiles, columns: 2), expected)
         // `vae encode test:0-9`: the same μ and log σ², as the CSV printed them.
         let test = try MNIST.load(directory: TrainerTests.data, split: .test).subset(0..<10)
@@ -132,7 +132,7 @@ final class CheckpointTests: XCTestCase {
 
     /// A conditional conv model comes back as it was: architecture, classes, weights.
     func testConditionalConvRoundTrip() throws {
-        let c = ModelConfiguration(architecture: .conv, inputSize: 64, hidden: [12], latent: 4, classes: 3)
+        let c = ModelConfiguration(architecture: .conv, shape: ImageShape(height: 8, width: 8), hidden: [12], latent: 4, classes: 3)
         let (model, _) = trainedModel(c)
         let p = folder + "/conv.safetensors"
         try Checkpoint.save(model: model, metadata: TrainingData().metadata, to: p)
@@ -151,13 +151,19 @@ final class CheckpointTests: XCTestCase {
             (["conditional": "false"], "has shape [12, 259], expected [12, 256]"),
             (["conditional": "maybe"], "metadata conditional is maybe, expected true or false"),
             (["classes": nil], "metadata has no classes"),
-            (["input_size": "36"], "side divisible by 4"),
+            (["input_size": "36"], "metadata input_size is 36, but channels, height and width make 64"),
+            (["channels": "2"], "metadata channels is 2, expected 1 or 3"),
+            (["height": "5000"], "metadata height is 5000"),
+            (["conv_channels": "32,0"], "metadata conv_channels is 32,0"),
+            (["class_names": "[\"a\"]", "digits": "3"], "metadata digits is 3"),
+            (["class_names": "not json"], "metadata class_names is not a JSON array"),
             (["hidden": "12,12"], "one hidden fully connected layer"),
             (["family": "transformer"], "metadata family is transformer"),
             (["binarize": "sometimes"], "metadata binarize is sometimes"),
             (["format_version": "9"], "format_version 9"),
             // The metadata alone cannot make the loader allocate: a huge model is refused by its shapes first.
-            (["hidden": "65536", "input_size": String(4096 * 4096)], "expected [65536, 67108867]"),
+            (["hidden": "65536", "height": "4096", "width": "4096", "input_size": String(4096 * 4096)], "holds more than 3145728 values"),
+            (["hidden": "65536", "height": "1024", "width": "1024", "input_size": String(1024 * 1024)], "expected [65536, 4194307]"),
         ]
         for (metadata, problem) in changes {
             var changed = raw

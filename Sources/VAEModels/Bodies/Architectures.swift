@@ -1,11 +1,14 @@
 import VAEEngine
 
+import VAEData
+
 /// The two network shapes `vae` trains (`--arch`).
 public enum Architecture: String, CaseIterable, Sendable {
-    /// Fully connected: 784 → hidden… → the bottleneck, mirrored by the decoder.
+    /// Fully connected: C·H·W → hidden… → the bottleneck, mirrored by the decoder.
     case mlp
-    /// Two stride-2 3x3 convolutions (32, 64 channels), one fully connected
-    /// layer, the bottleneck; the decoder mirrors it with transposed convolutions.
+    /// Stride-2 3x3 convolutions (32, 64 channels by default, one per entry of
+    /// `--conv-channels`), one fully connected layer, the bottleneck; the
+    /// decoder mirrors it with transposed convolutions.
     case conv
 }
 
@@ -81,8 +84,9 @@ extension ModelConfiguration {
                 width = h
             }
         case .conv:
-            specs += Conv2d.specs(name: "encoder.conv0", inChannels: 1, outChannels: 32, kernel: 3)
-            specs += Conv2d.specs(name: "encoder.conv1", inChannels: 32, outChannels: 64, kernel: 3)
+            for (i, stage) in convStages.dropFirst().enumerated() {
+                specs += Conv2d.specs(name: "encoder.conv\(i)", inChannels: convStages[i].channels, outChannels: stage.channels, kernel: 3)
+            }
             specs += Linear.specs(name: "encoder.fc", inputSize: width, outputSize: hidden[0])
         }
         return specs
@@ -106,17 +110,33 @@ extension ModelConfiguration {
             }
         case .conv:
             specs += Linear.specs(name: "decoder.fc", inputSize: width, outputSize: featureSize)
-            specs += ConvTranspose2d.specs(name: "decoder.deconv0", inChannels: 64, outChannels: 32, kernel: 3)
-            specs += ConvTranspose2d.specs(name: "decoder.deconv1", inChannels: 32, outChannels: 1, kernel: 3)
+            for (j, (from, to)) in zip(convStages.reversed(), convStages.reversed().dropFirst()).enumerated() {
+                specs += ConvTranspose2d.specs(name: "decoder.deconv\(j)", inChannels: from.channels, outChannels: to.channels, kernel: 3)
+            }
         }
         return specs
     }
 
+    /// What each conv stage sees: the image, then each stage's output.
+    /// 3x3, stride 2, padding 1 takes a side s to ⌈s/2⌉ (28 → 14 → 7); the
+    /// transposed convolutions give it back exactly, with an output padding
+    /// of 1 where s was even and 0 where it was odd.
+    var convStages: [(channels: Int, height: Int, width: Int)] {
+        var stages = [(shape.channels, shape.height, shape.width)]
+        for c in convChannels {
+            let last = stages[stages.count - 1]
+            stages.append((c, (last.1 + 1) / 2, (last.2 + 1) / 2))
+        }
+        return stages
+    }
+
     /// The width of what the encoder has made of x when the label joins:
-    /// the pixels for mlp; for conv, 64 channels at a quarter of the side
+    /// the pixels for mlp; for conv, the last stage's channels and pixels
     /// (64·7·7 = 3136 for MNIST). The conv decoder's linear layer produces as many.
-    var featureSize: Int { architecture == .conv ? 64 * convSide * convSide : inputSize }
-    private var convSide: Int { (imageSide ?? 0) / 4 }
+    var featureSize: Int {
+        guard architecture == .conv, let last = convStages.last else { return inputSize }
+        return last.channels * last.height * last.width
+    }
 
     /// The encoder body over a store holding `encoderSpecs`. Every hidden
     /// layer is followed by the activation.
@@ -127,13 +147,14 @@ extension ModelConfiguration {
             let layers = hidden.indices.flatMap { [Linear(name: "encoder.\($0)", store: store), activation.makeLayer()] }
             return EncoderBody(features: Network([]), join: join, layers: Network(layers), outputSize: encoderOutputSize)
         case .conv:
-            // 3x3, stride 2, padding 1 halves the side: 28 → 14 → 7.
-            let side = imageSide ?? 0
-            let conv0 = Conv2d(name: "encoder.conv0", store: store,
-                               geometry: ConvolutionGeometry(channels: 1, height: side, width: side, kernel: 3, stride: 2, padding: 1))
-            let conv1 = Conv2d(name: "encoder.conv1", store: store,
-                               geometry: ConvolutionGeometry(channels: 32, height: side / 2, width: side / 2, kernel: 3, stride: 2, padding: 1))
-            return EncoderBody(features: Network([conv0, activation.makeLayer(), conv1, activation.makeLayer()]), join: join,
+            let stages = convStages
+            let features = stages.dropLast().enumerated().flatMap { i, input -> [any Layer] in
+                [Conv2d(name: "encoder.conv\(i)", store: store,
+                        geometry: ConvolutionGeometry(channels: input.channels, height: input.height, width: input.width,
+                                                      kernel: 3, stride: 2, padding: 1)),
+                 activation.makeLayer()]
+            }
+            return EncoderBody(features: Network(features), join: join,
                                layers: Network([Linear(name: "encoder.fc", store: store), activation.makeLayer()]),
                                outputSize: encoderOutputSize)
         }
@@ -150,14 +171,16 @@ extension ModelConfiguration {
             }
             return DecoderBody(join: join, layers: Network(layers))
         case .conv:
-            // The transposed convolutions (output padding 1) double the side: 7 → 14 → 28.
-            let side = imageSide ?? 0, quarter = convSide
-            let deconv0 = ConvTranspose2d(name: "decoder.deconv0", store: store, inChannels: 64, outChannels: 32,
-                                          height: quarter, width: quarter, kernel: 3, stride: 2, padding: 1, outputPadding: 1)
-            let deconv1 = ConvTranspose2d(name: "decoder.deconv1", store: store, inChannels: 32, outChannels: 1,
-                                          height: side / 2, width: side / 2, kernel: 3, stride: 2, padding: 1, outputPadding: 1)
-            return DecoderBody(join: join,
-                               layers: Network([Linear(name: "decoder.fc", store: store), deconv0, activation.makeLayer(), deconv1]))
+            // Each transposed convolution gives back one stage's size: 7 → 14 → 28.
+            let stages = Array(convStages.reversed())
+            var layers: [any Layer] = [Linear(name: "decoder.fc", store: store)]
+            for (j, (from, to)) in zip(stages, stages.dropFirst()).enumerated() {
+                if j > 0 { layers.append(activation.makeLayer()) }
+                layers.append(ConvTranspose2d(name: "decoder.deconv\(j)", store: store, inChannels: from.channels, outChannels: to.channels,
+                                              height: from.height, width: from.width, kernel: 3, stride: 2, padding: 1,
+                                              outputPadding: (to.height - (2 * from.height - 1), to.width - (2 * from.width - 1))))
+            }
+            return DecoderBody(join: join, layers: Network(layers))
         }
     }
 }

@@ -1,11 +1,15 @@
+import VAEData
+
 /// The one place a model's description is written to and read from a
 /// checkpoint's metadata (all strings):
 ///
 ///   arch (mlp|conv), conditional (true|false), classes (0 unless conditional),
-///   input_size, hidden ("512,256"), latent, loss (bce|mse), activation (relu|tanh),
-///   family (absent for the Gaussian VAE, so its checkpoints read as before).
+///   channels, height, width (the image shape), input_size (their product),
+///   hidden ("512,256"), latent, loss (bce|mse), activation (relu|tanh),
+///   conv_channels ("32,64", conv only), family (absent for the Gaussian VAE).
 ///
-/// A family's own keys go here too.
+/// A format-1 checkpoint has no shape keys: its images are square and grey,
+/// input_size pixels. A family's own keys go here too.
 extension ModelConfiguration {
     /// Limits on what metadata may describe: beyond them a file is taken as
     /// hostile, before any shape is computed from it.
@@ -16,12 +20,16 @@ extension ModelConfiguration {
             "arch": arch,
             "conditional": isConditional ? "true" : "false",
             "classes": String(classes),
+            "channels": String(shape.channels),
+            "height": String(shape.height),
+            "width": String(shape.width),
             "input_size": String(inputSize),
             "hidden": commaSeparated(hidden),
             "latent": String(latent),
             "loss": likelihood.rawValue,
             "activation": activation.rawValue,
         ]
+        if architecture == .conv { m["conv_channels"] = commaSeparated(convChannels) }
         if family != .gaussian { m["family"] = family.rawValue }
         return m
     }
@@ -36,13 +44,27 @@ extension ModelConfiguration {
         }
         let conditional = try m.choice("conditional", default: false, expected: "true or false") { ["true": true, "false": false][$0] }
         let hidden = try m.integers("hidden", in: Self.limits.width, counts: Self.limits.layers)
+        let shape: ImageShape
+        if m.has("height") || m.has("width") || m.has("channels") {
+            shape = ImageShape(channels: try m.choice("channels", expected: "1 or 3") { ["1": 1, "3": 3][$0] },
+                               height: try m.integer("height", in: 1...ImageShape.maximumSide),
+                               width: try m.integer("width", in: 1...ImageShape.maximumSide))
+            if m.has("input_size"), try m.integer("input_size", in: Self.limits.input) != shape.values {
+                throw MetadataError("metadata input_size is \(values["input_size"]!), but channels, height and width make \(shape.values)")
+            }
+        } else {
+            // Format 1: square grey images (or, for an mlp, a row of input_size pixels).
+            let pixels = try m.integer("input_size", in: Self.limits.input)
+            let side = Int(Double(pixels).squareRoot().rounded())
+            shape = side * side == pixels ? ImageShape(height: side, width: side) : ImageShape(height: 1, width: pixels)
+        }
         self.init(
-            family: family, architecture: architecture,
-            inputSize: try m.integer("input_size", in: Self.limits.input), hidden: hidden,
+            family: family, architecture: architecture, shape: shape, hidden: hidden,
             latent: try m.integer("latent", in: Self.limits.latent),
             likelihood: try m.choice("loss", expected: "bce or mse", ReconstructionLikelihood.init(rawValue:)),
             activation: try m.choice("activation", default: .relu, expected: "relu or tanh", ActivationKind.init(rawValue:)),
-            classes: conditional ? try m.integer("classes", in: Self.limits.classes) : 0)
+            classes: conditional ? try m.integer("classes", in: Self.limits.classes) : 0,
+            convChannels: m.has("conv_channels") ? try m.integers("conv_channels", in: 1...1024, counts: 1...6) : Self.defaultConvChannels)
         if let problem { throw MetadataError("metadata describes no buildable model: \(problem)") }
     }
 }

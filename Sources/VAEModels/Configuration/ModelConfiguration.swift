@@ -1,12 +1,16 @@
+import VAEData
+
 /// Everything that fixes a model's shape and its terms: what a checkpoint
 /// records of the model (`metadata`, ModelConfiguration+Metadata.swift), and
 /// all `ModelFamily.makeModel` needs.
 public struct ModelConfiguration: Equatable, Sendable {
     public var family: ModelFamily
     public var architecture: Architecture
-    /// Pixels per image (28 × 28 for MNIST). The conv architecture needs a
-    /// square image whose side is a multiple of 4.
-    public var inputSize: Int
+    /// The images it takes and draws: channels × height × width.
+    public var shape: ImageShape
+    /// The conv architecture's stages: one stride-2 3x3 convolution per entry,
+    /// with that many channels (`--conv-channels`).
+    public var convChannels: [Int]
     /// Widths of the encoder's hidden fully connected layers; the decoder
     /// mirrors them. The conv architecture has exactly one (256 by default).
     public var hidden: [Int]
@@ -19,12 +23,13 @@ public struct ModelConfiguration: Equatable, Sendable {
     /// one-hot label; 0 for an unconditional model.
     public var classes: Int
 
-    public init(family: ModelFamily = .gaussian, architecture: Architecture = .mlp, inputSize: Int = 784,
+    public init(family: ModelFamily = .gaussian, architecture: Architecture = .mlp, shape: ImageShape = .mnist,
                 hidden: [Int] = [512, 256], latent: Int = 20, likelihood: ReconstructionLikelihood = .bernoulli,
-                activation: ActivationKind = .relu, classes: Int = 0) {
+                activation: ActivationKind = .relu, classes: Int = 0, convChannels: [Int] = ModelConfiguration.defaultConvChannels) {
         self.family = family
         self.architecture = architecture
-        self.inputSize = inputSize
+        self.shape = shape
+        self.convChannels = convChannels
         self.hidden = hidden
         self.latent = latent
         self.likelihood = likelihood
@@ -32,37 +37,38 @@ public struct ModelConfiguration: Equatable, Sendable {
         self.classes = classes
     }
 
+    public static let defaultConvChannels = [32, 64]
+
     /// The architecture's name in checkpoints and reports.
     public var arch: String { architecture.rawValue }
 
     public var isConditional: Bool { classes > 0 }
 
-    /// The side of a square input image, if it is one.
-    public var imageSide: Int? {
-        let side = Int(Double(inputSize).squareRoot().rounded())
-        return side * side == inputSize ? side : nil
-    }
+    /// Values per image, C·H·W: the mlp's input width.
+    public var inputSize: Int { shape.values }
 
     /// Why this configuration cannot be built, or nil when it can.
     public var problem: String? {
-        if latent < 1 || inputSize < 1 || classes < 0 { return "latent, input size and classes must be positive" }
+        if latent < 1 || classes < 0 { return "latent and classes must be positive" }
+        if let problem = shape.problem { return problem }
         if hidden.contains(where: { $0 < 1 }) { return "hidden widths must be positive" }
         guard architecture == .conv else { return nil }
-        guard let side = imageSide, side % 4 == 0 else {
-            return "the conv architecture needs square images with a side divisible by 4, not \(inputSize) pixels"
-        }
         if hidden.count != 1 { return "the conv architecture has one hidden fully connected layer, not \(hidden.count)" }
+        guard (1...6).contains(convChannels.count), convChannels.allSatisfy({ (1...1024).contains($0) }) else {
+            return "the conv architecture has 1 to 6 stages of 1...1024 channels, not \(convChannels)"
+        }
         return nil
     }
 
-    /// "mlp 784-512-256-20", "conv 28x28-c32-c64-256-20", with " conditional on 10 classes" when conditional.
+    /// "mlp 784-512-256-20", "conv 28x28-c32-c64-256-20" ("32x32x3" for
+    /// colour), with " conditional on 10 classes" when conditional.
     public var summary: String {
         let body: String
         switch architecture {
         case .mlp: body = ([inputSize] + hidden + [latent]).map(String.init).joined(separator: "-")
         case .conv:
-            let side = imageSide ?? 0
-            body = (["\(side)x\(side)", "c32", "c64"] + (hidden + [latent]).map(String.init)).joined(separator: "-")
+            let image = "\(shape.height)x\(shape.width)" + (shape.channels == 1 ? "" : "x\(shape.channels)")
+            body = ([image] + convChannels.map { "c\($0)" } + (hidden + [latent]).map(String.init)).joined(separator: "-")
         }
         return family.summaryPrefix + "\(arch) \(body)" + (isConditional ? " conditional on \(classes) classes" : "")
     }

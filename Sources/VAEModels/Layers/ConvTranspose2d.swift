@@ -36,10 +36,17 @@ public final class ConvTranspose2d: Layer {
 
     /// `outputPadding` adds rows and columns at the bottom and right, as in
     /// PyTorch, so that e.g. 7 → 14 with stride 2, padding 1, kernel 3.
+    public convenience init(name: String, store: ParameterStore, inChannels: Int, outChannels: Int,
+                            height: Int, width: Int, kernel: Int, stride: Int, padding: Int, outputPadding: Int = 0) {
+        self.init(name: name, store: store, inChannels: inChannels, outChannels: outChannels, height: height, width: width,
+                  kernel: kernel, stride: stride, padding: padding, outputPadding: (outputPadding, outputPadding))
+    }
+
+    /// Output padding per axis, for images whose height and width differ in parity.
     public init(name: String, store: ParameterStore, inChannels: Int, outChannels: Int,
-                height: Int, width: Int, kernel: Int, stride: Int, padding: Int, outputPadding: Int = 0) {
-        let outH = (height - 1) * stride - 2 * padding + kernel + outputPadding
-        let outW = (width - 1) * stride - 2 * padding + kernel + outputPadding
+                height: Int, width: Int, kernel: Int, stride: Int, padding: Int, outputPadding: (height: Int, width: Int)) {
+        let outH = (height - 1) * stride - 2 * padding + kernel + outputPadding.height
+        let outW = (width - 1) * stride - 2 * padding + kernel + outputPadding.width
         geometry = ConvolutionGeometry(channels: outChannels, height: outH, width: outW,
                                        kernel: kernel, stride: stride, padding: padding)
         precondition(geometry.outHeight == height && geometry.outWidth == width, "inconsistent transposed-convolution shape")
