@@ -61,8 +61,10 @@ bench: build
 	@echo "PyTorch reference, same machine kind, $(THREADS) threads (../shared/reference): mlp 14,334 samples/s (4.19 s/epoch), mlp400 22,311 samples/s, conv 4,393 samples/s (13.6 s/epoch), peak RSS 1041 MiB"
 	@echo "Side by side with a local PyTorch: PYTHON=/path/to/python-with-torch Scripts/bench-vs-pytorch.sh"
 
-## fuzz: libFuzzer + AddressSanitizer on every parser (IDX, PNG, PGM,
-## safetensors), FUZZ_SECONDS each (default 60), from Tests/Fuzz/corpus.
+## fuzz: libFuzzer + AddressSanitizer on every parser (IDX, PNG grey and
+## colour, PGM, safetensors), FUZZ_SECONDS each (default 60), from
+## Tests/Fuzz/corpus. -malloc_limit_mb=96 makes any single allocation above
+## 96 MiB a finding: no input of -max_len bytes may size one that large.
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := .build-fuzz
 fuzz: setup
@@ -75,7 +77,7 @@ fuzz: setup
 	@for t in idx png pgm safetensors; do \
 	  rm -rf $(FUZZ_BUILD)/corpus-$$t && cp -r Tests/Fuzz/corpus/$$t $(FUZZ_BUILD)/corpus-$$t; \
 	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
-	  FUZZ_TARGET=$$t $(FUZZ_BUILD)/fuzz-parsers -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2560 -max_len=8192 \
+	  FUZZ_TARGET=$$t $(FUZZ_BUILD)/fuzz-parsers -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2560 -malloc_limit_mb=96 -max_len=8192 \
 	    -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/finding-$$t- $(FUZZ_BUILD)/corpus-$$t 2>&1 \
 	    | grep -E "^(stat::number_of_executed_units|stat::new_units_added|stat::peak_rss_mb)|ERROR|SUMMARY|Done" ; \
 	  status=$${PIPESTATUS[0]}; [ $$status -eq 0 ] || { echo "fuzz: $$t found a problem (see $(FUZZ_BUILD)/finding-$$t-*)"; exit 1; }; \

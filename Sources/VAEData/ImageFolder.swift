@@ -86,17 +86,17 @@ public enum ImageFolder {
         }
         // First the headers: the images' sizes and whether any has colour.
         var headers = [ImageHeader?](repeating: nil, count: files.count)
-        var failures = [String?](repeating: nil, count: files.count)
+        var failures = [Error?](repeating: nil, count: files.count)
         headers.withUnsafeMutableBufferPointer { headers in
             failures.withUnsafeMutableBufferPointer { failures in
                 parallelChunks(files.count) { range in
                     for i in range {
-                        do { headers[i] = try ImageHeader.read(path: files[i].path) } catch { failures[i] = "\(error)" }
+                        do { headers[i] = try ImageHeader.read(path: files[i].path) } catch { failures[i] = error }
                     }
                 }
             }
         }
-        if let bad = failures.firstIndex(where: { $0 != nil }), !options.skipUnreadable { throw LoadFailure(failures[bad]!) }
+        if let bad = failures.firstIndex(where: { $0 != nil }), !options.skipUnreadable { throw failures[bad]! }
         let readable = files.indices.filter { headers[$0] != nil }
         guard let first = readable.first.flatMap({ headers[$0] }) else {
             throw FileError(classes.first?.name ?? "", "no readable .png or .pgm images")
@@ -122,7 +122,7 @@ public enum ImageFolder {
                             do {
                                 let planes = try Resizing.planes(try Picture.read(path: file), to: shape, mode: options.mode, path: file)
                                 for j in 0..<d { base[n * d + j] = Picture.level(planes[j]) }
-                            } catch { failures[readable[n]] = "\(error)" }
+                            } catch { failures[readable[n]] = error }
                         }
                     }
                 }
@@ -132,7 +132,7 @@ public enum ImageFolder {
         }
         let decoded = readable.filter { failures[$0] == nil }
         if decoded.count < readable.count {
-            if !options.skipUnreadable { throw LoadFailure(failures[readable.first { failures[$0] != nil }!]!) }
+            if !options.skipUnreadable { throw failures[readable.first { failures[$0] != nil }!]! }
             // Close the gaps the failed images left.
             let kept = readable.enumerated().filter { failures[$0.element] == nil }.map(\.offset)
             pixels = kept.flatMap { pixels[($0 * d)..<(($0 + 1) * d)] }
@@ -147,17 +147,21 @@ public enum ImageFolder {
 
     /// Writes `set` as `directory/<class>/<index>.png`, indices zero-padded so
     /// that file names sort in the set's order (the folder reads back the same
-    /// images, class by class).
-    public static func write(_ set: ImageSet, to directory: String) throws {
+    /// images, class by class). Every one of `classCount` classes (default:
+    /// the set's) gets a folder, so a part of a data set reads back with the
+    /// same labels.
+    public static func write(_ set: ImageSet, to directory: String, classCount: Int? = nil) throws {
         let digits = String(max(set.count - 1, 0)).count
         let manager = FileManager.default
-        for label in Set(set.labels ?? [0]).sorted() {
-            let folder = (directory as NSString).appendingPathComponent(set.className(Int(label)))
+        // Every class gets its folder, empty or not, so the classes read back as they were.
+        let count = classCount ?? set.classNames?.count ?? Int(set.labels?.max() ?? 0) + 1
+        for label in 0..<count {
+            let folder = (directory as NSString).appendingPathComponent(set.className(label))
             do { try manager.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
                 throw FileError(folder, "could not create this folder")
             }
         }
-        var failures = [String?](repeating: nil, count: set.count)
+        var failures = [Error?](repeating: nil, count: set.count)
         failures.withUnsafeMutableBufferPointer { failures in
             parallelChunks(set.count) { range in
                 for i in range {
@@ -166,11 +170,11 @@ public enum ImageFolder {
                         .appendingPathComponent(name)
                     do {
                         try set.picture(i).write(path: path, durable: false)
-                    } catch { failures[i] = "\(error)" }
+                    } catch { failures[i] = error }
                 }
             }
         }
-        if let failure = failures.first(where: { $0 != nil }) { throw LoadFailure(failure!) }
+        if let failure = failures.first(where: { $0 != nil }) { throw failure! }
     }
 
     /// `body` over 0..<count in contiguous chunks, one per core.
@@ -182,12 +186,6 @@ public enum ImageFolder {
             if lower < count { body(lower..<min(lower + size, count)) }
         }
     }
-}
-
-/// A file that could not be loaded, said as the loader said it.
-struct LoadFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// An image file's size and colour, from its first bytes.

@@ -58,7 +58,8 @@ struct Augment: ParsableCommand {
                 try IDX.writeGzipped(images, imagesPath: folder.appendingPathComponent(names.images + ".gz").path,
                                      labelsPath: folder.appendingPathComponent(names.labels + ".gz").path)
             } else {
-                try ImageFolder.write(images, to: folder.appendingPathComponent(s.rawValue).path)
+                try ImageFolder.write(images, to: folder.appendingPathComponent(s.rawValue).path,
+                                      classCount: data.classNames?.count ?? Conditioning.classes(of: data.train))
             }
         }
         print("wrote \(augmented.count) \(split.rawValue) images (\(set.count) × \(perImage)) and the \(untouched.count) \(other.rawValue) images unchanged to \(output)"

@@ -40,9 +40,10 @@ struct Export: ParsableCommand {
         } catch {
             throw CLIError("-o \(output): could not create the folder")
         }
+        let classCount = data.classNames?.count ?? Conditioning.classes(of: data.train) ?? 1
         for (name, set) in [("train", data.train), ("test", data.test)] {
             let images = limit.map { set.subset(0..<min($0, set.count)) } ?? set
-            try ImageFolder.write(images, to: (output as NSString).appendingPathComponent(name))
+            try ImageFolder.write(images, to: (output as NSString).appendingPathComponent(name), classCount: classCount)
             print("wrote \(images.count) \(name) images (\(images.shape)) to \(output)/\(name)/<class>/")
         }
     }

@@ -22,6 +22,7 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         _ = try? IDX.readLabels(from: ByteStream(bytes: bytes, name: "fuzz"))
     case "png", "pgm":
         _ = try? GrayImage.read(bytes: bytes, path: "fuzz")
+        if target == "png" { _ = try? PNG.decodePicture(bytes, path: "fuzz") }
     case "safetensors":
         _ = try? SafeTensors.decode(bytes, path: "fuzz")
     default:

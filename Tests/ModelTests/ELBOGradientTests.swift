@@ -90,6 +90,43 @@ final class ELBOGradientTests: XCTestCase {
         }
     }
 
+    /// Conv bodies built from the shape: colour, odd and non-square sides
+    /// (7x5 → 4x3 → 2x2 and back, output padding 0 on odd sides and 1 on
+    /// even ones, per axis), and three stages. The decoder gives back the
+    /// input's shape exactly, and the whole ELBO's gradient checks out.
+    func testConvFromAnyShapeGradient() {
+        let odd = ModelConfiguration(architecture: .conv, shape: ImageShape(channels: 3, height: 7, width: 5), hidden: [4], latent: 2,
+                                     likelihood: .gaussian, activation: .tanh, convChannels: [2, 3])
+        let three = ModelConfiguration(architecture: .conv, shape: ImageShape(channels: 1, height: 6, width: 8), hidden: [4], latent: 2,
+                                       likelihood: .gaussian, activation: .tanh, classes: 2, convChannels: [2, 2, 3])
+        for c in [odd, three] {
+            let model = GaussianVAE(configuration: c)
+            model.initialize(seed: 4)
+            let z = randomTensor([2, 2], seed: 1)
+            XCTAssertEqual(model.decode(z.matrix(rows: 2, columns: 2), condition: c.isConditional ? Tensor(shape: [2, 2]).matrix(rows: 2, columns: 2) : nil).columns,
+                           c.inputSize, "\(c.summary): the decoder gives back the input's shape")
+            check(c, beta: 1)
+        }
+    }
+
+    func testConvStagesFollowConvChannels() {
+        let model = GaussianVAE(configuration: ModelConfiguration(architecture: .conv, shape: ImageShape(channels: 3, height: 64, width: 64),
+                                                                  hidden: [256], convChannels: [32, 64, 128]))
+        let shapes = model.parameters.slots.map { "\($0.spec.name) \($0.spec.shape)" }
+        XCTAssertEqual(shapes, [
+            "encoder.conv0.weight [32, 3, 3, 3]", "encoder.conv0.bias [32]",
+            "encoder.conv1.weight [64, 32, 3, 3]", "encoder.conv1.bias [64]",
+            "encoder.conv2.weight [128, 64, 3, 3]", "encoder.conv2.bias [128]",
+            "encoder.fc.weight [256, 8192]", "encoder.fc.bias [256]",
+            "mu.weight [20, 256]", "logvar.weight [20, 256]", "mu.bias [20]", "logvar.bias [20]",
+            "decoder.fc.weight [8192, 20]", "decoder.fc.bias [8192]",
+            "decoder.deconv0.weight [128, 64, 3, 3]", "decoder.deconv0.bias [64]",
+            "decoder.deconv1.weight [64, 32, 3, 3]", "decoder.deconv1.bias [32]",
+            "decoder.deconv2.weight [32, 3, 3, 3]", "decoder.deconv2.bias [3]",
+        ])
+        XCTAssertEqual(model.configuration.summary, "conv 64x64x3-c32-c64-c128-256-20")
+    }
+
     func testConvParameterNamesAndShapesFollowTheReference() {
         let model = GaussianVAE(configuration: ModelConfiguration(architecture: .conv, hidden: [256]))
         let shapes = model.parameters.slots.map { "\($0.spec.name) \($0.spec.shape)" }
