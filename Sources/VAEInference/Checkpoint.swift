@@ -116,3 +116,15 @@ public enum Checkpoint {
         return Loaded(model: model, trainingData: trainingData, metadata: file.metadata, states: blocks)
     }
 }
+
+extension Checkpoint.Loaded {
+    /// Throws unless the images of a data set fit this model: its shape, and
+    /// for a conditional model, classes it knows, named as it was trained
+    /// (one line naming `source` and what differs).
+    public func checkData(_ set: ImageSet, source: String) throws {
+        try model.checkInput(set, source: source)
+        if let names = trainingData.classNames, let found = set.classNames, !found.starts(with: names) && !names.starts(with: found) {
+            throw RequestError("\(source): classes \(found.joined(separator: ", ")), where the model was trained on \(names.joined(separator: ", "))")
+        }
+    }
+}

@@ -28,13 +28,17 @@ public final class ImageInputs {
     private var data: DataSplits?
     public let raw: Bool
     public let shape: ImageShape
+    /// Throws unless a split of the data set fits the model (`Checkpoint.Loaded.checkData`).
+    private let checkData: (ImageSet, String) throws -> Void
     /// How the data set is read (the model's crop mode and test split).
     public let loading: ImageLoading
 
     public init(raw: Bool, shape: ImageShape = .mnist, loading: ImageLoading = ImageLoading(),
+                checkData: @escaping (ImageSet, String) throws -> Void = { _, _ in },
                 dataDirectory: @escaping () throws -> String) {
         self.raw = raw
         self.shape = shape
+        self.checkData = checkData
         self.loading = loading
         self.dataDirectory = dataDirectory
     }
@@ -43,9 +47,7 @@ public final class ImageInputs {
     public func split(_ split: MNISTSplit) throws -> ImageSet {
         if data == nil { data = try DataSplits.load(directory: try dataDirectory(), options: loading) }
         let set = split == .train ? data!.train : data!.test
-        guard set.shape == shape else {
-            throw RequestError("\((try? dataDirectory()) ?? "the data set"): images of \(set.shape); the model takes \(shape)")
-        }
+        try checkData(set, try dataDirectory())
         return set
     }
 

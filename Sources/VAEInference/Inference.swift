@@ -117,6 +117,9 @@ public extension VariationalModel {
         guard set.shape == configuration.shape else {
             throw RequestError("\(source): images of \(set.shape); the model (\(configuration.summary)) takes \(configuration.shape)")
         }
+        if configuration.isConditional, let top = set.labels?.max(), Int(top) >= configuration.classes {
+            throw RequestError("\(source): has class \(set.className(Int(top))) (number \(top)); the conditional model knows \(configuration.classes) classes")
+        }
     }
 
     /// Throws unless every input has the model's number of values, naming the first that does not.

@@ -127,6 +127,9 @@ public final class TrainingRun {
             }
             data = try DataSplits.load(directory: request.dataDirectory,
                                        options: loaded.settings.data.loading(base: request.loading, shape: shape), progress: loadingProgress)
+            if let names = loaded.settings.data.classNames, data.classNames != names {
+                throw RequestError("\(request.dataDirectory): classes \((data.classNames ?? []).joined(separator: ", ")), where the run was trained on \(names.joined(separator: ", "))")
+            }
             settings = try request.merged(into: loaded.settings, resuming: true, data: data)
             let terms = Objective(settings.objective, model: loaded.model).terms
             if loaded.position.batch > 0 {

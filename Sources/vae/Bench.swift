@@ -46,10 +46,15 @@ struct Bench: ParsableCommand {
                                        progress: LoadingProgress.terminal)
         LoadingProgress.finish(skipped: data.skipped)
         let (train, test) = (data.train, data.test)
+        // 20 warm-up steps and at least 10 timed ones, of 128 images each.
+        guard train.count >= 30 * 128, test.count >= 1 else {
+            throw CLIError("--data \(directory): \(train.count) training images; vae bench times steps on at least 3840")
+        }
         print("vae bench: batch 128, \(BLASThreads.current) thread(s), \(batches) timed steps after 20 warm-up steps; \(data.description), \(train.shape)")
         var doc: [String: Any] = [:]
         for (name, var configuration) in Self.architectures where arch == "all" || arch == name {
             configuration.shape = train.shape
+            if let problem = configuration.problem { throw CLIError("--data \(directory): \(problem)") }
             let r = try benchmark(name: name, configuration: configuration, train: train, test: test,
                                   batches: batches)
             print(String(format: "%@: train %.0f samples/s (%.2f s/epoch), matrix products %.1f%% of the step at %.1f GFLOP/s, peak memory %.0f MiB; encode 10k %.1f ms (%.0f GFLOP/s), decode 10k %.1f ms (%.0f GFLOP/s)",

@@ -21,7 +21,7 @@ struct ImageOptions: ParsableArguments {
     /// A reader of inputs for this model.
     func reader(for loaded: Checkpoint.Loaded) -> ImageInputs {
         ImageInputs(raw: raw, shape: loaded.model.configuration.shape, loading: dataOptions.loading(for: loaded),
-                    dataDirectory: dataOptions.locate)
+                    checkData: loaded.checkData, dataDirectory: dataOptions.locate)
     }
 
     /// The classes given with --label, as numbers of this model's classes.

@@ -66,7 +66,8 @@ struct DataOptions: ParsableArguments {
         let directory = try locate()
         let splits = try DataSplits.load(directory: directory, options: loading(for: loaded), progress: LoadingProgress.terminal)
         LoadingProgress.finish(skipped: splits.skipped)
-        try loaded.model.checkInput(splits.train, source: directory)
+        try loaded.checkData(splits.train, source: directory)
+        try loaded.checkData(splits.test, source: directory)
         return splits
     }
 }

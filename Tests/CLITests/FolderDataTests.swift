@@ -126,6 +126,23 @@ final class FolderDataTests: XCTestCase {
         XCTAssert(unknown.stderr.contains("--class hexagon: cmlp.safetensors knows classes circle, square, triangle"), unknown.stderr)
         let grid = try succeeds(["sample", "-o", "classes.png", "--model", "cmlp.safetensors"])
         XCTAssert(grid.stdout.contains("one row per class"), grid.stdout)
+        // A data set with a class the conditional model does not know, or its classes renamed: one line, not a trap.
+        let root = Self.shared
+        try? FileManager.default.removeItem(atPath: root + "/more")
+        try? FileManager.default.removeItem(atPath: root + "/renamed")
+        for name in Self.classes + ["zebra"] {
+            try FileManager.default.copyItem(atPath: "\(root)/shapes/\(name == "zebra" ? "circle" : name)", toPath: "\(root)/more/\(name)")
+        }
+        for (from, to) in zip(Self.classes, ["disc", "square", "triangle"]) {
+            try FileManager.default.copyItem(atPath: "\(root)/shapes/\(from)", toPath: "\(root)/renamed/\(to)")
+        }
+        for (data, problem) in [("more", "has class zebra"), ("renamed", "classes disc, square, triangle, where the model was trained on circle")] {
+            for command in [["eval"], ["score", "--split", "test"], ["anomaly"]] {
+                let run = try vae(command + ["--data", data, "--skip-unreadable", "--model", "cmlp.safetensors"])
+                XCTAssertNotEqual(run.status, 0)
+                XCTAssert(run.stderr.contains(problem) && run.stderr.split(separator: "\n").count == 1, "\(command) \(data): \(run.stderr)")
+            }
+        }
     }
 
     /// Anomaly detection on folder data: a model that never saw triangles.
