@@ -17,11 +17,48 @@ public struct ModelEvaluation {
 
 /// What the encoder does with one stochastic layer over a data set.
 public struct LatentStatistics: Equatable {
-    /// Mean KL(q(z_j|·) ‖ N(0, 1)) of each dimension.
-    public let klPerDimension: [Double]
+    public let dimensions: Int
+    /// Mean KL(q(z_j|x) ‖ N(0, 1)) of each dimension for a one-layer Gaussian
+    /// posterior; nil where the ELBO's KL does not split so (a prior
+    /// p(z1|z2); a flow, which mixes the dimensions): the ELBO's total for
+    /// each layer is then the figure.
+    public let klPerDimension: [Double]?
     /// Dimensions with Cov_x(E_q[z_j | x]) > 0.01 (Burda et al. 2015, §5.1).
+    /// E_q[z|x] is the posterior mean; for a second layer, the mean of
+    /// q(z2|z1) at z1 = E[z1|x]; after a flow, the flow of q0's mean.
     public let activeUnits: Int
-    public var dimensions: Int { klPerDimension.count }
+}
+
+/// Each stochastic layer's KL per dimension and active units over `images`.
+public func latentStatistics(_ model: any VariationalModel, images: ImageSet) -> [LatentStatistics] {
+    var kl: [[Double]] = [], mean: [[Double]] = [], square: [[Double]] = []
+    let n = Double(images.count)
+    let flow = model.configuration.flow != nil
+    model.forEachBatch(of: images, batchSize: model.inferenceBatch) { x, condition, _ in
+        let encoding = model.encode(x, condition: condition)
+        if kl.isEmpty {
+            kl = encoding.layers.map { [Double](repeating: 0, count: $0.dimensions) }
+            (mean, square) = (kl, kl)
+        }
+        for (i, q) in encoding.layers.enumerated() {
+            q.accumulateKLPerDimension(into: &kl[i], count: images.count)
+            for r in 0..<q.rows {
+                let point = flow && i == 0 ? encoding.point.row(r) : q.mu.row(r)
+                for j in 0..<q.dimensions {
+                    let m = Double(point[j])
+                    mean[i][j] += m / n
+                    square[i][j] += m * m / n
+                }
+            }
+        }
+    }
+    return kl.indices.map { i in
+        // A flow's KL is not q0's; a second layer's KL is taken at a drawn
+        // z1 in the ELBO, not at the mean these statistics use.
+        let splitsByDimension = !flow && kl.count == 1
+        return LatentStatistics(dimensions: kl[i].count, klPerDimension: splitsByDimension ? kl[i] : nil,
+                                activeUnits: kl[i].indices.filter { square[i][$0] - mean[i][$0] * mean[i][$0] > 0.01 }.count)
+    }
 }
 
 /// The ELBO's terms over `images` (one draw of z per image, from a generator
@@ -69,32 +106,4 @@ public func evaluateModel(_ model: any VariationalModel, images: ImageSet, seed:
     }
     return ModelEvaluation(terms: terms, layers: layers, importanceWeightedNLL: nll, importanceSamples: K,
                            importanceSeconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-}
-
-/// Each stochastic layer's KL per dimension and active units over `images`.
-public func latentStatistics(_ model: any VariationalModel, images: ImageSet) -> [LatentStatistics] {
-    var kl: [[Double]] = [], mean: [[Double]] = [], square: [[Double]] = []
-    let n = Double(images.count)
-    model.forEachBatch(of: images, batchSize: model.inferenceBatch) { x, condition, _ in
-        let encoding = model.encode(x, condition: condition)
-        if kl.isEmpty {
-            kl = encoding.layers.map { [Double](repeating: 0, count: $0.dimensions) }
-            (mean, square) = (kl, kl)
-        }
-        for (i, q) in encoding.layers.enumerated() {
-            q.accumulateKLPerDimension(into: &kl[i], count: images.count)
-            for r in 0..<q.rows {
-                let mu = q.mu.row(r)
-                for j in 0..<q.dimensions {
-                    let m = Double(mu[j])
-                    mean[i][j] += m / n
-                    square[i][j] += m * m / n
-                }
-            }
-        }
-    }
-    return kl.indices.map { i in
-        LatentStatistics(klPerDimension: kl[i],
-                         activeUnits: kl[i].indices.filter { square[i][$0] - mean[i][$0] * mean[i][$0] > 0.01 }.count)
-    }
 }

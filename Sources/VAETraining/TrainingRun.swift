@@ -16,8 +16,11 @@ public struct TrainingRequest {
 
     // The model.
     public var architecture: Architecture?
-    public var latent: Int?
-    public var hidden: [Int]?
+    /// One size per stochastic layer (two: the hierarchical family).
+    public var latent: [Int]?
+    /// Each stochastic layer's hidden widths.
+    public var hidden: [[Int]]?
+    public var flow: Flow?
     public var likelihood: ReconstructionLikelihood?
     public var activation: ActivationKind?
     public var conditional = false
@@ -148,11 +151,20 @@ public final class TrainingRun {
             data = try DataSplits.load(directory: request.dataDirectory, options: loading, progress: loadingProgress)
             settings = try request.merged(into: TrainingSettings(), resuming: false, data: data)
             let architecture = request.architecture ?? .mlp
+            let latents = request.latent ?? [20]
+            // Two latent sizes make a two-layer model: the paper's widths unless given.
+            let twoLayers = latents.count == 2
+            let widths = request.hidden ?? (twoLayers ? [[200, 200], [100, 100]] : [architecture == .conv ? [256] : [512, 256]])
+            guard widths.count == latents.count else {
+                throw RequestError("--hidden gives widths for \(widths.count) stochastic layer\(widths.count == 1 ? "" : "s") but --latent \(latents.count) size\(latents.count == 1 ? "" : "s"); give each layer's widths, separated by / (e.g. --latent 100,50 --hidden 200,200/100,100)")
+            }
             let configuration = ModelConfiguration(
-                architecture: architecture, shape: data.train.shape, hidden: request.hidden ?? (architecture == .conv ? [256] : [512, 256]),
-                latent: request.latent ?? 20, likelihood: request.likelihood ?? .bernoulli, activation: request.activation ?? .relu,
+                family: twoLayers ? .hierarchical : request.flow != nil ? .flow : .gaussian,
+                architecture: architecture, shape: data.train.shape, hidden: widths[0],
+                latent: latents[0], likelihood: request.likelihood ?? .bernoulli, activation: request.activation ?? .relu,
                 classes: request.conditional ? try Self.labelCount(data.train, directory: request.dataDirectory) : 0,
-                convChannels: request.convChannels ?? ModelConfiguration.defaultConvChannels)
+                convChannels: request.convChannels ?? ModelConfiguration.defaultConvChannels,
+                upperLayer: twoLayers ? UpperLayer(latent: latents[1], hidden: widths[1]) : nil, flow: request.flow)
             if let problem = configuration.problem { throw RequestError(problem) }
             model = configuration.family.makeModel(configuration)
             model.initialize(seed: settings.seed)
@@ -249,8 +261,13 @@ extension TrainingRequest {
         }
         if let architecture, architecture != c.architecture { throw differs("arch", architecture.rawValue, c.arch) }
         if conditional && !c.isConditional { throw RequestError("--conditional: the checkpoint's model is not conditional") }
-        if let latent, latent != c.latent { throw differs("latent", String(latent), String(c.latent)) }
-        if let hidden, hidden != c.hidden { throw differs("hidden", commaSeparated(hidden), commaSeparated(c.hidden)) }
+        let latents = [c.latent] + (c.upperLayer.map { [$0.latent] } ?? [])
+        let widths = [c.hidden] + (c.upperLayer.map { [$0.hidden] } ?? [])
+        if let latent, latent != latents { throw differs("latent", commaSeparated(latent), commaSeparated(latents)) }
+        if let hidden, hidden != widths {
+            throw differs("hidden", hidden.map(commaSeparated).joined(separator: "/"), widths.map(commaSeparated).joined(separator: "/"))
+        }
+        if let flow, flow != c.flow { throw differs("flow", flow.spec, c.flow?.spec ?? "none") }
         if let likelihood, likelihood != c.likelihood { throw differs("loss", likelihood.rawValue, c.likelihood.rawValue) }
         if let activation, activation != c.activation { throw differs("activation", activation.rawValue, c.activation.rawValue) }
     }

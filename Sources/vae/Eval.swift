@@ -66,8 +66,11 @@ struct Eval: ParsableCommand {
         print(String(format: "−ELBO %.3f = %@ (nats per image)", t.boundPerSample, parts.joined(separator: " + ")))
         for (i, layer) in result.layers.enumerated() {
             let name = result.layers.count == 1 ? "" : " of z\(i + 1)"
-            print("KL per dimension\(name): " + layer.klPerDimension.map { String(format: "%.2f", $0) }.joined(separator: " "))
-            print("active units\(name): \(layer.activeUnits) of \(layer.dimensions) (Cov_x E[z_j|x] > 0.01)")
+            if let kl = layer.klPerDimension {
+                print("KL per dimension\(name): " + kl.map { String(format: "%.2f", $0) }.joined(separator: " "))
+            }
+            let mean = model.configuration.flow != nil ? "z_K(x) at ε = 0" : "E[z_j|x]"
+            print("active units\(name): \(layer.activeUnits) of \(layer.dimensions) (Cov_x \(mean) > 0.01)")
         }
         if let nll = result.importanceWeightedNLL {
             print(String(format: "−log p(x) ≈ %.3f (importance-weighted, K = %d, %.1f s)", nll, iwSamples, result.importanceSeconds))
@@ -79,10 +82,10 @@ struct Eval: ParsableCommand {
             ]
             for (name, value) in t.perSampleByName { doc[name] = value }
             if result.layers.count == 1 {
-                doc["kl_per_dimension"] = result.layers[0].klPerDimension
+                if let kl = result.layers[0].klPerDimension { doc["kl_per_dimension"] = kl }
             } else {
                 doc["active_units_per_layer"] = result.layers.map(\.activeUnits)
-                doc["kl_per_dimension_per_layer"] = result.layers.map(\.klPerDimension)
+                doc["kl_per_dimension_per_layer"] = result.layers.map { $0.klPerDimension.map { $0 as Any } ?? NSNull() }
             }
             if let nll = result.importanceWeightedNLL { doc["iw_nll"] = nll; doc["iw_seconds"] = result.importanceSeconds }
             try writeJSON(doc, to: json)

@@ -133,6 +133,8 @@ enum LoadingProgress {
 struct CommaSeparated<Element: ExpressibleByArgument>: ExpressibleByArgument {
     let values: [Element]
 
+    init(values: [Element]) { self.values = values }
+
     init?(argument: String) {
         var values: [Element] = []
         for part in argument.split(separator: ",", omittingEmptySubsequences: false) {
@@ -149,11 +151,33 @@ extension CommaSeparated where Element == Int {
     /// The values, when there are `counts` of them and each is in `range`.
     func checked(_ flag: String, in range: ClosedRange<Int>, counts: ClosedRange<Int> = 1...256, what: String = "integers") throws -> [Int] {
         guard counts.contains(values.count), values.allSatisfy(range.contains) else {
-            let number = counts.lowerBound == counts.upperBound ? "\(counts.lowerBound)" : "\(counts.lowerBound) to \(counts.upperBound)"
+            let number = counts.lowerBound == counts.upperBound ? "\(counts.lowerBound)"
+                : counts.lowerBound == 0 ? "up to \(counts.upperBound)"
+                : counts.count == 2 ? "\(counts.lowerBound) or \(counts.upperBound)"
+                : "\(counts.lowerBound) to \(counts.upperBound)"
             throw ValidationError("\(flag) must be \(number) comma-separated \(what) in \(range.lowerBound)...\(range.upperBound), got '\(defaultValueDescription)'")
         }
         return values
     }
+}
+
+/// Each stochastic layer's hidden widths: "512,256", or "200,200/100,100" for two layers.
+struct LayerWidths: ExpressibleByArgument {
+    let layers: [CommaSeparated<Int>]
+
+    init?(argument: String) {
+        var layers: [CommaSeparated<Int>] = []
+        for part in argument.split(separator: "/", omittingEmptySubsequences: false) {
+            // An empty layer ("" or "/100") is a layer without hidden widths.
+            guard let widths = part.isEmpty ? CommaSeparated<Int>(argument: "") ?? CommaSeparated(values: [])
+                    : CommaSeparated<Int>(argument: String(part)) else { return nil }
+            layers.append(widths)
+        }
+        guard (1...2).contains(layers.count) else { return nil }
+        self.layers = layers
+    }
+
+    var defaultValueDescription: String { layers.map(\.defaultValueDescription).joined(separator: "/") }
 }
 
 extension Architecture: ExpressibleByArgument {}

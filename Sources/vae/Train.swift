@@ -41,12 +41,16 @@ struct Train: ParsableCommand {
     @Flag(help: "Train a conditional VAE: encoder and decoder also see the one-hot class label, so `vae sample --class c` draws a chosen class.")
     var conditional = false
 
-    @Option(help: ArgumentHelp("Dimensions of the latent z (default: 20).", valueName: "k"))
-    var latent: Int?
+    @Option(help: ArgumentHelp("Dimensions of the latent z (default: 20); two sizes, e.g. 100,50, for a model with two stochastic layers (Burda et al. 2015).", valueName: "k|k1,k2"))
+    var latent: CommaSeparated<Int>?
 
-    @Option(help: ArgumentHelp("Hidden layer widths of the encoder, mirrored by the decoder (default: 512,256 for mlp, where '400' is the classic VAE; one width, 256, for conv's fully connected layer).",
+    @Option(help: ArgumentHelp("Hidden layer widths of the encoder, mirrored by the decoder (default: 512,256 for mlp, where '400' is the classic VAE; one width, 256, for conv's fully connected layer); for two stochastic layers, each layer's widths separated by / (default: 200,200/100,100).",
                                valueName: "w1,w2,..."))
-    var hidden: CommaSeparated<Int>?
+    var hidden: LayerWidths?
+
+    @Option(help: ArgumentHelp("Flow steps after the Gaussian posterior: planar:K (Rezende & Mohamed 2015) or iaf:K (Kingma et al. 2016) (mlp only).",
+                               valueName: "planar:K|iaf:K"))
+    var flow: String?
 
     @Option(help: ArgumentHelp("Weight of the KL term: 1 is the VAE, > 1 a β-VAE (default: 1).", valueName: "β"))
     var beta: Float?
@@ -109,10 +113,15 @@ struct Train: ParsableCommand {
         if let batchSize, !(1...65_536).contains(batchSize) { throw ValidationError("--batch-size must be in 1...65536, got \(batchSize)") }
         if let lr, !(lr.isFinite && lr > 0 && lr <= 10) { throw ValidationError("--lr must be in (0, 10], got \(lr)") }
         if let beta, !(beta.isFinite && beta >= 0 && beta <= 1000) { throw ValidationError("--beta must be in 0...1000, got \(beta)") }
-        if let latent, !(1...4096).contains(latent) { throw ValidationError("--latent must be in 1...4096, got \(latent)") }
+        if let latent { _ = try latent.checked("--latent", in: 1...4096, counts: 1...2, what: "sizes") }
+        if let flow, Flow(spec: flow) == nil { throw ValidationError("--flow must be planar:K or iaf:K with K in 1...64, got '\(flow)'") }
+        if flow != nil && (latent?.values.count ?? 1) > 1 { throw ValidationError("use --flow or two latent sizes, not both") }
         _ = try convChannels?.checked("--conv-channels", in: 1...1024, counts: 1...6, what: "channel counts")
-        if let widths = try hidden?.checked("--hidden", in: 1...65_536, counts: 1...16, what: "widths"), arch == .conv, widths.count != 1 {
-            throw ValidationError("--arch conv has one fully connected hidden layer: give --hidden one width, got '\(hidden!.defaultValueDescription)'")
+        if let hidden {
+            for layer in hidden.layers { _ = try layer.checked("--hidden", in: 1...65_536, counts: 0...16, what: "widths") }
+            if arch == .conv, hidden.layers.count != 1 || hidden.layers[0].values.count != 1 {
+                throw ValidationError("--arch conv has one fully connected hidden layer: give --hidden one width, got '\(hidden.defaultValueDescription)'")
+            }
         }
         if let n = trainImages, n < 1 { throw ValidationError("--train-images must be at least 1, got \(n)") }
         _ = try corruption()
@@ -157,8 +166,9 @@ struct Train: ParsableCommand {
         request.resume = resume
         request.jsonPath = json
         request.architecture = arch
-        request.latent = latent
-        request.hidden = hidden?.values
+        request.latent = latent?.values
+        request.hidden = hidden?.layers.map(\.values)
+        request.flow = flow.flatMap(Flow.init(spec:))
         request.likelihood = loss
         request.activation = activation
         request.conditional = conditional

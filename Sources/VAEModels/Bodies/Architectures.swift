@@ -184,3 +184,24 @@ extension ModelConfiguration {
         }
     }
 }
+
+/// Linear layers with an activation after each (or each but the last), named
+/// as PyTorch's `nn.Sequential(Linear, Tanh, Linear, Tanh, …)` names them:
+/// `prefix.0`, `prefix.2`, … (the activations take the odd places). The
+/// hierarchical and flow families' networks, as torch_families.py builds them.
+public enum SequentialMLP {
+    /// The layers of sizes[0] → sizes[1] → … → sizes.last.
+    public static func specs(prefix: String, sizes: [Int]) -> [ParameterSpec] {
+        zip(sizes, sizes.dropFirst()).enumerated().flatMap { i, pair in
+            Linear.specs(name: "\(prefix).\(2 * i)", inputSize: pair.0, outputSize: pair.1)
+        }
+    }
+
+    public static func network(prefix: String, layers: Int, activation: ActivationKind, activateLast: Bool,
+                               store: ParameterStore) -> Network {
+        Network((0..<layers).flatMap { i -> [any Layer] in
+            let linear = Linear(name: "\(prefix).\(2 * i)", store: store)
+            return i < layers - 1 || activateLast ? [linear, activation.makeLayer()] : [linear]
+        })
+    }
+}

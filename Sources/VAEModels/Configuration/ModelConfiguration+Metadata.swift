@@ -6,7 +6,9 @@ import VAEData
 ///   arch (mlp|conv), conditional (true|false), classes (0 unless conditional),
 ///   channels, height, width (the image shape), input_size (their product),
 ///   hidden ("512,256"), latent, loss (bce|mse), activation (relu|tanh),
-///   conv_channels ("32,64", conv only), family (absent for the Gaussian VAE).
+///   conv_channels ("32,64", conv only), family (absent for the Gaussian VAE),
+///   for a two-layer model latent "100,50" and hidden "200,200/100,100"
+///   (each layer's widths), for a flow model flow ("planar:10", "iaf:4").
 ///
 /// A format-1 checkpoint has no shape keys: its images are square and grey,
 /// input_size pixels. A family's own keys go here too.
@@ -24,13 +26,14 @@ extension ModelConfiguration {
             "height": String(shape.height),
             "width": String(shape.width),
             "input_size": String(inputSize),
-            "hidden": commaSeparated(hidden),
-            "latent": String(latent),
+            "hidden": commaSeparated(hidden) + (upperLayer.map { "/" + commaSeparated($0.hidden) } ?? ""),
+            "latent": String(latent) + (upperLayer.map { ",\($0.latent)" } ?? ""),
             "loss": likelihood.rawValue,
             "activation": activation.rawValue,
         ]
         if architecture == .conv { m["conv_channels"] = commaSeparated(convChannels) }
         if family != .gaussian { m["family"] = family.rawValue }
+        if let flow { m["flow"] = flow.spec }
         return m
     }
 
@@ -43,7 +46,17 @@ extension ModelConfiguration {
             throw MetadataError("architecture \(arch) is not known to this vae (expected mlp or conv)")
         }
         let conditional = try m.choice("conditional", default: false, expected: "true or false") { ["true": true, "false": false][$0] }
-        let hidden = try m.integers("hidden", in: Self.limits.width, counts: Self.limits.layers)
+        // A two-layer model's widths: the first layer's, "/", the second's.
+        let layers = try m.string("hidden").split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard layers.count <= 2 else { throw MetadataError("metadata hidden has \(layers.count) layers' widths, at most 2") }
+        let hidden = try MetadataReader(["hidden": layers[0]]).integers("hidden", in: Self.limits.width, counts: Self.limits.layers)
+        let latents = try m.integers("latent", in: Self.limits.latent, counts: 1...2)
+        guard latents.count == layers.count else {
+            throw MetadataError("metadata latent has \(latents.count) sizes but hidden \(layers.count) layers' widths")
+        }
+        let upper = try latents.count == 2
+            ? UpperLayer(latent: latents[1], hidden: MetadataReader(["hidden": layers[1]]).integers("hidden", in: Self.limits.width, counts: Self.limits.layers))
+            : nil
         let shape: ImageShape
         if m.has("height") || m.has("width") || m.has("channels") {
             shape = ImageShape(channels: try m.choice("channels", expected: "1 or 3") { ["1": 1, "3": 3][$0] },
@@ -60,11 +73,12 @@ extension ModelConfiguration {
         }
         self.init(
             family: family, architecture: architecture, shape: shape, hidden: hidden,
-            latent: try m.integer("latent", in: Self.limits.latent),
+            latent: latents[0],
             likelihood: try m.choice("loss", expected: "bce or mse", ReconstructionLikelihood.init(rawValue:)),
             activation: try m.choice("activation", default: .relu, expected: "relu or tanh", ActivationKind.init(rawValue:)),
             classes: conditional ? try m.integer("classes", in: Self.limits.classes) : 0,
-            convChannels: m.has("conv_channels") ? try m.integers("conv_channels", in: 1...1024, counts: 1...6) : Self.defaultConvChannels)
+            convChannels: m.has("conv_channels") ? try m.integers("conv_channels", in: 1...1024, counts: 1...6) : Self.defaultConvChannels,
+            upperLayer: upper, flow: m.has("flow") ? try m.choice("flow", expected: "planar:K or iaf:K", Flow.init(spec:)) : nil)
         if let problem { throw MetadataError("metadata describes no buildable model: \(problem)") }
     }
 }

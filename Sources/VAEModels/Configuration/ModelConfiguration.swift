@@ -22,14 +22,22 @@ public struct ModelConfiguration: Equatable, Sendable {
     /// Classes of a conditional VAE, whose encoder and decoder both see the
     /// one-hot label; 0 for an unconditional model.
     public var classes: Int
+    /// The hierarchical family's second stochastic layer: its size, and the
+    /// hidden widths of q(z2|z1) (p(z1|z2) mirrors them).
+    public var upperLayer: UpperLayer?
+    /// The flow family's steps after the Gaussian posterior.
+    public var flow: Flow?
 
     public init(family: ModelFamily = .gaussian, architecture: Architecture = .mlp, shape: ImageShape = .mnist,
                 hidden: [Int] = [512, 256], latent: Int = 20, likelihood: ReconstructionLikelihood = .bernoulli,
-                activation: ActivationKind = .relu, classes: Int = 0, convChannels: [Int] = ModelConfiguration.defaultConvChannels) {
+                activation: ActivationKind = .relu, classes: Int = 0, convChannels: [Int] = ModelConfiguration.defaultConvChannels,
+                upperLayer: UpperLayer? = nil, flow: Flow? = nil) {
         self.family = family
         self.architecture = architecture
         self.shape = shape
         self.convChannels = convChannels
+        self.upperLayer = upperLayer
+        self.flow = flow
         self.hidden = hidden
         self.latent = latent
         self.likelihood = likelihood
@@ -52,6 +60,7 @@ public struct ModelConfiguration: Equatable, Sendable {
         if latent < 1 || classes < 0 { return "latent and classes must be positive" }
         if let problem = shape.problem { return problem }
         if hidden.contains(where: { $0 < 1 }) { return "hidden widths must be positive" }
+        if let problem = family.problem(self) { return problem }
         guard architecture == .conv else { return nil }
         if hidden.count != 1 { return "the conv architecture has one hidden fully connected layer, not \(hidden.count)" }
         guard (1...6).contains(convChannels.count), convChannels.allSatisfy({ (1...1024).contains($0) }) else {
@@ -70,9 +79,54 @@ public struct ModelConfiguration: Equatable, Sendable {
             let image = "\(shape.height)x\(shape.width)" + (shape.channels == 1 ? "" : "x\(shape.channels)")
             body = ([image] + convChannels.map { "c\($0)" } + (hidden + [latent]).map(String.init)).joined(separator: "-")
         }
-        return family.summaryPrefix + "\(arch) \(body)" + (isConditional ? " conditional on \(classes) classes" : "")
+        return "\(arch) \(body)" + family.summarySuffix(self) + (isConditional ? " conditional on \(classes) classes" : "")
     }
 
     /// Every parameter the model has, in memory order, checked before any is allocated.
     public var parameterSpecs: [ParameterSpec] { family.parameterSpecs(self) }
+}
+
+/// A second stochastic layer (Burda et al. 2015, §5): z2 of `latent`
+/// dimensions, q(z2|z1) through hidden layers of `hidden` widths and p(z1|z2)
+/// through the same widths reversed.
+public struct UpperLayer: Equatable, Sendable {
+    public var latent: Int
+    public var hidden: [Int]
+
+    public init(latent: Int, hidden: [Int]) {
+        self.latent = latent
+        self.hidden = hidden
+    }
+}
+
+/// Normalising-flow steps after a Gaussian posterior (`--flow`).
+public enum Flow: Equatable, Sendable {
+    /// Planar flows (Rezende & Mohamed 2015), their parameters from the encoder.
+    case planar(steps: Int)
+    /// Inverse autoregressive flows (Kingma et al. 2016): MADE steps with the encoder's context.
+    case iaf(steps: Int)
+
+    public var steps: Int {
+        switch self {
+        case .planar(let k), .iaf(let k): k
+        }
+    }
+
+    /// "planar:10", "iaf:4" (1 to 64 steps), or nil.
+    public init?(spec: String) {
+        let parts = spec.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let k = Int(parts[1]), (1...64).contains(k) else { return nil }
+        switch parts[0] {
+        case "planar": self = .planar(steps: k)
+        case "iaf": self = .iaf(steps: k)
+        default: return nil
+        }
+    }
+
+    public var spec: String {
+        switch self {
+        case .planar(let k): "planar:\(k)"
+        case .iaf(let k): "iaf:\(k)"
+        }
+    }
 }

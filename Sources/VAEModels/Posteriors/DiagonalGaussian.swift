@@ -29,7 +29,7 @@ public struct DiagonalGaussian {
     ///   log N(z; μ, σ²) = Σ_j (−½ ε_j² − ½ log σ²_j) − (k/2) log 2π,
     /// without the constant (it cancels against log p(z) in a log weight).
     /// Row r of `eps` (B·draws, k) is a draw of Gaussian r / draws.
-    public func logDensityOfDraws(noise eps: Matrix, draws: Int, row r: Int) -> Float {
+    public func logDensityOfDraws(noise eps: ColumnSlice, draws: Int, row r: Int) -> Float {
         let logVar = self.logVar.row(r / draws), e = eps.row(r)
         var s: Float = 0
         for j in 0..<dimensions { s -= 0.5 * e[j] * e[j] + 0.5 * logVar[j] }
