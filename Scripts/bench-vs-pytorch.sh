@@ -8,8 +8,14 @@
 # prints samples/s (min / median), encode and decode of 10k images, peak RSS,
 # and how many times better vae is (faster, or smaller) in each alternated
 # pair of runs: the min and median of those ratios.
+# For each family (iwae2: two stochastic layers trained on the IWAE bound
+# with K = 5; planar: planar:10 flows), the same with
+# ../shared/reference/torch_families.py (one epoch, batch 128, Adam) against
+# `vae bench --arch iwae2|planar`: training samples/s only.
 # Settings (environment): PYTHON, RUNS (3), ARCHS ("mlp mlp400 conv"),
-# THREADS (2), REFERENCE (../shared/reference/torch_vae.py), VAE (.build/release/vae).
+# FAMILIES ("iwae2 planar"), THREADS (2), REFERENCE
+# (../shared/reference/torch_vae.py), FAMILY_REFERENCE
+# (../shared/reference/torch_families.py), VAE (.build/release/vae).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +24,8 @@ RUNS=${RUNS:-3}
 ARCHS=${ARCHS:-"mlp mlp400 conv"}
 THREADS=${THREADS:-2}
 REFERENCE=${REFERENCE:-../shared/reference/torch_vae.py}
+FAMILIES=${FAMILIES-"iwae2 planar"}
+FAMILY_REFERENCE=${FAMILY_REFERENCE:-../shared/reference/torch_families.py}
 VAE=${VAE:-.build/release/vae}
 DATA=${DATA:-Data/mnist}
 
@@ -31,11 +39,12 @@ HOW
     exit 0
 fi
 [[ -f "$REFERENCE" ]] || { echo "bench-vs-pytorch: $REFERENCE not found (set REFERENCE=...)" >&2; exit 1; }
+[[ -z "$FAMILIES" || -f "$FAMILY_REFERENCE" ]] || { echo "bench-vs-pytorch: $FAMILY_REFERENCE not found (set FAMILY_REFERENCE=...)" >&2; exit 1; }
 [[ -x "$VAE" ]] || swift build -c release --product vae
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-echo "vae vs torch, $THREADS thread(s), $RUNS alternated runs per architecture ($(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ))"
+echo "vae vs torch, $THREADS thread(s), $RUNS alternated runs per architecture and family ($(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ))"
 for arch in $ARCHS; do
     batches=400; [[ $arch == conv ]] && batches=150
     for run in $(seq "$RUNS"); do
@@ -45,10 +54,19 @@ for arch in $ARCHS; do
             --json "$work/vae-$arch-$run.json" > /dev/null
     done
 done
+for family in $FAMILIES; do
+    flags=(--k 5); [[ $family == planar ]] && flags=(--flow-steps 10)
+    for run in $(seq "$RUNS"); do
+        "$PYTHON" "$FAMILY_REFERENCE" --family "$family" "${flags[@]}" --epochs 1 --batch 128 --threads "$THREADS" \
+            --eval-n 1 --eval-k 1 --data "$DATA" --json "$work/torchfamily-$family-$run.json" > /dev/null
+        "$VAE" bench --arch "$family" --threads "$THREADS" --batches 200 --data "$DATA" \
+            --json "$work/vaefamily-$family-$run.json" > /dev/null
+    done
+done
 
-"$PYTHON" - "$work" $ARCHS <<'PY'
+"$PYTHON" - "$work" "$FAMILIES" $ARCHS <<'PY'
 import json, statistics, sys, glob, os
-work, archs = sys.argv[1], sys.argv[2:]
+work, families, archs = sys.argv[1], sys.argv[2].split(), sys.argv[3:]
 def load(pattern): return [json.load(open(p)) for p in sorted(glob.glob(os.path.join(work, pattern)))]
 def mm(xs): return min(xs), statistics.median(xs)
 print(f"{'arch':8} {'what':16} {'vae min / median':>22} {'torch min / median':>22} {'vae better: min / median':>26}")
@@ -67,4 +85,10 @@ for arch in archs:
         ratios = [x / y if higher else y / x for x, y in zip(a, b)]
         rmin, rmed = mm(ratios)
         print(f"{arch:8} {what:16} {amin:10.1f} / {amed:9.1f} {bmin:10.1f} / {bmed:9.1f} {rmin:14.2f}x / {rmed:5.2f}x")
+for family in families:
+    a = [d[family]["train_samples_per_s"] for d in load(f"vaefamily-{family}-*.json")]
+    b = [e["epochs"][0]["samples_per_s"] for e in load(f"torchfamily-{family}-*.json")]
+    (amin, amed), (bmin, bmed) = mm(a), mm(b)
+    rmin, rmed = mm([x / y for x, y in zip(a, b)])
+    print(f"{family:8} {'train samples/s':16} {amin:10.1f} / {amed:9.1f} {bmin:10.1f} / {bmed:9.1f} {rmin:14.2f}x / {rmed:5.2f}x")
 PY

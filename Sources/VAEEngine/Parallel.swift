@@ -41,22 +41,29 @@ struct OpenMP {
 
     let parallel: Parallel
     let threadNumber: ThreadNumber
+    let teamSize: ThreadNumber
 
     static let shared: OpenMP? = {
         let handle = dlopen(nil, RTLD_NOW)
-        guard let parallel = dlsym(handle, "GOMP_parallel"), let number = dlsym(handle, "omp_get_thread_num") else { return nil }
+        guard let parallel = dlsym(handle, "GOMP_parallel"), let number = dlsym(handle, "omp_get_thread_num"),
+              let size = dlsym(handle, "omp_get_num_threads") else { return nil }
         return OpenMP(parallel: unsafeBitCast(parallel, to: Parallel.self),
-                      threadNumber: unsafeBitCast(number, to: ThreadNumber.self))
+                      threadNumber: unsafeBitCast(number, to: ThreadNumber.self),
+                      teamSize: unsafeBitCast(size, to: ThreadNumber.self))
     }()
 
-    /// `body(part)` for every part in 0..<parts, one per thread of an OpenMP team.
+    /// `body(part)` for every part in 0..<parts, spread over an OpenMP team of
+    /// up to `parts` threads. A team may be smaller than asked (inside another
+    /// parallel region it is one thread), so each thread takes every part
+    /// congruent to its number.
     func run(_ parts: Int, _ body: (Int) -> Void) {
         withoutActuallyEscaping(body) { body in
-            var context = Context(body: body, threadNumber: threadNumber)
+            var context = Context(body: body, parts: parts, threadNumber: threadNumber, teamSize: teamSize)
             withUnsafeMutablePointer(to: &context) { pointer in
                 parallel({ raw in
                     let context = raw!.assumingMemoryBound(to: Context.self).pointee
-                    context.body(Int(context.threadNumber()))
+                    let team = max(1, Int(context.teamSize()))
+                    for part in stride(from: Int(context.threadNumber()), to: context.parts, by: team) { context.body(part) }
                 }, UnsafeMutableRawPointer(pointer), UInt32(parts), 0)
             }
         }
@@ -64,6 +71,27 @@ struct OpenMP {
 
     private struct Context {
         let body: (Int) -> Void
+        let parts: Int
         let threadNumber: ThreadNumber
+        let teamSize: ThreadNumber
     }
+}
+
+/// How many independent jobs `parallelParts` runs at once: the BLAS threads
+/// when OpenBLAS is the OpenMP build, else 1.
+public var concurrentParts: Int { OpenMP.shared == nil ? 1 : BLASThreads.current }
+
+/// Runs `body(part)` for every part in 0..<parts, up to `concurrentParts` at
+/// once, each on its own thread of OpenBLAS's OpenMP team. Inside a part,
+/// products run single-threaded (OpenBLAS does inside a parallel region)
+/// and `parallelRows` runs its chunks in turn: for jobs large enough to keep
+/// a core busy alone, such as one image's thousands of importance samples.
+public func parallelParts(_ parts: Int, _ body: (Int) -> Void) {
+    guard parts > 1, concurrentParts > 1, let openMP = OpenMP.shared else {
+        for part in 0..<parts { body(part) }
+        return
+    }
+    openMP.run(min(parts, concurrentParts), { thread in
+        for part in stride(from: thread, to: parts, by: min(parts, concurrentParts)) { body(part) }
+    })
 }

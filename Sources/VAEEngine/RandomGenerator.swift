@@ -81,7 +81,9 @@ public struct RandomGenerator {
 /// Named streams, so every purpose draws from its own sequence.
 public enum RandomStream: UInt64 {
     case initialisation = 1, shuffle = 2, noise = 3, evaluation = 4, sampling = 5, corruption = 6, augmentation = 7, binarization = 8,
-         split = 9
+         split = 9,
+         /// One per image (its index) for the importance-weighted estimate's draws.
+         importance = 10
 }
 
 public extension RandomGenerator {

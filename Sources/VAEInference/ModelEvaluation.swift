@@ -72,14 +72,13 @@ public func evaluate(model: any VariationalModel, images: ImageSet, seed: UInt64
     model.forEachBatch(of: images, batchSize: batch) { x, condition, _ in
         let eps = noise.matrix(rows: x.rows, columns: model.noisePerDraw)
         rng.fillNormal(eps.pointer, count: eps.count)
-        totals = totals + objective.forward(Batch(input: x, condition: condition), noise: eps)
+        totals = totals + objective.forward(Batch(input: x, condition: condition), noise: eps, training: false)
     }
     return totals
 }
 
 /// Measures `model` on `images`. With `importanceSamples` K > 0, also the
-/// importance-weighted estimate of −log p(x): each chunk of images is
-/// decoded as one matrix product over all its K·images latent draws.
+/// importance-weighted estimate of −log p(x) (`ImportanceSampler`).
 /// `progress` is told how many images the estimate has covered.
 public func evaluateModel(_ model: any VariationalModel, images: ImageSet, seed: UInt64, importanceSamples K: Int = 0,
                           progress: ((Int) -> Void)? = nil) -> ModelEvaluation {
@@ -89,20 +88,9 @@ public func evaluateModel(_ model: any VariationalModel, images: ImageSet, seed:
     var nll: Double?
     let start = DispatchTime.now().uptimeNanoseconds
     if K > 0 {
-        let sampler = ImportanceSampler(model: model, samples: K)
-        var rng = RandomGenerator(seed: seed, stream: .evaluation, index: 1)
-        var total = 0.0
-        let chunk = sampler.imagesPerBatch
-        let input = Tensor(shape: [chunk, images.pixelsPerImage])
-        let labels = ConditionBuffer(classes: model.configuration.classes, batchSize: chunk)
-        for lower in stride(from: 0, to: images.count, by: chunk) {
-            let upper = min(lower + chunk, images.count)
-            let x = input.matrix(rows: upper - lower, columns: images.pixelsPerImage)
-            images.gather(lower..<upper, into: x.pointer)
-            total += sampler.bounds(x, condition: labels.rows(of: images, lower..<upper), rng: &rng).reduce(0, +)
-            progress?(upper)
-        }
-        nll = total / Double(images.count)
+        let bounds = ImportanceSampler(model: model, samples: K).bounds(of: images, seed: seed, progress: progress)
+        // Summed in image order: the same total for any thread count.
+        nll = bounds.reduce(0, +) / Double(images.count)
     }
     return ModelEvaluation(terms: terms, layers: layers, importanceWeightedNLL: nll, importanceSamples: K,
                            importanceSeconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)

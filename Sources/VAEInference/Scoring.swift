@@ -22,13 +22,14 @@ public func anomalyScores(model: any VariationalModel, images: [[Float]], condit
     var scores: [Double] = []
     scores.reserveCapacity(images.count)
     if metric == .iw {
-        // Batches of a few thousand latent draws, decoded as one product.
-        let sampler = ImportanceSampler(model: model, samples: samples)
-        model.forEachBatch(of: images, conditions: conditions, width: model.configuration.inputSize,
-                           batchSize: sampler.imagesPerBatch) { x, c in
-            scores += sampler.bounds(x, condition: c, rng: &rng)
+        let width = model.configuration.inputSize
+        return ImportanceSampler(model: model, samples: samples).bounds(count: images.count, seed: seed) { range, x, c in
+            for (r, i) in range.enumerated() {
+                precondition(images[i].count == width, "a row of \(images[i].count) values where the model takes \(width)")
+                images[i].withUnsafeBufferPointer { x.row(r).update(from: $0.baseAddress!, count: width) }
+                if let c, let conditions { conditions[i].withUnsafeBufferPointer { c.row(r).update(from: $0.baseAddress!, count: c.columns) } }
+            }
         }
-        return scores
     }
     let objective = Objective(.elbo, model: model)
     let width = model.noisePerDraw
@@ -43,12 +44,12 @@ public func anomalyScores(model: any VariationalModel, images: [[Float]], condit
             if metric == .recon { eps.fill(0) } else { rng.fillNormal(eps.pointer, count: eps.count) }
             let batch = Batch(input: x, condition: c)
             if metric == .recon {
-                let drawn = model.forward(batch, noise: eps, draws: 1, estimate: .closedForm)
+                let drawn = model.forward(batch, noise: eps, draws: 1, estimate: .closedForm, training: false)
                 for (t, term) in drawn.terms.enumerated() where term.role == .reconstruction {
                     for r in 0..<x.rows { sums[r] += Double(drawn.values[t].pointer[r]) }
                 }
             } else {
-                _ = objective.forward(batch, noise: eps)
+                _ = objective.forward(batch, noise: eps, training: false)
                 for (r, bound) in objective.lastBoundPerImage.enumerated() { sums[r] += bound }
             }
         }

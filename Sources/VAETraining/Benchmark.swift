@@ -26,16 +26,14 @@ public struct BenchmarkResult {
     public let trainingPeakMiB: Double
 }
 
-/// Times `batches` training steps on real MNIST batches after a warm-up,
-/// then encoding `images` test images and decoding as many prior draws, each
-/// as one batch.
+/// Times `batches` training steps on real MNIST batches after a warm-up (with
+/// `settings`' batch size, objective and binarisation), then encoding the
+/// test images and decoding as many prior draws, each as one batch.
 public func benchmark(name: String, configuration: ModelConfiguration, train: ImageSet, test: ImageSet,
-                      batchSize: Int = 128, batches: Int = 200, seed: UInt64 = 0) throws -> BenchmarkResult {
+                      settings: TrainingSettings = TrainingSettings(), batches: Int = 200) throws -> BenchmarkResult {
     let model = configuration.family.makeModel(configuration)
+    let seed = settings.seed, batchSize = settings.batchSize
     model.initialize(seed: seed)
-    var settings = TrainingSettings()
-    settings.batchSize = batchSize
-    settings.seed = seed
     let warmup = 20
     let trainer = Trainer(model: model, optimizer: Adam(parameters: model.parameters), settings: settings,
                           train: train.subset(0..<min(train.count, (batches + warmup) * batchSize)), test: nil)

@@ -11,9 +11,9 @@ struct Bench: ParsableCommand {
         abstract: "Measure training and coding speed, and memory.",
         discussion: "Times steady-state training steps (batch 128, after a warm-up) on real batches of the data set (MNIST by default; --data DIR for a folder data set, the models built for its image shape), reports samples/s, the share of time in matrix products and their GFLOP/s, encoding and decoding of up to 10,000 images each as one batch, and the peak resident memory.")
 
-    @Option(help: ArgumentHelp("Architecture: mlp (784-512-256-20), mlp400 (784-400-20), conv (32/64-channel convolutions, fc 256, latent 20) or all.",
-                               valueName: "mlp|mlp400|conv|all"))
-    var arch = "all"
+    @Option(help: ArgumentHelp("What to time: mlp (784-512-256-20), mlp400 (784-400-20), conv (32/64-channel convolutions, fc 256, latent 20); the families as torch_families.py builds them, tanh on dynamically binarised digits: iwae2 (two stochastic layers, 784-200-200-100 / 100-100-50, IWAE K = 5), planar (784-200-200-50 + planar:10), iaf (784-200-200-50 + iaf:4); all (every one) or models (mlp, mlp400, conv).",
+                               valueName: "name|all|models"))
+    var arch = "models"
 
     @Option(help: "Training steps timed per architecture.")
     var batches = 200
@@ -25,15 +25,38 @@ struct Bench: ParsableCommand {
     @OptionGroup var loadingOptions: ImageLoadingOptions
     @OptionGroup var threadOptions: ThreadOptions
 
-    static let architectures: [(String, ModelConfiguration)] = [
-        ("mlp", ModelConfiguration(hidden: [512, 256])),
-        ("mlp400", ModelConfiguration(hidden: [400])),
-        ("conv", ModelConfiguration(architecture: .conv, hidden: [256])),
-    ]
+    /// A timed configuration, with how it trains.
+    struct Case {
+        let name: String
+        let configuration: ModelConfiguration
+        var importanceSamples = 1
+        var binarized = false
+    }
+
+    static let cases: [Case] = {
+        let tanh200 = ModelConfiguration(hidden: [200, 200], latent: 50, activation: .tanh)
+        var planar = tanh200, iaf = tanh200
+        (planar.family, planar.flow) = (.flow, .planar(steps: 10))
+        (iaf.family, iaf.flow) = (.flow, .iaf(steps: 4))
+        let twoLayers = ModelConfiguration(family: .hierarchical, hidden: [200, 200], latent: 100, activation: .tanh,
+                                           upperLayer: UpperLayer(latent: 50, hidden: [100, 100]))
+        return [
+            Case(name: "mlp", configuration: ModelConfiguration(hidden: [512, 256])),
+            Case(name: "mlp400", configuration: ModelConfiguration(hidden: [400])),
+            Case(name: "conv", configuration: ModelConfiguration(architecture: .conv, hidden: [256])),
+            Case(name: "iwae2", configuration: twoLayers, importanceSamples: 5, binarized: true),
+            Case(name: "planar", configuration: planar, binarized: true),
+            Case(name: "iaf", configuration: iaf, binarized: true),
+        ]
+    }()
+
+    static let models: Set = ["mlp", "mlp400", "conv"]
+
+    func selected(_ name: String) -> Bool { arch == "all" || arch == name || (arch == "models" && Self.models.contains(name)) }
 
     func validate() throws {
-        guard arch == "all" || Self.architectures.contains(where: { $0.0 == arch }) else {
-            throw ValidationError("--arch must be mlp, mlp400, conv or all, got '\(arch)'")
+        guard arch == "all" || arch == "models" || Self.cases.contains(where: { $0.name == arch }) else {
+            throw ValidationError("--arch must be \(Self.cases.map(\.name).joined(separator: ", ")), models or all, got '\(arch)'")
         }
         guard (10...100_000).contains(batches) else { throw ValidationError("--batches must be in 10...100000, got \(batches)") }
     }
@@ -52,11 +75,16 @@ struct Bench: ParsableCommand {
         }
         print("vae bench: batch 128, \(BLASThreads.current) thread(s), \(batches) timed steps after 20 warm-up steps; \(data.description), \(train.shape)")
         var doc: [String: Any] = [:]
-        for (name, var configuration) in Self.architectures where arch == "all" || arch == name {
+        for item in Self.cases where selected(item.name) {
+            let name = item.name
+            var configuration = item.configuration
             configuration.shape = train.shape
             if let problem = configuration.problem { throw CLIError("--data \(directory): \(problem)") }
+            var settings = TrainingSettings()
+            settings.importanceSamples = item.importanceSamples
+            settings.data.binarized = item.binarized
             let r = try benchmark(name: name, configuration: configuration, train: train, test: test,
-                                  batches: batches)
+                                  settings: settings, batches: batches)
             print(String(format: "%@: train %.0f samples/s (%.2f s/epoch), matrix products %.1f%% of the step at %.1f GFLOP/s, peak memory %.0f MiB; encode 10k %.1f ms (%.0f GFLOP/s), decode 10k %.1f ms (%.0f GFLOP/s)",
                          name, r.trainSamplesPerSecond, r.epochSeconds, 100 * r.matrixProductFraction, r.gflops,
                          r.trainingPeakMiB, 1000 * r.encodeSeconds, r.encodeGFLOPS, 1000 * r.decodeSeconds, r.decodeGFLOPS))

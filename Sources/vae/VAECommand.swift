@@ -1,4 +1,5 @@
 import ArgumentParser
+import CPUFeatures
 import Foundation
 import VAEData
 import VAEInference
@@ -30,6 +31,10 @@ struct VAECommand: ParsableCommand {
     /// Parses, runs, and turns any error into one line on stderr and a
     /// non-zero exit (help and --version still print as usual).
     static func main() {
+        // Before any code built for the numerical targets' instruction set runs.
+        guard vae_cpu_is_supported() != 0 else {
+            fail("this build of vae needs \(String(cString: vae_cpu_requirement())); build one for any x86-64 with VAE_BASELINE=1 swift build -c release", code: 1)
+        }
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -41,6 +41,15 @@ final class VectorMathTests: XCTestCase {
         XCTAssertLessThanOrEqual(worstULPs(grid(0, 1, count: 100_003) + tiny, logOnePlusUnit, Foundation.log1p), 2)
     }
 
+    /// The measurement-only versions (FMAs where the build has them; the
+    /// polynomial log1p without a division).
+    func testFusedExponentialAndLogOnePlusAreWithinTwoULPs() {
+        let inputs = grid(-87, 0, count: 200_001) + [-1e-30, -1e-7, -0.5 * Float(M_LN2), 0]
+        XCTAssertLessThanOrEqual(worstULPs(inputs, { exponentialOfNonPositive($0, fused: true) }, Foundation.exp), 2)
+        let tiny: [Float] = [1e-30, 1e-12, 6e-8, 1e-5, 1e-3]
+        XCTAssertLessThanOrEqual(worstULPs(grid(0, 1, count: 100_003) + tiny, logOnePlusUnitFused, Foundation.log1p), 2)
+    }
+
     func testSigmoidIsWithinThreeULPsOnBothSides() {
         let inputs = grid(-80, 80, count: 160_001)
         XCTAssertLessThanOrEqual(worstULPs(inputs, sigmoid, { 1 / (1 + Foundation.exp(-$0)) }), 3)

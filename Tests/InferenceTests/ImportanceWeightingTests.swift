@@ -108,12 +108,41 @@ final class ImportanceWeightingTests: XCTestCase {
         let x = Tensor(shape: [1, 64])
         image.gather([0], into: x.pointer)
         let eps = Tensor(shape: [K, 3])
-        var rng = RandomGenerator(seed: 5, stream: .evaluation, index: 1)   // the stream evaluateModel draws from
-        rng.fillNormal(eps.pointer, count: eps.count)
+        var rng = RandomGenerator(seed: 5, stream: .importance, index: 0)   // image 0's stream
+        rng.fillNormalLanes(eps.pointer, count: eps.count)
         let whole = Objective(.importanceWeighted(samples: K), model: model)
-            .forward(Batch(input: x.matrix(rows: 1, columns: 64)), noise: eps.matrix(rows: K, columns: 3)).boundPerSample
+            .forward(Batch(input: x.matrix(rows: 1, columns: 64)), noise: eps.matrix(rows: K, columns: 3), training: false).boundPerSample
         let sliced = evaluateModel(model, images: image, seed: 5, importanceSamples: K).importanceWeightedNLL
         XCTAssertEqual(sliced ?? 0, whole, accuracy: 1e-9 * abs(whole))
+    }
+
+    /// Each image's draws come from its own stream and the images go to the
+    /// threads side by side, each thread with its own copy of the model: with
+    /// K large (one image per product, per thread) the same bounds, bit for
+    /// bit, with one thread or two; with K small (many images per product,
+    /// which the threads split) the same to the last bits.
+    func testBoundsAreTheSameForAnyThreadCount() throws {
+        let test = binarized(try MNIST.load(directory: Fixtures.mnist, split: .test).subset(0..<9), seed: 3)
+        let model = GaussianVAE(configuration: ModelConfiguration(hidden: [32], latent: 4, activation: .tanh))
+        model.initialize(seed: 8)
+        let threads = BLASThreads.current
+        defer { BLASThreads.set(threads) }
+        for K in [3, 5000] {
+            var results: [[Double]] = []
+            for count in [1, 2] {
+                BLASThreads.set(count)
+                results.append(ImportanceSampler(model: model, samples: K).bounds(of: test, seed: 6))
+            }
+            if K == 5000 {
+                XCTAssertEqual(results[0], results[1], "K = \(K)")
+            } else {
+                // Several images share one product, which two threads split:
+                // OpenBLAS's split may move the last bits.
+                for (a, b) in zip(results[0], results[1]) { XCTAssertEqual(a, b, accuracy: 1e-9 * a, "K = \(K)") }
+            }
+            XCTAssertEqual(results[0].count, 9)
+            XCTAssert(results[0].allSatisfy { $0.isFinite && $0 > 0 }, "\(results[0])")
+        }
     }
 
     func testBinarisationIsFixedBySeed() throws {

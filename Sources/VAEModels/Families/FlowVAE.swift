@@ -25,7 +25,6 @@ public final class FlowVAE: VariationalModel {
     let iaf: InverseAutoregressiveFlow?
     let decoder: Network
     public let likelihood: ReconstructionLoss
-    private let repeatedTargets = RowRepeater()
     private var kl = Tensor(shape: [0])
     private var zero = Tensor(shape: [0])
     private var dLogDet = Tensor(shape: [0])
@@ -99,10 +98,10 @@ public final class FlowVAE: VariationalModel {
         return (z, logDet, h)
     }
 
-    public func forward(_ batch: Batch, noise eps: Matrix, draws: Int, estimate: DivergenceEstimate) -> DrawTerms {
+    public func forward(_ batch: Batch, noise eps: Matrix, draws: Int, estimate: DivergenceEstimate, training: Bool) -> DrawTerms {
         let k = configuration.latent
         let (zK, logDet, _) = flowDraws(batch.input, noise: eps, draws: draws)
-        _ = likelihood.forward(logits: decoder.forward(zK), target: repeatedTargets.repeating(batch.target, times: draws))
+        _ = likelihood.forward(logits: decoder.forward(zK), target: batch.target, draws: draws, gradient: training)
         // log q0(z_0|x) − Σ log|det| − log N(z_K; 0, I), without the 2π terms.
         let logQ0 = posterior.logDensities()
         if kl.count < zK.rows { kl = Tensor(shape: [zK.rows]) }

@@ -28,7 +28,7 @@ public final class GaussianVAE: VariationalModel {
     let decoder: DecoderBody
     public let likelihood: ReconstructionLoss
     /// An image's target and label, once per draw, when K > 1.
-    private let repeatedTargets = RowRepeater(), repeatedConditions = RowRepeater()
+    private let repeatedConditions = RowRepeater()
 
     /// Every parameter in memory order (the order of a forward pass).
     public static func parameterSpecs(_ c: ModelConfiguration) -> [ParameterSpec] {
@@ -69,12 +69,12 @@ public final class GaussianVAE: VariationalModel {
 
     public func lossTerms(_ estimate: DivergenceEstimate) -> [LossTerm] { [.reconstruction, .kl] }
 
-    public func forward(_ batch: Batch, noise eps: Matrix, draws: Int, estimate: DivergenceEstimate) -> DrawTerms {
+    public func forward(_ batch: Batch, noise eps: Matrix, draws: Int, estimate: DivergenceEstimate, training: Bool) -> DrawTerms {
         let q = posterior.encode(encoder.forward(batch.input, condition: batch.condition))
         let z = posterior.draw(q, noise: eps, draws: draws)
         let condition = batch.condition.map { repeatedConditions.repeating($0, times: draws) }
         let logits = decoder.forward(z, condition: condition)
-        _ = likelihood.forward(logits: logits, target: repeatedTargets.repeating(batch.target, times: draws))
+        _ = likelihood.forward(logits: logits, target: batch.target, draws: draws, gradient: training)
         return DrawTerms(terms: lossTerms(estimate), values: [likelihood.perSample, posterior.divergence(estimate)],
                          images: batch.count, draws: draws)
     }

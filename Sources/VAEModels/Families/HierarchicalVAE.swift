@@ -24,7 +24,6 @@ public final class HierarchicalVAE: VariationalModel {
     let q1Body: Network, q2Body: Network, p1Body: Network, decoder: Network
     let q1: GaussianPosterior, q2: GaussianPosterior, p1: GaussianPosterior
     public let likelihood: ReconstructionLoss
-    private let repeatedTargets = RowRepeater()
     private var klZ1 = Tensor(shape: [0])
     private var mu1 = Tensor(shape: [0])
     private var noise = Tensor(shape: [0])
@@ -82,7 +81,7 @@ public final class HierarchicalVAE: VariationalModel {
 
     public func lossTerms(_ estimate: DivergenceEstimate) -> [LossTerm] { [.reconstruction, Self.klZ1, Self.klZ2] }
 
-    public func forward(_ batch: Batch, noise eps: Matrix, draws: Int, estimate: DivergenceEstimate) -> DrawTerms {
+    public func forward(_ batch: Batch, noise eps: Matrix, draws: Int, estimate: DivergenceEstimate, training: Bool) -> DrawTerms {
         let k1 = configuration.latent, k2 = upper.latent
         let qz1 = q1.encode(q1Body.forward(batch.input))
         let z1 = q1.draw(qz1, noise: ColumnSlice(eps, columns: 0..<k1), draws: draws)
@@ -90,7 +89,7 @@ public final class HierarchicalVAE: VariationalModel {
         let z2 = q2.draw(qz2, noise: ColumnSlice(eps, columns: k1..<(k1 + k2)), draws: 1)
         p1.reserve(rows: z1.rows)
         let prior = p1.encode(p1Body.forward(z2))
-        _ = likelihood.forward(logits: decoder.forward(z1), target: repeatedTargets.repeating(batch.target, times: draws))
+        _ = likelihood.forward(logits: decoder.forward(z1), target: batch.target, draws: draws, gradient: training)
         // log q(z1|x) − log p(z1|z2), both without their −(k1/2) log 2π.
         let logQ = q1.logDensities()
         if klZ1.count < z1.rows { klZ1 = Tensor(shape: [z1.rows]) }

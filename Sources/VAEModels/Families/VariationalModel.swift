@@ -29,8 +29,9 @@ public protocol VariationalModel: AnyObject {
 
     /// Runs the model on a batch with `draws` draws of z per image (noise
     /// (B·draws, noisePerDraw), an image's draws adjacent) and returns each
-    /// loss term per draw. Keeps what `backward` needs.
-    func forward(_ batch: Batch, noise: Matrix, draws: Int, estimate: DivergenceEstimate) -> DrawTerms
+    /// loss term per draw. With `training`, keeps what `backward` needs;
+    /// without it (a measurement), skips what only `backward` would read.
+    func forward(_ batch: Batch, noise: Matrix, draws: Int, estimate: DivergenceEstimate, training: Bool) -> DrawTerms
 
     /// Accumulates into `parameters.gradients` the gradient of
     ///   Σ_r w_r Σ_t weight_t(β) · term_t,r

@@ -19,6 +19,7 @@ public final class ReconstructionLoss {
     private var dLogits = Tensor(shape: [0])
     private var perSampleBuffer = Tensor(shape: [0])
     private var logits: Matrix?
+    private var rows = 0
     private var meansBuffer = Tensor(shape: [0])
 
     public init(likelihood: ReconstructionLikelihood) { self.likelihood = likelihood }
@@ -32,34 +33,43 @@ public final class ReconstructionLoss {
     }
 
     /// The loss of each sample of the last forward pass.
-    public var perSample: Matrix { perSampleBuffer.matrix(rows: logits?.rows ?? 0, columns: 1) }
+    public var perSample: Matrix { perSampleBuffer.matrix(rows: rows, columns: 1) }
 
-    /// Returns Σ over the batch of −log p(x | z). The gradient is computed in
-    /// the same pass (it shares e^−|l| with the loss) and kept for `backward`.
-    public func forward(logits: Matrix, target: Matrix) -> Double {
-        precondition(logits.rows == target.rows && logits.columns == target.columns)
+    /// Returns Σ over the batch of −log p(x | z), for logits (B·draws, D) of
+    /// `draws` draws per image and target (B, D): draw r is scored against
+    /// image r / draws, so K draws share their image's row rather than a K-fold
+    /// copy. With `gradient` (training), dL/dlogits is computed in the same
+    /// pass (it shares e^−|l| with the loss) and kept for `backward`; without
+    /// it (a measurement) it is neither computed nor written.
+    public func forward(logits: Matrix, target: Matrix, draws: Int = 1, gradient: Bool = true) -> Double {
+        precondition(draws >= 1 && logits.rows == target.rows * draws && logits.columns == target.columns)
         reserve(batchSize: logits.rows, features: logits.columns)
-        self.logits = logits
+        self.logits = gradient ? logits : nil
         let d = dLogits.matrix(rows: logits.rows, columns: logits.columns)
         let perSample = perSampleBuffer.pointer, likelihood = likelihood
         let columns = logits.columns, whole = columns / FloatLanes.scalarCount * FloatLanes.scalarCount
         parallelRows(logits.rows, workPerRow: columns) { rows in
             for r in rows {
-                let l = logits.row(r), x = target.row(r), g = d.row(r)
+                let l = logits.row(r), x = target.row(r / draws), g = d.row(r)
                 // Eight pixels from j (n of them valid): their loss, with the
                 // lanes past the row's end adding nothing, and their gradient.
                 @inline(__always) func block(_ j: Int, _ n: Int) -> FloatLanes {
                     let v = FloatLanes(loading: l + j, count: n), t = FloatLanes(loading: x + j, count: n)
                     var loss: FloatLanes
                     switch likelihood {
-                    case .bernoulli:
+                    case .bernoulli where gradient:
                         let e = exponentialOfNonPositive(negativeMagnitude(v))   // e^−|v| in (0, 1]: never overflows
                         loss = positivePart(v) - v * t + logOnePlusUnit(e)
                         (sigmoid(v, expMinusAbs: e) - t).store(to: g + j, count: n)
+                    case .bernoulli:
+                        // A measurement: the same loss with its polynomials in
+                        // FMAs, a few ulp from the training pass's.
+                        let e = exponentialOfNonPositive(negativeMagnitude(v), fused: true)
+                        loss = positivePart(v) - v * t + logOnePlusUnitFused(e)
                     case .gaussian:
                         let p = sigmoid(v), diff = p - t
                         loss = diff * diff
-                        (2 * diff * p * (1 - p)).store(to: g + j, count: n)
+                        if gradient { (2 * diff * p * (1 - p)).store(to: g + j, count: n) }
                     }
                     if n < FloatLanes.scalarCount { loss = loss.replacing(with: 0, where: Self.laneIndex .>= FloatLanes(repeating: Float(n))) }
                     return loss
@@ -72,6 +82,7 @@ public final class ReconstructionLoss {
                 perSample[r] = sum.sum()
             }
         }
+        rows = logits.rows
         // Summed in row order afterwards: the same total for any thread count.
         var total = 0.0
         for r in 0..<logits.rows { total += Double(perSample[r]) }
@@ -80,7 +91,7 @@ public final class ReconstructionLoss {
 
     /// dL/dlogits (B, D) of the last forward pass.
     public func backward() -> Matrix {
-        guard let l = logits else { preconditionFailure("ReconstructionLoss.backward before forward") }
+        guard let l = logits else { preconditionFailure("ReconstructionLoss.backward without a forward pass that kept the gradient") }
         return dLogits.matrix(rows: l.rows, columns: l.columns)
     }
 

@@ -59,12 +59,12 @@ public final class Objective {
     }
 
     /// The objective's terms summed over the batch; noise (B·draws, noisePerDraw).
-    /// Keeps what `backward` needs.
-    public func forward(_ batch: Batch, noise: Matrix, beta: Float = 1) -> LossTerms {
+    /// With `training`, keeps what `backward` needs; a measurement passes false.
+    public func forward(_ batch: Batch, noise: Matrix, beta: Float = 1, training: Bool = true) -> LossTerms {
         let B = batch.count
         switch kind {
         case .elbo:
-            let drawn = model.forward(batch, noise: noise, draws: 1, estimate: .closedForm)
+            let drawn = model.forward(batch, noise: noise, draws: 1, estimate: .closedForm, training: training)
             if perImage.count < B { perImage = [Double](repeating: 0, count: B) }
             // Each term summed in row order: the same total for any thread count.
             var sums = [Double](repeating: 0, count: drawn.terms.count)
@@ -79,7 +79,7 @@ public final class Objective {
             lastImages = B
             return LossTerms(drawn.terms, sums: sums, count: B)
         case .importanceWeighted(let K):
-            let total = importanceWeighted(batch, noise: noise, samples: K, beta: beta)
+            let total = importanceWeighted(batch, noise: noise, samples: K, beta: beta, training: training)
             return LossTerms([.importanceWeightedBound], sums: [total], count: B)
         }
     }
@@ -97,9 +97,9 @@ public final class Objective {
     }
 
     /// Σ over the batch of −L_K(x), keeping the normalised weights w̃ for `backward`.
-    private func importanceWeighted(_ batch: Batch, noise: Matrix, samples K: Int, beta: Float) -> Double {
+    private func importanceWeighted(_ batch: Batch, noise: Matrix, samples K: Int, beta: Float, training: Bool) -> Double {
         let B = batch.count, rows = B * K
-        let drawn = model.forward(batch, noise: noise, draws: K, estimate: .sampled)
+        let drawn = model.forward(batch, noise: noise, draws: K, estimate: .sampled, training: training)
         if logWeights.count < rows { logWeights = [Double](repeating: 0, count: rows) }
         if weights.count < rows { weights = Tensor(shape: [rows]) }
         if perImage.count < B { perImage = [Double](repeating: 0, count: B) }

@@ -42,6 +42,7 @@ public final class GaussianPosterior {
     public let extraOutputs: Int
     private let kl = GaussianKL()
     private var z = Tensor(shape: [0])
+    private var sigma = Tensor(shape: [0])
     private var dHeads = Tensor(shape: [0])
     private var divergence = Tensor(shape: [0])
     private var last: (q: DiagonalGaussian, eps: ColumnSlice, z: Matrix, draws: Int)?
@@ -115,10 +116,17 @@ public final class GaussianPosterior {
         precondition(q.dimensions == k && eps.rows == rows && eps.columns == k, "noise of the wrong shape")
         reserveDraws(rows: rows)
         let out = z.matrix(rows: rows, columns: k)
-        parallelRows(rows, workPerRow: 8 * k) { range in   // exp-bound; many rows for importance sampling
+        // σ = exp(½ log σ²) once per image; its draws share it.
+        if sigma.count < q.rows * k { sigma = Tensor(shape: [q.rows * k]) }
+        let sd = sigma.matrix(rows: q.rows, columns: k)
+        for b in 0..<q.rows {
+            let logVar = q.logVar.row(b), s = sd.row(b)
+            for j in 0..<k { s[j] = exp(0.5 * logVar[j]) }
+        }
+        parallelRows(rows, workPerRow: 2 * k) { range in
             for r in range {
-                let mu = q.mu.row(r / draws), logVar = q.logVar.row(r / draws), e = eps.row(r), zr = out.row(r)
-                for j in 0..<k { zr[j] = mu[j] + exp(0.5 * logVar[j]) * e[j] }
+                let mu = q.mu.row(r / draws), s = sd.row(r / draws), e = eps.row(r), zr = out.row(r)
+                for j in 0..<k { zr[j] = mu[j] + s[j] * e[j] }
             }
         }
         last = (q, eps, out, draws)

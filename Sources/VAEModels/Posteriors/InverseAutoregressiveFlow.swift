@@ -70,11 +70,21 @@ public final class InverseAutoregressiveFlow {
         }
     }
 
+    /// The gate's initial bias: σ starts near sigmoid(2) ≈ 0.88.
+    static let initialGateBias: Float = 2
+
+    /// PyTorch's default initialisation, then s's biases raised by 2: "we
+    /// found it beneficial … to initialize the parameters … such that its
+    /// outputs s_t are, before optimization, sufficiently positive, such as
+    /// close to +1 or +2" (Kingma et al. 2016, §4), so each step starts by
+    /// changing z only a little.
     public func initialize(using rng: inout RandomGenerator) {
         for step in stepLayers {
             step.input.initialize(using: &rng)
             step.context.initialize(using: &rng)
             step.output.initialize(using: &rng)
+            let bias = step.output.parameters.bias.pointer
+            for j in latent..<(2 * latent) { bias[j] += Self.initialGateBias }
         }
     }
 
