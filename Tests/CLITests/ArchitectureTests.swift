@@ -6,38 +6,26 @@ import XCTest
 /// command runs on each, conditional models ask for labels where they need
 /// them, and a conditional model's samples are the digit asked for.
 final class ArchitectureTests: XCTestCase {
-    static let shared = NSTemporaryDirectory() + "vae-arch-\(UUID().uuidString)"
-    static var training: [String: VAERun] = [:]
     /// Small models, trained by the binary once for the suite.
-    static let models: [String: [String]] = [
-        "conv": ["--arch", "conv", "--epochs", "1", "--train-images", "3000", "--test-images", "200", "--latent", "8"],
-        "cmlp": ["--conditional", "--epochs", "4", "--train-images", "20000", "--test-images", "500", "--hidden", "256",
-                 "--latent", "8", "--lr", "0.002"],
-        "cconv": ["--arch", "conv", "--conditional", "--epochs", "2", "--train-images", "12000", "--test-images", "200",
-                  "--latent", "8", "--lr", "0.002"],
-    ]
+    static var suite: SuiteModels!
+    static var shared: String { suite.folder }
+    static var training: [String: VAERun] { suite.training }
 
     override class func setUp() {
-        try? FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
-        for (name, flags) in models {
-            training[name] = try? VAEBinary.run(["train", "--data", VAEBinary.data, "--threads", "2",
-                                                 "--model", "\(name).safetensors"] + flags, in: shared)
-        }
+        suite = SuiteModels("vae-arch", models: [
+            "conv": ["--arch", "conv", "--epochs", "1", "--train-images", "3000", "--test-images", "200", "--latent", "8"],
+            "cmlp": ["--conditional", "--epochs", "4", "--train-images", "20000", "--test-images", "500", "--hidden", "256",
+                     "--latent", "8", "--lr", "0.002"],
+            "cconv": ["--arch", "conv", "--conditional", "--epochs", "2", "--train-images", "12000", "--test-images", "200",
+                      "--latent", "8", "--lr", "0.002"],
+        ])
     }
 
-    override class func tearDown() { try? FileManager.default.removeItem(atPath: shared) }
+    override class func tearDown() { suite.remove() }
 
-    override func setUpWithError() throws {
-        for name in Self.models.keys.sorted() {
-            let run = try XCTUnwrap(Self.training[name], "training \(name) did not run")
-            XCTAssertEqual(run.status, 0, "\(name): \(run.stderr)")
-        }
-    }
+    override func setUpWithError() throws { try Self.suite.checkTrained() }
 
-    func vae(_ model: String, _ arguments: [String]) throws -> VAERun {
-        try VAEBinary.run(arguments + ["--model", "\(model).safetensors"], in: Self.shared,
-                          environment: ["VAE_DATA": VAEBinary.data])
-    }
+    func vae(_ model: String, _ arguments: [String]) throws -> VAERun { try Self.suite.vae(model, arguments) }
 
     func image(_ name: String) throws -> GrayImage { try GrayImage.read(path: Self.shared + "/" + name) }
 

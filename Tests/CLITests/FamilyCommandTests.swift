@@ -8,8 +8,6 @@ import XCTest
 /// (Kingma et al. 2016) flows. Every command runs on each or says in one
 /// line why not; checkpoints resume bit-exactly.
 final class FamilyCommandTests: XCTestCase {
-    static let shared = NSTemporaryDirectory() + "vae-families-\(UUID().uuidString)"
-    static var training: [String: VAERun] = [:]
     static let common = ["--epochs", "2", "--train-images", "2000", "--test-images", "200", "--threads", "2", "--seed", "3"]
     /// Small models, trained by the binary once for the suite.
     static let models: [String: [String]] = [
@@ -17,28 +15,17 @@ final class FamilyCommandTests: XCTestCase {
         "planar": ["--flow", "planar:3", "--hidden", "64", "--latent", "6"],
         "iaf": ["--flow", "iaf:2", "--hidden", "64", "--latent", "6", "--iw-samples", "2"],
     ]
+    static var suite: SuiteModels!
+    static var shared: String { suite.folder }
+    static var training: [String: VAERun] { suite.training }
 
-    override class func setUp() {
-        try? FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
-        for (name, flags) in models {
-            training[name] = try? VAEBinary.run(["train", "--data", VAEBinary.data, "--model", "\(name).safetensors",
-                                                 "--json", "\(name).json"] + common + flags, in: shared)
-        }
-    }
+    override class func setUp() { suite = SuiteModels("vae-families", models: models, common: common, json: true) }
 
-    override class func tearDown() { try? FileManager.default.removeItem(atPath: shared) }
+    override class func tearDown() { suite.remove() }
 
-    override func setUpWithError() throws {
-        for name in Self.models.keys.sorted() {
-            let run = try XCTUnwrap(Self.training[name], "training \(name) did not run")
-            XCTAssertEqual(run.status, 0, "\(name): \(run.stderr)")
-        }
-    }
+    override func setUpWithError() throws { try Self.suite.checkTrained() }
 
-    func vae(_ model: String, _ arguments: [String]) throws -> VAERun {
-        try VAEBinary.run(arguments + ["--model", "\(model).safetensors"], in: Self.shared,
-                          environment: ["VAE_DATA": VAEBinary.data])
-    }
+    func vae(_ model: String, _ arguments: [String]) throws -> VAERun { try Self.suite.vae(model, arguments) }
 
     func text(_ name: String) throws -> String { try String(contentsOfFile: Self.shared + "/" + name, encoding: .utf8) }
 

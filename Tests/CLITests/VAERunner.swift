@@ -103,3 +103,37 @@ func tile(_ grid: GrayImage, row: Int, column: Int) -> [Float] {
 func meanSquaredDifference(_ a: [Float], _ b: [Float]) -> Double {
     zip(a, b).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) } / Double(a.count)
 }
+
+/// Models a suite trains once with the built binary, in a folder of its own
+/// (removed after the suite), for tests that use them as a user would.
+final class SuiteModels {
+    let folder: String
+    let models: [String: [String]]
+    private(set) var training: [String: VAERun] = [:]
+
+    /// `models`: each model's name and its training flags (after `common`).
+    init(_ prefix: String, models: [String: [String]], common: [String] = ["--threads", "2"], json: Bool = false) {
+        folder = NSTemporaryDirectory() + "\(prefix)-\(UUID().uuidString)"
+        self.models = models
+        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for (name, flags) in models {
+            let output = ["--model", "\(name).safetensors"] + (json ? ["--json", "\(name).json"] : [])
+            training[name] = try? VAEBinary.run(["train", "--data", VAEBinary.data] + output + common + flags, in: folder)
+        }
+    }
+
+    /// Fails the calling test unless every model trained.
+    func checkTrained() throws {
+        for name in models.keys.sorted() {
+            let run = try XCTUnwrap(training[name], "training \(name) did not run")
+            XCTAssertEqual(run.status, 0, "\(name): \(run.stderr)")
+        }
+    }
+
+    /// `vae ARGUMENTS --model MODEL.safetensors` in the folder, MNIST as the data.
+    func vae(_ model: String, _ arguments: [String]) throws -> VAERun {
+        try VAEBinary.run(arguments + ["--model", "\(model).safetensors"], in: folder, environment: ["VAE_DATA": VAEBinary.data])
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: folder) }
+}
