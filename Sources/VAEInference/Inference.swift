@@ -56,15 +56,17 @@ public extension VariationalModel {
     func picture(_ intensities: [Float]) -> Picture { Picture(planes: intensities, shape: configuration.shape) }
 
     /// How many rows a pass over many images takes at once. The conv model
-    /// keeps every row's patches (~270 MB for 1,000 images), so it takes fewer.
+    /// keeps every row's patches (~270 MB for 1,000 images), so it takes fewer;
+    /// each thread of an importance-weighted estimate decodes its own image's
+    /// draws, so two threads' 512 draws weigh what one pass of 1,024 did.
     /// - inferenceBatch: images per batch when encoding, decoding or evaluating;
     /// - importanceRows: latent draws per product of an importance-weighted
     ///   estimate (several images' K draws share one when K is small);
     /// - importanceRowLimit: the most draws decoded at once, above which one
     ///   image's K draws are taken in slices (ImportanceSampling.swift).
     var inferenceBatch: Int { isConv ? 250 : 1000 }
-    var importanceRows: Int { isConv ? 1024 : 4096 }
-    var importanceRowLimit: Int { isConv ? 1024 : 8192 }
+    var importanceRows: Int { isConv ? 512 : 4096 }
+    var importanceRowLimit: Int { isConv ? 512 : 8192 }
     private var isConv: Bool { configuration.architecture == .conv }
 
     /// Copies `rows` (each `width` long) into one buffer, `batchSize` rows at a
