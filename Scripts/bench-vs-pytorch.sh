@@ -12,8 +12,8 @@
 # with K = 5; planar: planar:10 flows), the same with
 # ../shared/reference/torch_families.py (one epoch, batch 128, Adam) against
 # `vae bench --arch iwae2|planar`: training samples/s only.
-# Settings (environment): PYTHON, RUNS (3), ARCHS ("mlp mlp400 conv"),
-# FAMILIES ("iwae2 planar"), THREADS (2), REFERENCE
+# Settings (environment): PYTHON, RUNS (3), ARCHS ("mlp mlp400 conv"; empty: none),
+# FAMILIES ("iwae2 planar"; empty: none), THREADS (2), REFERENCE
 # (../shared/reference/torch_vae.py), FAMILY_REFERENCE
 # (../shared/reference/torch_families.py), VAE (.build/release/vae).
 set -euo pipefail
@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 RUNS=${RUNS:-3}
-ARCHS=${ARCHS:-"mlp mlp400 conv"}
+ARCHS=${ARCHS-"mlp mlp400 conv"}
 THREADS=${THREADS:-2}
 REFERENCE=${REFERENCE:-../shared/reference/torch_vae.py}
 FAMILIES=${FAMILIES-"iwae2 planar"}

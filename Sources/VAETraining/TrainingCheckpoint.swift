@@ -36,8 +36,8 @@ public enum TrainingCheckpoint {
         public let optimizer: Adam?
     }
 
-    /// A run saved at `path`; Adam's learning rate is the one given or the run's.
-    public static func load(path: String, learningRate: Float? = nil) throws -> Loaded {
+    /// A run saved at `path`; Adam's learning rate and ε are the ones given or the run's.
+    public static func load(path: String, learningRate: Float? = nil, adamEpsilon: Float? = nil) throws -> Loaded {
         let loaded = try Checkpoint.load(path: path, states: ["adam.m.", "adam.v."])
         let m = MetadataReader(loaded.metadata)
         do {
@@ -58,7 +58,8 @@ public enum TrainingCheckpoint {
                                  count: testCount)
             var optimizer: Adam?
             if let moments = loaded.states["adam.m."], let squares = loaded.states["adam.v."], m.has("adam_step") {
-                let adam = Adam(parameters: loaded.model.parameters, learningRate: learningRate ?? settings.learningRate)
+                let adam = Adam(parameters: loaded.model.parameters, learningRate: learningRate ?? settings.learningRate,
+                                epsilon: adamEpsilon ?? settings.adamEpsilon)
                 adam.m.pointer.update(from: moments.pointer, count: adam.m.count)
                 adam.v.pointer.update(from: squares.pointer, count: adam.v.count)
                 adam.step = try m.integer("adam_step", in: 0...Int(Int32.max))

@@ -36,6 +36,8 @@ public struct TrainingRequest {
     // The training.
     public var batchSize: Int?
     public var learningRate: Float?
+    /// Adam's ε; nil: the run's, or for a new run 1e-8 (1e-4 with two stochastic layers).
+    public var adamEpsilon: Float?
     public var beta: Float?
     /// A new run's seed; a resumed run keeps its own.
     public var seed: UInt64 = 0
@@ -113,7 +115,7 @@ public final class TrainingRun {
         var settings: TrainingSettings
         var position: TrainingPosition?
         if request.resume {
-            let loaded = try TrainingCheckpoint.load(path: path, learningRate: request.learningRate)
+            let loaded = try TrainingCheckpoint.load(path: path, learningRate: request.learningRate, adamEpsilon: request.adamEpsilon)
             try request.checkModel(matches: loaded.model.configuration)
             guard let adam = loaded.optimizer else {
                 throw RequestError("\(path): holds no optimiser state, so training cannot resume from it")
@@ -152,8 +154,9 @@ public final class TrainingRun {
             settings = try request.merged(into: TrainingSettings(), resuming: false, data: data)
             let architecture = request.architecture ?? .mlp
             let latents = request.latent ?? [20]
-            // Two latent sizes make a two-layer model: the paper's widths unless given.
+            // Two latent sizes make a two-layer model: the paper's widths and Adam's ε unless given.
             let twoLayers = latents.count == 2
+            if twoLayers && request.adamEpsilon == nil { settings.adamEpsilon = TrainingSettings.twoLayerAdamEpsilon }
             let widths = request.hidden ?? (twoLayers ? [[200, 200], [100, 100]] : [architecture == .conv ? [256] : [512, 256]])
             guard widths.count == latents.count else {
                 throw RequestError("--hidden gives widths for \(widths.count) stochastic layer\(widths.count == 1 ? "" : "s") but --latent \(latents.count) size\(latents.count == 1 ? "" : "s"); give each layer's widths, separated by / (e.g. --latent 100,50 --hidden 200,200/100,100)")
@@ -168,7 +171,7 @@ public final class TrainingRun {
             if let problem = configuration.problem { throw RequestError(problem) }
             model = configuration.family.makeModel(configuration)
             model.initialize(seed: settings.seed)
-            optimizer = Adam(parameters: model.parameters, learningRate: settings.learningRate)
+            optimizer = Adam(parameters: model.parameters, learningRate: settings.learningRate, epsilon: settings.adamEpsilon)
             (test, hasCheckpoint) = (LossTerms(model.lossTerms(.closedForm)), false)
         }
         var (train, testSet) = (data.train, data.test)
@@ -209,6 +212,7 @@ public final class TrainingRun {
             + (s.corruption.map { ", denoising (\($0.spec))" } ?? "")
             + (s.warmupEpochs > 0 ? ", KL warm-up \(s.warmupEpochs) epochs" : "")
             + (s.schedule != .constant ? ", lr decay \(s.schedule.text)" : "")
+            + (s.adamEpsilon != 1e-8 ? ", Adam ε \(s.adamEpsilon)" : "")
             + (s.data.binarized ? ", dynamically binarised" : "") + ") on \(trainCount) images"
             + (s.data.classes.map { " of classes \($0.map(s.data.className).joined(separator: ","))" } ?? "")
             + (s.data.holdout > 0 ? " (\(s.data.holdout) held out)" : "") + " from \(dataDescription)"
@@ -279,6 +283,7 @@ extension TrainingRequest {
         var s = base
         if let batchSize { s.batchSize = batchSize }
         if let learningRate { s.learningRate = learningRate }
+        if let adamEpsilon { s.adamEpsilon = adamEpsilon }
         if let beta { s.beta = beta }
         if !resuming { s.seed = seed }
         if let binarize { s.data.binarized = binarize }

@@ -30,6 +30,10 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Adam learning rate (default: 0.001).", valueName: "rate"))
     var lr: Float?
 
+    @Option(help: ArgumentHelp("Adam's ε, added to √v (default: 1e-8, PyTorch's; 1e-4, the IWAE paper's, for two stochastic layers).",
+                               valueName: "eps"))
+    var adamEpsilon: Float?
+
     @Option(help: ArgumentHelp("Network: mlp (fully connected) or conv (two stride-2 convolutions, 32 and 64 channels, then fully connected) (default: mlp).",
                                valueName: "mlp|conv"))
     var arch: Architecture?
@@ -112,6 +116,9 @@ struct Train: ParsableCommand {
         guard (1...100_000).contains(epochs) else { throw ValidationError("--epochs must be in 1...100000, got \(epochs)") }
         if let batchSize, !(1...65_536).contains(batchSize) { throw ValidationError("--batch-size must be in 1...65536, got \(batchSize)") }
         if let lr, !(lr.isFinite && lr > 0 && lr <= 10) { throw ValidationError("--lr must be in (0, 10], got \(lr)") }
+        if let adamEpsilon, !(adamEpsilon.isFinite && adamEpsilon > 0 && adamEpsilon <= 1) {
+            throw ValidationError("--adam-epsilon must be in (0, 1], got \(adamEpsilon)")
+        }
         if let beta, !(beta.isFinite && beta >= 0 && beta <= 1000) { throw ValidationError("--beta must be in 0...1000, got \(beta)") }
         if let latent { _ = try latent.checked("--latent", in: 1...4096, counts: 1...2, what: "sizes") }
         if let flow, Flow(spec: flow) == nil { throw ValidationError("--flow must be planar:K or iaf:K with K in 1...64, got '\(flow)'") }
@@ -176,6 +183,7 @@ struct Train: ParsableCommand {
         request.loading = loadingOptions.loading(seed: seedOptions.seed, skipUnreadable: dataOptions.skipUnreadable)
         request.batchSize = batchSize
         request.learningRate = lr
+        request.adamEpsilon = adamEpsilon
         request.beta = beta
         request.seed = seedOptions.seed
         request.binarize = binarize.map { $0 == .dynamic }

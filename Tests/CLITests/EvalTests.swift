@@ -7,7 +7,7 @@ final class EvalTests: FolderTestCase {
 
     func testIWAETrainingAndEvaluation() throws {
         let train = try VAEBinary.run(["train", "--data", VAEBinary.data, "--hidden", "64,64", "--latent", "5", "--activation", "tanh",
-                                       "--binarize", "dynamic", "--iw-samples", "5", "--warmup-epochs", "1", "--lr-decay", "iwae",
+                                       "--binarize", "dynamic", "--iw-samples", "5", "--warmup-epochs", "1", "--lr-decay", "iwae", "--adam-epsilon", "1e-4",
                                        "--epochs", "2", "--train-images", "2000", "--test-images", "200", "--threads", "2",
                                        "--model", "iwae.safetensors"], in: folder)
         XCTAssertEqual(train.status, 0, train.stderr)
@@ -19,6 +19,8 @@ final class EvalTests: FolderTestCase {
         XCTAssertEqual(metadata["binarize"], "dynamic")
         XCTAssertEqual(metadata["iw_samples"], "5")
         XCTAssertEqual(metadata["lr_decay"], "iwae")
+        XCTAssertEqual(Float(metadata["adam_epsilon"] ?? ""), 1e-4)
+        XCTAssert(train.stdout.contains("Adam ε 0.0001"), train.stdout)
 
         let eval = try VAEBinary.run(["eval", "--data", VAEBinary.data, "--limit", "100", "--iw-samples", "50",
                                       "--model", "iwae.safetensors", "--json", "e.json"], in: folder)

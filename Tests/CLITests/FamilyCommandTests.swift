@@ -37,6 +37,11 @@ final class FamilyCommandTests: XCTestCase {
         let two = Self.training["two"]!.stdout
         XCTAssert(two.contains("training mlp 784-64-16 / 32-8 ("), two)
         XCTAssert(two.contains("KL z1 ") && two.contains("KL z2 "), two)
+        // Two stochastic layers take the IWAE paper's Adam ε unless told otherwise.
+        XCTAssert(two.contains("Adam ε 0.0001"), two)
+        let metadata = try SafeTensors.read(path: Self.shared + "/two.safetensors").metadata
+        XCTAssertEqual(Float(metadata["adam_epsilon"] ?? ""), 1e-4)
+        XCTAssertFalse(Self.training["planar"]!.stdout.contains("Adam ε"), Self.training["planar"]!.stdout)
         XCTAssert(Self.training["planar"]!.stdout.contains("784-64-6 + planar:3 ("), Self.training["planar"]!.stdout)
         XCTAssert(Self.training["iaf"]!.stdout.contains("784-64-6 + iaf:2 ("), Self.training["iaf"]!.stdout)
         let epochs = try json("two.json")["epochs"] as! [[String: Any]]
@@ -142,6 +147,7 @@ final class FamilyCommandTests: XCTestCase {
             (["--latent", "10,5,2"], "--latent must be 1 or 2 comma-separated sizes"),
             (["--flow", "radial:3"], "--flow must be planar:K or iaf:K"),
             (["--flow", "planar:0"], "--flow must be planar:K or iaf:K with K in 1...64"),
+            (["--adam-epsilon", "0"], "--adam-epsilon must be in (0, 1], got 0.0"),
         ]
         for (flags, message) in training {
             let run = try VAEBinary.run(["train", "--data", VAEBinary.data, "--model", "refused.safetensors"] + flags, in: Self.shared)

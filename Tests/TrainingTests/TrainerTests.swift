@@ -21,6 +21,7 @@ final class TrainerTests: XCTestCase {
         settings.batchSize = 64   // 600 = 9·64 + 24: the last batch is partial
         settings.seed = seed
         settings.learningRate = learningRate
+        settings.adamEpsilon = 3e-5   // not the default, so a checkpoint's copy is seen to come back
         settings.corruption = corruption
         return settings
     }
@@ -28,9 +29,23 @@ final class TrainerTests: XCTestCase {
     func makeTrainer(seed: UInt64 = 1, position: TrainingPosition? = nil, model: (any VariationalModel)? = nil, adam: Adam? = nil,
                      learningRate: Float = 1e-3, corruption: Corruption? = nil) -> Trainer {
         let model = model ?? { let m = GaussianVAE(configuration: configuration); m.initialize(seed: seed); return m }()
-        return Trainer(model: model, optimizer: adam ?? Adam(parameters: model.parameters, learningRate: learningRate),
-                       settings: settings(seed: seed, learningRate: learningRate, corruption: corruption),
-                       train: train, test: heldOut, position: position)
+        let settings = settings(seed: seed, learningRate: learningRate, corruption: corruption)
+        return Trainer(model: model, optimizer: adam ?? Adam(parameters: model.parameters, learningRate: learningRate, epsilon: settings.adamEpsilon),
+                       settings: settings, train: train, test: heldOut, position: position)
+    }
+
+    /// A run's Adam ε comes back from its checkpoint (checked by the resume
+    /// tests, which set one that is not the default); a bad one is refused.
+    func testAdamEpsilonInMetadata() throws {
+        var metadata = settings(seed: 1).metadata
+        XCTAssertEqual(try TrainingSettings(metadata: metadata).adamEpsilon, 3e-5)
+        metadata["adam_epsilon"] = nil
+        XCTAssertEqual(try TrainingSettings(metadata: metadata).adamEpsilon, 1e-8, "files from before the key")
+        for (value, problem) in [("0", "metadata adam_epsilon is 0.0, expected a number in (0, 1]"),
+                                 ("nan", "metadata adam_epsilon is nan, expected a number")] {
+            metadata["adam_epsilon"] = value
+            XCTAssertThrowsError(try TrainingSettings(metadata: metadata)) { XCTAssertEqual(($0 as? MetadataError)?.problem, problem) }
+        }
     }
 
     /// Saves a trainer's run as a checkpoint and loads it back, as a new process would.
