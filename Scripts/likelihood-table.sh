@@ -89,5 +89,6 @@ for row in rows:
     e = json.load(open(os.path.join(out, f"{row}-eval.json")))
     units = e.get("active_units_per_layer") or [e["active_units"]]
     name, published = names[row]
-    print(f"| {name:42} | {epochs_trained(os.path.join(out, f"{row}.safetensors")):6} | {e['nelbo']:7.2f} | {e['iw_nll']:20.2f} | {'+'.join(map(str, units)):>12} | {published} |")
+    epochs = epochs_trained(os.path.join(out, row + ".safetensors"))
+    print(f"| {name:42} | {epochs:6} | {e['nelbo']:7.2f} | {e['iw_nll']:20.2f} | {'+'.join(map(str, units)):>12} | {published} |")
 PY
