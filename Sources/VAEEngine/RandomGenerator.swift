@@ -83,7 +83,9 @@ public enum RandomStream: UInt64 {
     case initialisation = 1, shuffle = 2, noise = 3, evaluation = 4, sampling = 5, corruption = 6, augmentation = 7, binarization = 8,
          split = 9,
          /// One per image (its index) for the importance-weighted estimate's draws.
-         importance = 10
+         importance = 10,
+         /// A VQ-VAE's prior: its initialisation, and the order of its training batches.
+         priorInitialisation = 11, priorShuffle = 12
 }
 
 public extension RandomGenerator {

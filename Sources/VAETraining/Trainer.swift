@@ -26,6 +26,8 @@ public struct EpochReport {
     public let test: LossTerms
     public let trainSeconds: Double
     public let samplesPerSecond: Double
+    /// A VQ-VAE's use of its codebook on the test images.
+    public var codebook: CodebookUsage?
 }
 
 /// Where a run is: completed epochs, batches done in the next one, and the
@@ -130,9 +132,12 @@ public final class Trainer {
         let trainSeconds = seconds(since: start)
         position = TrainingPosition(epoch: epoch, partial: LossTerms(objective.terms))
         let testTerms = test.map { evaluate(model: model, images: $0, seed: settings.seed) } ?? LossTerms(model.lossTerms(.closedForm))
+        let codebook = (model as? VQVAE).flatMap { vq in
+            test.map { CodebookUsage(counts: codeCounts(codes(of: vq, images: $0), codebookSize: vq.quantiser.codes)) }
+        }
         return .finished(EpochReport(epoch: epoch, trainLoss: totals.loss(beta: Double(settings.beta)) / Double(totals.count),
                                      train: totals, test: testTerms, trainSeconds: trainSeconds,
-                                     samplesPerSecond: Double(totals.count - resumedCount) / max(trainSeconds, 1e-9)))
+                                     samplesPerSecond: Double(totals.count - resumedCount) / max(trainSeconds, 1e-9), codebook: codebook))
     }
 
     /// One optimisation step: the objective's gradients, checked, then Adam.

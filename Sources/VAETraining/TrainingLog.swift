@@ -28,6 +28,10 @@ struct TrainingLog {
                                     "train_seconds": r.trainSeconds, "samples_per_s": r.samplesPerSecond]
         for (name, value) in r.train.perSampleByName { entry["train_\(name)"] = value }
         for (name, value) in r.test.perSampleByName { entry["test_\(name)"] = value }
+        if let usage = r.codebook {
+            entry["test_perplexity"] = usage.perplexity
+            entry["test_codes_in_use"] = usage.codesInUse
+        }
         epochs.append(entry)
         try write(peakResidentMiB: peakResidentMemoryMiB())
     }

@@ -21,6 +21,8 @@ public struct TrainingRequest {
     /// Each stochastic layer's hidden widths.
     public var hidden: [[Int]]?
     public var flow: Flow?
+    /// A VQ-VAE's codebook (`--vq`).
+    public var quantiser: Quantiser?
     public var likelihood: ReconstructionLikelihood?
     public var activation: ActivationKind?
     public var conditional = false
@@ -120,6 +122,9 @@ public final class TrainingRun {
             guard let adam = loaded.optimizer else {
                 throw RequestError("\(path): holds no optimiser state, so training cannot resume from it")
             }
+            if loaded.model.configuration.codePrior != nil {
+                throw RequestError("\(path): has a prior trained on its codes; training the autoencoder further would change the codes under it (train a new model, or resume before `vae train-prior`)")
+            }
             guard loaded.position.epoch < request.epochs else {
                 throw RequestError("\(path): already trained for \(loaded.position.epoch) epochs; ask for more with --epochs")
             }
@@ -152,22 +157,27 @@ public final class TrainingRun {
             loading.seed = request.seed
             data = try DataSplits.load(directory: request.dataDirectory, options: loading, progress: loadingProgress)
             settings = try request.merged(into: TrainingSettings(), resuming: false, data: data)
-            let architecture = request.architecture ?? .mlp
-            let latents = request.latent ?? [20]
+            let vq = request.quantiser
+            if vq != nil && (request.latent != nil || request.hidden != nil || request.flow != nil) {
+                throw RequestError("--vq: a VQ-VAE's latent grid is set by --code-dim and --conv-channels, not --latent, --hidden or --flow")
+            }
+            if vq != nil && request.beta != nil { throw RequestError("--beta: a VQ-VAE has no KL term (its codebook distance is weighted by --commitment)") }
+            let architecture = request.architecture ?? (vq != nil ? .conv : .mlp)
+            let latents = request.latent ?? [vq?.dimensions ?? 20]
             // Two latent sizes make a two-layer model: the paper's widths and Adam's ε unless given.
             let twoLayers = latents.count == 2
             if twoLayers && request.adamEpsilon == nil { settings.adamEpsilon = TrainingSettings.twoLayerAdamEpsilon }
-            let widths = request.hidden ?? (twoLayers ? [[200, 200], [100, 100]] : [architecture == .conv ? [256] : [512, 256]])
+            let widths = request.hidden ?? (twoLayers ? [[200, 200], [100, 100]] : vq != nil ? [[]] : [architecture == .conv ? [256] : [512, 256]])
             guard widths.count == latents.count else {
                 throw RequestError("--hidden gives widths for \(widths.count) stochastic layer\(widths.count == 1 ? "" : "s") but --latent \(latents.count) size\(latents.count == 1 ? "" : "s"); give each layer's widths, separated by / (e.g. --latent 100,50 --hidden 200,200/100,100)")
             }
             let configuration = ModelConfiguration(
-                family: twoLayers ? .hierarchical : request.flow != nil ? .flow : .gaussian,
+                family: vq != nil ? .vq : twoLayers ? .hierarchical : request.flow != nil ? .flow : .gaussian,
                 architecture: architecture, shape: data.train.shape, hidden: widths[0],
                 latent: latents[0], likelihood: request.likelihood ?? .bernoulli, activation: request.activation ?? .relu,
                 classes: request.conditional ? try Self.labelCount(data.train, directory: request.dataDirectory) : 0,
                 convChannels: request.convChannels ?? ModelConfiguration.defaultConvChannels,
-                upperLayer: twoLayers ? UpperLayer(latent: latents[1], hidden: widths[1]) : nil, flow: request.flow)
+                upperLayer: twoLayers ? UpperLayer(latent: latents[1], hidden: widths[1]) : nil, flow: request.flow, quantiser: vq)
             if let problem = configuration.problem { throw RequestError(problem) }
             model = configuration.family.makeModel(configuration)
             model.initialize(seed: settings.seed)
@@ -272,6 +282,10 @@ extension TrainingRequest {
             throw differs("hidden", hidden.map(commaSeparated).joined(separator: "/"), widths.map(commaSeparated).joined(separator: "/"))
         }
         if let flow, flow != c.flow { throw differs("flow", flow.spec, c.flow?.spec ?? "none") }
+        if let quantiser, quantiser != c.quantiser {
+            let saved = c.quantiser.map { "\($0.codes) codes of \($0.dimensions), commitment \($0.commitment), EMA \($0.emaDecay.map { String($0) } ?? "none")" } ?? "no codebook"
+            throw RequestError("--vq/--code-dim/--commitment/--vq-ema differ from the checkpoint's \(saved)")
+        }
         if let likelihood, likelihood != c.likelihood { throw differs("loss", likelihood.rawValue, c.likelihood.rawValue) }
         if let activation, activation != c.activation { throw differs("activation", activation.rawValue, c.activation.rawValue) }
     }

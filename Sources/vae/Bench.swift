@@ -11,7 +11,7 @@ struct Bench: ParsableCommand {
         abstract: "Measure training and coding speed, and memory.",
         discussion: "Times steady-state training steps (batch 128, after a warm-up) on real batches of the data set (MNIST by default; --data DIR for a folder data set, the models built for its image shape), reports samples/s, the share of time in matrix products and their GFLOP/s, encoding and decoding of up to 10,000 images each as one batch, and the peak resident memory.")
 
-    @Option(help: ArgumentHelp("What to time: mlp (784-512-256-20), mlp400 (784-400-20), conv (32/64-channel convolutions, fc 256, latent 20); the families as torch_families.py builds them, tanh on dynamically binarised digits: iwae2 (two stochastic layers, 784-200-200-100 / 100-100-50, IWAE K = 5), planar (784-200-200-50 + planar:10), iaf (784-200-200-50 + iaf:4); all (every one) or models (mlp, mlp400, conv).",
+    @Option(help: ArgumentHelp("What to time: mlp (784-512-256-20), mlp400 (784-400-20), conv (32/64-channel convolutions, fc 256, latent 20); the families as torch_families.py builds them, tanh on dynamically binarised digits: iwae2 (two stochastic layers, 784-200-200-100 / 100-100-50, IWAE K = 5), planar (784-200-200-50 + planar:10), iaf (784-200-200-50 + iaf:4), vq (the VQ-VAE, 128 codes of 16 on a 7x7 grid); all (every one) or models (mlp, mlp400, conv).",
                                valueName: "name|all|models"))
     var arch = "models"
 
@@ -47,6 +47,8 @@ struct Bench: ParsableCommand {
             Case(name: "iwae2", configuration: twoLayers, importanceSamples: 5, binarized: true),
             Case(name: "planar", configuration: planar, binarized: true),
             Case(name: "iaf", configuration: iaf, binarized: true),
+            Case(name: "vq", configuration: ModelConfiguration(family: .vq, architecture: .conv, hidden: [], latent: 16,
+                                                               quantiser: Quantiser(codes: 128, dimensions: 16))),
         ]
     }()
 

@@ -56,6 +56,20 @@ struct Train: ParsableCommand {
                                valueName: "planar:K|iaf:K"))
     var flow: String?
 
+    @Option(help: ArgumentHelp("Train a VQ-VAE (van den Oord et al. 2017) with a codebook of K codes (conv only; then `vae train-prior` for sampling).",
+                               valueName: "K"))
+    var vq: Int?
+
+    @Option(help: ArgumentHelp("The VQ-VAE's code length D: the encoder's channels at each grid position (default: 16).", valueName: "D"))
+    var codeDim: Int?
+
+    @Option(help: ArgumentHelp("The VQ-VAE's commitment weight β in β‖z_e − sg(z_q)‖² (default: 0.25).", valueName: "β"))
+    var commitment: Double?
+
+    @Option(help: ArgumentHelp("Update the VQ-VAE's codebook by exponential moving averages with this decay (e.g. 0.99; the paper's Appendix A.1), restarting dead codes, instead of the codebook loss.",
+                               valueName: "γ"))
+    var vqEma: Double?
+
     @Option(help: ArgumentHelp("Weight of the KL term: 1 is the VAE, > 1 a β-VAE (default: 1).", valueName: "β"))
     var beta: Float?
 
@@ -130,6 +144,10 @@ struct Train: ParsableCommand {
                 throw ValidationError("--arch conv has one fully connected hidden layer: give --hidden one width, got '\(hidden.defaultValueDescription)'")
             }
         }
+        if vq == nil && (codeDim != nil || commitment != nil || vqEma != nil) {
+            throw ValidationError("--code-dim, --commitment and --vq-ema go with --vq K")
+        }
+        if let problem = quantiser()?.problem { throw ValidationError("--vq: \(problem)") }
         if let n = trainImages, n < 1 { throw ValidationError("--train-images must be at least 1, got \(n)") }
         _ = try corruption()
         if let warmupEpochs, !(0...100_000).contains(warmupEpochs) {
@@ -144,6 +162,11 @@ struct Train: ParsableCommand {
         _ = try classSelection()
         if let holdout, holdout < 0 { throw ValidationError("--holdout must be at least 0, got \(holdout)") }
         if let n = testImages, n < 1 { throw ValidationError("--test-images must be at least 1, got \(n)") }
+    }
+
+    /// --vq and its companions, or nil.
+    func quantiser() -> Quantiser? {
+        vq.map { Quantiser(codes: $0, dimensions: codeDim ?? 16, commitment: commitment ?? 0.25, emaDecay: vqEma) }
     }
 
     /// The classes to train on, from --classes, --exclude-classes or their digit forms (nil: all).
@@ -176,6 +199,7 @@ struct Train: ParsableCommand {
         request.latent = latent?.values
         request.hidden = hidden?.layers.map(\.values)
         request.flow = flow.flatMap(Flow.init(spec:))
+        request.quantiser = quantiser()
         request.likelihood = loss
         request.activation = activation
         request.conditional = conditional

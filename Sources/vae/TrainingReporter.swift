@@ -36,6 +36,13 @@ final class TrainingReporter {
 
     func epochFinished(_ r: EpochReport) {
         clearLine()
+        if let usage = r.codebook {
+            // A VQ-VAE: no bound until it has a prior; the codebook distance and its use instead.
+            let parts = r.test.terms.map { String(format: "%@ %.3f", $0.label, r.test.perSample($0)) }.joined(separator: ", ")
+            say(String(format: "epoch %2d/%d  train loss %.3f  test %@, perplexity %.1f, %d codes in use  %.0f samples/s  %.2fs",
+                       r.epoch, totalEpochs, r.trainLoss, parts, usage.perplexity, usage.codesInUse, r.samplesPerSecond, r.trainSeconds))
+            return
+        }
         let parts = r.test.boundTerms.map { String(format: "%@ %.3f", $0.label, r.test.perSample($0)) }.joined(separator: " + ")
         say(String(format: "epoch %2d/%d  train loss %.3f  test -ELBO %.3f (%@)  %.0f samples/s  %.2fs",
                    r.epoch, totalEpochs, r.trainLoss, r.test.boundPerSample, parts, r.samplesPerSecond, r.trainSeconds))

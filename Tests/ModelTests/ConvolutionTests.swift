@@ -9,13 +9,16 @@ final class ConvolutionTests: XCTestCase {
 
     // Shapes of the convolutional VAE (scaled down) and some awkward ones.
     // Both ways of computing the weight gradient are covered: sgemm, and
-    // NarrowProducts for ≤ 16 taps (Conv2d cases 0, 2, 3; ConvTranspose2d 2–4).
+    // NarrowProducts for ≤ 16 taps (Conv2d cases 0, 2, 3; ConvTranspose2d 2–5).
     let cases = [
         Case(cin: 1, cout: 3, h: 6, w: 6, k: 3, stride: 2, padding: 1, outputPadding: 1),
         Case(cin: 2, cout: 2, h: 5, w: 7, k: 3, stride: 1, padding: 0, outputPadding: 0),
         Case(cin: 3, cout: 2, h: 7, w: 5, k: 2, stride: 2, padding: 1, outputPadding: 1),
         Case(cin: 2, cout: 4, h: 4, w: 4, k: 1, stride: 1, padding: 0, outputPadding: 0),
         Case(cin: 3, cout: 1, h: 5, w: 4, k: 3, stride: 2, padding: 1, outputPadding: 1),   // the last layer's shape
+        // Same-size convolutions to few channels go the direct way (no im2col): the VQ-VAE's last layer.
+        Case(cin: 3, cout: 1, h: 5, w: 6, k: 3, stride: 1, padding: 1, outputPadding: 0),
+        Case(cin: 2, cout: 2, h: 4, w: 3, k: 5, stride: 1, padding: 2, outputPadding: 0),
     ]
 
     func fill(_ p: UnsafeMutablePointer<Float>, _ n: Int, seed: UInt64) {
@@ -98,7 +101,7 @@ final class ConvolutionTests: XCTestCase {
             let layer = ConvTranspose2d(name: "up", store: store, inChannels: c.cin, outChannels: c.cout, height: c.h, width: c.w,
                                         kernel: c.k, stride: c.stride, padding: c.padding, outputPadding: c.outputPadding)
             let (outH, outW) = (layer.geometry.height, layer.geometry.width)
-            XCTAssertEqual(layer.hasNarrowWeightGradient, [2, 3, 4].contains(n), "case \(n)")
+            XCTAssertEqual(layer.hasNarrowWeightGradient, [2, 3, 4, 5].contains(n), "case \(n)")
             XCTAssertEqual(outH, (c.h - 1) * c.stride - 2 * c.padding + c.k + c.outputPadding)
             fill(store.values.pointer, store.count, seed: UInt64(40 + n))
             let batch = 2

@@ -8,7 +8,10 @@ import VAEData
 ///   hidden ("512,256"), latent, loss (bce|mse), activation (relu|tanh),
 ///   conv_channels ("32,64", conv only), family (absent for the Gaussian VAE),
 ///   for a two-layer model latent "100,50" and hidden "200,200/100,100"
-///   (each layer's widths), for a flow model flow ("planar:10", "iaf:4").
+///   (each layer's widths), for a flow model flow ("planar:10", "iaf:4"),
+///   for a VQ-VAE codes (K), latent (D, each code's length), commitment,
+///   vq_ema (the decay, absent without), and once it has a prior
+///   prior_channels and prior_blocks.
 ///
 /// A format-1 checkpoint has no shape keys: its images are square and grey,
 /// input_size pixels. A family's own keys go here too.
@@ -34,6 +37,15 @@ extension ModelConfiguration {
         if architecture == .conv { m["conv_channels"] = commaSeparated(convChannels) }
         if family != .gaussian { m["family"] = family.rawValue }
         if let flow { m["flow"] = flow.spec }
+        if let quantiser {
+            m["codes"] = String(quantiser.codes)
+            m["commitment"] = String(quantiser.commitment)
+            if let decay = quantiser.emaDecay { m["vq_ema"] = String(decay) }
+        }
+        if let codePrior {
+            m["prior_channels"] = String(codePrior.channels)
+            m["prior_blocks"] = String(codePrior.blocks)
+        }
         return m
     }
 
@@ -78,7 +90,14 @@ extension ModelConfiguration {
             activation: try m.choice("activation", default: .relu, expected: "relu or tanh", ActivationKind.init(rawValue:)),
             classes: conditional ? try m.integer("classes", in: Self.limits.classes) : 0,
             convChannels: m.has("conv_channels") ? try m.integers("conv_channels", in: 1...1024, counts: 1...6) : Self.defaultConvChannels,
-            upperLayer: upper, flow: m.has("flow") ? try m.choice("flow", expected: "planar:K or iaf:K", Flow.init(spec:)) : nil)
+            upperLayer: upper, flow: m.has("flow") ? try m.choice("flow", expected: "planar:K or iaf:K", Flow.init(spec:)) : nil,
+            quantiser: family == .vq
+                ? Quantiser(codes: try m.integer("codes", in: 2...65_536), dimensions: latents[0],
+                            commitment: try m.real("commitment", default: 0.25), emaDecay: m.has("vq_ema") ? try m.real("vq_ema") : nil)
+                : nil,
+            codePrior: m.has("prior_channels")
+                ? CodePrior(channels: try m.integer("prior_channels", in: 1...1024), blocks: try m.integer("prior_blocks", in: 0...32))
+                : nil)
         if let problem { throw MetadataError("metadata describes no buildable model: \(problem)") }
     }
 }

@@ -27,12 +27,18 @@ public struct ModelConfiguration: Equatable, Sendable {
     public var upperLayer: UpperLayer?
     /// The flow family's steps after the Gaussian posterior.
     public var flow: Flow?
+    /// The VQ family's codebook (`--vq K --code-dim D`).
+    public var quantiser: Quantiser?
+    /// The VQ family's PixelCNN over the code grid, once `vae train-prior` has added it.
+    public var codePrior: CodePrior?
 
     public init(family: ModelFamily = .gaussian, architecture: Architecture = .mlp, shape: ImageShape = .mnist,
                 hidden: [Int] = [512, 256], latent: Int = 20, likelihood: ReconstructionLikelihood = .bernoulli,
                 activation: ActivationKind = .relu, classes: Int = 0, convChannels: [Int] = ModelConfiguration.defaultConvChannels,
-                upperLayer: UpperLayer? = nil, flow: Flow? = nil) {
+                upperLayer: UpperLayer? = nil, flow: Flow? = nil, quantiser: Quantiser? = nil, codePrior: CodePrior? = nil) {
         self.family = family
+        self.quantiser = quantiser
+        self.codePrior = codePrior
         self.architecture = architecture
         self.shape = shape
         self.convChannels = convChannels
@@ -61,7 +67,7 @@ public struct ModelConfiguration: Equatable, Sendable {
         if let problem = shape.problem { return problem }
         if hidden.contains(where: { $0 < 1 }) { return "hidden widths must be positive" }
         if let problem = family.problem(self) { return problem }
-        guard architecture == .conv else { return nil }
+        guard architecture == .conv, family != .vq else { return nil }
         if hidden.count != 1 { return "the conv architecture has one hidden fully connected layer, not \(hidden.count)" }
         guard (1...6).contains(convChannels.count), convChannels.allSatisfy({ (1...1024).contains($0) }) else {
             return "the conv architecture has 1 to 6 stages of 1...1024 channels, not \(convChannels)"
@@ -77,7 +83,8 @@ public struct ModelConfiguration: Equatable, Sendable {
         case .mlp: body = ([inputSize] + hidden + [latent]).map(String.init).joined(separator: "-")
         case .conv:
             let image = "\(shape.height)x\(shape.width)" + (shape.channels == 1 ? "" : "x\(shape.channels)")
-            body = ([image] + convChannels.map { "c\($0)" } + (hidden + [latent]).map(String.init)).joined(separator: "-")
+            let bottleneck = family == .vq ? [] : (hidden + [latent]).map(String.init)
+            body = ([image] + convChannels.map { "c\($0)" } + bottleneck).joined(separator: "-")
         }
         return "\(arch) \(body)" + family.summarySuffix(self) + (isConditional ? " conditional on \(classes) classes" : "")
     }
@@ -128,5 +135,58 @@ public enum Flow: Equatable, Sendable {
         case .planar(let k): "planar:\(k)"
         case .iaf(let k): "iaf:\(k)"
         }
+    }
+}
+
+
+/// A VQ-VAE's codebook (van den Oord, Vinyals & Kavukcuoglu 2017): `codes`
+/// vectors of `dimensions` values; the encoder's output at each grid
+/// position is replaced by its nearest code.
+public struct Quantiser: Equatable, Sendable {
+    /// K, the codebook's size.
+    public var codes: Int
+    /// D, each code's length: the encoder's channels at the grid.
+    public var dimensions: Int
+    /// β of the commitment loss β‖z_e − sg(z_q)‖² (the paper's 0.25).
+    public var commitment: Double
+    /// With a decay γ, the codebook follows exponential moving averages of
+    /// the vectors assigned to each code (the paper's Appendix A.1) instead
+    /// of the codebook loss's gradient.
+    public var emaDecay: Double?
+
+    public init(codes: Int = 128, dimensions: Int = 16, commitment: Double = 0.25, emaDecay: Double? = nil) {
+        self.codes = codes
+        self.dimensions = dimensions
+        self.commitment = commitment
+        self.emaDecay = emaDecay
+    }
+
+    /// Why these values make no codebook, or nil.
+    public var problem: String? {
+        if !(2...65_536).contains(codes) { return "the codebook has 2...65536 codes, not \(codes)" }
+        if !(1...1024).contains(dimensions) { return "codes have 1...1024 dimensions, not \(dimensions)" }
+        if !(commitment.isFinite && commitment >= 0 && commitment <= 100) { return "the commitment weight must be in 0...100, not \(commitment)" }
+        if let decay = emaDecay, !(decay > 0 && decay < 1) { return "the codebook's moving-average decay must be in (0, 1), not \(decay)" }
+        return nil
+    }
+}
+
+/// The shape of a PixelCNN prior over the code grid (van den Oord et al.
+/// 2016): a masked 7x7 type-A convolution to `channels`, then `blocks`
+/// residual blocks of masked 3x3 type-B convolutions.
+public struct CodePrior: Equatable, Sendable {
+    public var channels: Int
+    public var blocks: Int
+
+    public init(channels: Int = 128, blocks: Int = 4) {
+        self.channels = channels
+        self.blocks = blocks
+    }
+
+    var problem: String? {
+        guard (1...1024).contains(channels), (0...32).contains(blocks) else {
+            return "the prior has 1...1024 channels and 0...32 blocks, not \(channels) and \(blocks)"
+        }
+        return nil
     }
 }

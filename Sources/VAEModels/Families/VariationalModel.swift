@@ -56,6 +56,12 @@ public protocol VariationalModel: AnyObject {
     func drawPosterior(_ x: Matrix, condition: Matrix?, noise: Matrix, draws: Int) -> Matrix
     /// Fills z (n, latentSize) with draws from the prior p(z | y).
     func drawPrior(into z: Matrix, condition: Matrix?, rng: inout RandomGenerator)
+    /// Why `drawPrior` cannot be called (a VQ-VAE before its prior is trained), or nil.
+    var priorProblem: String? { get }
+}
+
+public extension VariationalModel {
+    var priorProblem: String? { nil }
 }
 
 /// A batch as a model sees it. The encoder reads `input`, the likelihood
@@ -87,10 +93,13 @@ public struct Encoding {
     /// μ for a Gaussian posterior. Reconstruction, interpolation and latent
     /// arithmetic start from it.
     public let point: ColumnSlice
+    /// A VQ-VAE's code per grid position, image by image in raster order.
+    public let codes: [Int32]?
 
-    public init(layers: [DiagonalGaussian], point: ColumnSlice) {
+    public init(layers: [DiagonalGaussian], point: ColumnSlice, codes: [Int32]? = nil) {
         self.layers = layers
         self.point = point
+        self.codes = codes
     }
 
     public var count: Int { point.rows }

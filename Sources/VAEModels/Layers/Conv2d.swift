@@ -27,6 +27,10 @@ public final class Conv2d: Layer {
     /// The weight gradient's per-image terms, when few taps.
     private var weightGradientTerms = Tensor(shape: [0])
     private var rows = 0
+    /// Set for a same-size convolution to a few channels, computed without im2col.
+    private let direct: DirectConvolution?
+    /// The input, kept for the direct path's backward.
+    private var input: Matrix?
     /// Whether the weight gradient goes through `NarrowProducts`.
     public var hasNarrowWeightGradient: Bool { geometry.patchSize <= NarrowProducts.maximumTaps }
 
@@ -35,6 +39,7 @@ public final class Conv2d: Layer {
         outChannels = store.slot("\(name).weight").spec.shape[0]
         parameters = WeightAndBias(name: name, store: store, rows: outChannels)
         precondition(parameters.weight.columns == geometry.patchSize, "\(name).weight does not fit the geometry")
+        direct = DirectConvolution.applies(geometry, outChannels: outChannels) ? DirectConvolution(geometry: geometry, outChannels: outChannels) : nil
     }
 
     public static func specs(name: String, inChannels: Int, outChannels: Int, kernel: Int) -> [ParameterSpec] {
@@ -51,6 +56,10 @@ public final class Conv2d: Layer {
 
     public func reserve(batchSize: Int) {
         let g = geometry
+        if direct != nil {
+            if output.count < batchSize * outputSize { output = Tensor(shape: [batchSize * outputSize]) }
+            return
+        }
         guard columns.count < batchSize * g.patchSize * g.outputPixels else { return }
         columns = Tensor(shape: [batchSize * g.patchSize * g.outputPixels])
         output = Tensor(shape: [batchSize * outputSize])
@@ -63,6 +72,12 @@ public final class Conv2d: Layer {
         precondition(x.columns == g.inputSize, "Conv2d expects \(g.inputSize) inputs, got \(x.columns)")
         reserve(batchSize: x.rows)
         rows = x.rows
+        if let direct {
+            input = x
+            let y = output.matrix(rows: x.rows, columns: outputSize)
+            direct.forward(x, weight: weight, bias: parameters.bias, into: y)
+            return y
+        }
         let width = x.rows * g.outputPixels
         let cols = columns.matrix(rows: g.patchSize, columns: width)
         // Images write disjoint columns: split them among the BLAS threads.
@@ -95,6 +110,13 @@ public final class Conv2d: Layer {
     public func backward(_ dy: Matrix, inputGradient: Bool = true) -> Matrix {
         let g = geometry
         precondition(dy.rows == rows && dy.columns == outputSize)
+        if let direct, let input {
+            parameters.accumulateChannelBiasGradient(dy, planeSize: g.outputPixels)
+            if inputGradient && dInput.count < rows * g.inputSize { dInput = Tensor(shape: [rows * g.inputSize]) }
+            let dx = dInput.matrix(rows: inputGradient ? rows : 0, columns: g.inputSize)
+            direct.backward(dy, input: input, weight: weight, dWeight: parameters.dWeight, dx: inputGradient ? dx : nil)
+            return dx
+        }
         let width = rows * g.outputPixels
         let cols = columns.matrix(rows: g.patchSize, columns: width)
         let dyc = product.matrix(rows: outChannels, columns: width)

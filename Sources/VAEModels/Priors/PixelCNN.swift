@@ -1,0 +1,330 @@
+import Foundation
+import VAEEngine
+
+/// An autoregressive prior over a grid of discrete codes (van den Oord,
+/// Kalchbrenner & Kavukcuoglu 2016, "Pixel recurrent neural networks", §3.5
+/// and Figure 2): in raster order,
+///
+///   p(c) = Π_i p(c_i | c_<i),
+///
+/// each factor a K-way softmax computed by convolutions whose kernels are
+/// masked so position i sees only the positions before it:
+///
+///   one-hot c (K, H, W) → masked 7x7 type A (sees strictly earlier positions) → h
+///   h ← h + masked 3x3 type B (sees earlier positions and itself, in h) (ReLU(h))   per block
+///   logits = 1x1 (ReLU (1x1 (ReLU h)))     (K, H, W)
+///
+/// Type A excludes the centre tap, so the first layer cannot see c_i; type B
+/// may include it, because by then position i holds only what c_<i told it.
+/// The VQ-VAE (van den Oord et al. 2017, §3.2) fits this prior to the codes
+/// of the training images once the autoencoder is trained.
+///
+/// Parameters, as ../shared/reference/torch_families.py names them under
+/// `prior.`: `prior.inp` (C, K, 7, 7), `prior.blocks.i` (C, C, 3, 3),
+/// `prior.out.1` (C, C, 1, 1) and `prior.out.3` (K, C, 1, 1), each with its
+/// bias. Masked weights are held at zero (PyTorch multiplies by the mask
+/// instead: the same function).
+public final class PixelCNN {
+    public let codes: Int
+    public let height: Int
+    public let width: Int
+    public let channels: Int
+    let input: CodeConvolution
+    let blocks: [Conv2d]
+    let blockActivations: [ReLU]
+    let hidden: Conv2d
+    let output: Conv2d
+    private let hiddenActivation = ReLU(), outputActivation = ReLU()
+    /// h before each block and after the last; each block's ReLU input (a copy of h).
+    private var states: [Tensor] = []
+    private var activated: [Tensor] = []
+    private var dState = Tensor(shape: [0])
+    private var dLogits = Tensor(shape: [0])
+    private var rows = 0
+    private var lastImages = 0
+
+    public var positions: Int { height * width }
+
+    public static func specs(prefix: String, codes: Int, shape: CodePrior) -> [ParameterSpec] {
+        let c = shape.channels
+        return Conv2d.specs(name: "\(prefix).inp", inChannels: codes, outChannels: c, kernel: CodeConvolution.kernel)
+            + (0..<shape.blocks).flatMap { Conv2d.specs(name: "\(prefix).blocks.\($0)", inChannels: c, outChannels: c, kernel: 3) }
+            + Conv2d.specs(name: "\(prefix).out.1", inChannels: c, outChannels: c, kernel: 1)
+            + Conv2d.specs(name: "\(prefix).out.3", inChannels: c, outChannels: codes, kernel: 1)
+    }
+
+    public init(store: ParameterStore, prefix: String, codes: Int, shape: CodePrior, height: Int, width: Int) {
+        self.codes = codes
+        self.height = height
+        self.width = width
+        channels = shape.channels
+        input = CodeConvolution(name: "\(prefix).inp", store: store, codes: codes, channels: shape.channels, height: height, width: width)
+        let same3 = ConvolutionGeometry(channels: shape.channels, height: height, width: width, kernel: 3, stride: 1, padding: 1)
+        let same1 = ConvolutionGeometry(channels: shape.channels, height: height, width: width, kernel: 1, stride: 1, padding: 0)
+        blocks = (0..<shape.blocks).map { Conv2d(name: "\(prefix).blocks.\($0)", store: store, geometry: same3) }
+        blockActivations = blocks.map { _ in ReLU() }
+        hidden = Conv2d(name: "\(prefix).out.1", store: store, geometry: same1)
+        output = Conv2d(name: "\(prefix).out.3", store: store, geometry: same1)
+    }
+
+    /// PyTorch's default initialisation of each convolution, masked taps then zeroed.
+    public func initialize(using rng: inout RandomGenerator) {
+        input.initialize(using: &rng)
+        for block in blocks { block.initialize(using: &rng) }
+        hidden.initialize(using: &rng)
+        output.initialize(using: &rng)
+        for block in blocks { MaskB.apply(to: block.weight) }
+    }
+
+    public func reserve(batchSize: Int) {
+        guard rows < batchSize || states.isEmpty else { return }
+        let size = batchSize * channels * positions
+        states = (0...blocks.count).map { _ in Tensor(shape: [size]) }
+        activated = (0...blocks.count).map { _ in Tensor(shape: [size]) }
+        dState = Tensor(shape: [size])
+        dLogits = Tensor(shape: [batchSize * codes * positions])
+        input.reserve(batchSize: batchSize)
+        for block in blocks { block.reserve(batchSize: batchSize) }
+        hidden.reserve(batchSize: batchSize)
+        output.reserve(batchSize: batchSize)
+        rows = batchSize
+    }
+
+    /// codes (B·P, image by image in raster order) → logits (B, K·P), channel-major.
+    public func forward(_ grid: UnsafePointer<Int32>, images: Int) -> Matrix {
+        if states.isEmpty || rows < images { reserve(batchSize: images) }
+        lastImages = images
+        for block in blocks { MaskB.apply(to: block.weight) }
+        let size = channels * positions
+        var h = states[0].matrix(rows: images, columns: size)
+        h.copy(from: input.forward(grid, images: images))
+        for (i, block) in blocks.enumerated() {
+            let r = activated[i].matrix(rows: images, columns: size)
+            r.copy(from: h)
+            let y = block.forward(blockActivations[i].forward(r))
+            let next = states[i + 1].matrix(rows: images, columns: size)
+            add(h, y, into: next)
+            h = next
+        }
+        let r = activated[blocks.count].matrix(rows: images, columns: size)
+        r.copy(from: h)
+        return output.forward(outputActivation.forward(hidden.forward(hiddenActivation.forward(r))))
+    }
+
+    /// −log p(c_i | c_<i) summed over each image's positions, in nats, from
+    /// the last `forward`'s logits (B, 1 values in `perImage`). With a
+    /// `gradientScale`, keeps scale · (softmax − one-hot) for `backward`.
+    public func crossEntropy(_ logits: Matrix, codes grid: UnsafePointer<Int32>, perImage: UnsafeMutablePointer<Double>,
+                             gradientScale: Float? = nil) {
+        let P = positions, K = codes
+        let d = dLogits.matrix(rows: logits.rows, columns: logits.columns)
+        parallelRows(logits.rows, workPerRow: K * P) { images in
+            var probabilities = [Float](repeating: 0, count: K)
+            for b in images {
+                let l = logits.row(b)
+                var total = 0.0
+                for p in 0..<P {
+                    var m = -Float.infinity
+                    for j in 0..<K { m = max(m, l[j * P + p]) }
+                    var sum: Float = 0
+                    for j in 0..<K {
+                        probabilities[j] = expf(l[j * P + p] - m)
+                        sum += probabilities[j]
+                    }
+                    let code = Int(grid[b * P + p])
+                    total += Double(m + logf(sum) - l[code * P + p])
+                    if let scale = gradientScale {
+                        let g = d.row(b)
+                        for j in 0..<K { g[j * P + p] = scale * probabilities[j] / sum }
+                        g[code * P + p] -= scale
+                    }
+                }
+                perImage[b] = total
+            }
+        }
+    }
+
+    /// Accumulates the gradient of the last `crossEntropy` (with a scale) into the store.
+    public func backward() {
+        let images = lastImages, size = channels * positions
+        var dh = output.backward(dLogits.matrix(rows: images, columns: codes * positions))
+        dh = hidden.backward(outputActivation.backward(dh))
+        dh = hiddenActivation.backward(dh)
+        let g = dState.matrix(rows: images, columns: size)
+        g.copy(from: dh)
+        for (i, block) in blocks.enumerated().reversed() {
+            let dr = blockActivations[i].backward(block.backward(g))
+            add(g, dr, into: g)
+            MaskB.apply(to: block.parameters.dWeight)
+        }
+        input.backward(g)
+    }
+
+    /// `count` grids drawn in raster order, each code from softmax(logits / T)
+    /// given the codes drawn before it: one pass of the network per position.
+    public func sample(count: Int, temperature: Float, rng: inout RandomGenerator) -> [Int32] {
+        precondition(temperature > 0)
+        let P = positions, K = codes
+        var grid = [Int32](repeating: 0, count: count * P)
+        var probabilities = [Double](repeating: 0, count: K)
+        for p in 0..<P {
+            let logits = grid.withUnsafeBufferPointer { forward($0.baseAddress!, images: count) }
+            for b in 0..<count {
+                let l = logits.row(b)
+                var m = -Double.infinity
+                for j in 0..<K { m = max(m, Double(l[j * P + p]) / Double(temperature)) }
+                var sum = 0.0
+                for j in 0..<K {
+                    probabilities[j] = exp(Double(l[j * P + p]) / Double(temperature) - m)
+                    sum += probabilities[j]
+                }
+                var u = Double(rng.uniform()) * sum, code = K - 1
+                for j in 0..<K {
+                    u -= probabilities[j]
+                    if u < 0 { code = j; break }
+                }
+                grid[b * P + p] = Int32(code)
+            }
+        }
+        return grid
+    }
+
+    private func add(_ a: Matrix, _ b: Matrix, into c: Matrix) {
+        let x = a.pointer, y = b.pointer, z = c.pointer, width = a.columns
+        parallelRows(a.rows, workPerRow: width) { range in
+            for i in (range.lowerBound * width)..<(range.upperBound * width) { z[i] = x[i] + y[i] }
+        }
+    }
+}
+
+/// The 3x3 type-B mask: of each kernel's taps (row-major), the centre row's
+/// right one and the whole bottom row see later positions and are zero.
+enum MaskB {
+    static let maskedTaps = [5, 6, 7, 8]
+
+    /// Zeroes the masked taps of a (Cout, Cin·9) weight or its gradient.
+    static func apply(to weight: Matrix) {
+        let kernels = weight.count / 9, p = weight.pointer
+        for k in 0..<kernels {
+            for t in maskedTaps { p[k * 9 + t] = 0 }
+        }
+    }
+}
+
+/// The first, type-A masked convolution of a PixelCNN, over one-hot codes.
+/// A one-hot input makes the convolution a sum of weight columns: output
+/// position i gets, for each unmasked tap t whose source s lies inside the
+/// grid, W[:, c_s, t], so no (K·49)-long patches are built. The taps kept
+/// are the rows above the centre and the centre row's left half (24 of 49).
+final class CodeConvolution {
+    static let kernel = 7
+    let codes: Int
+    let channels: Int
+    let height: Int
+    let width: Int
+    let parameters: WeightAndBias
+    /// (dy, dx) of each unmasked tap from the output position, and its index ky·k + kx.
+    let taps: [(dy: Int, dx: Int, index: Int)]
+    /// The unmasked weights rearranged as (taps·K, C): a code's column is a row.
+    private var gathered = Tensor(shape: [0])
+    private var dGathered = Tensor(shape: [0])
+    private var output = Tensor(shape: [0])
+    private var grid: UnsafePointer<Int32>?
+    private var rows = 0
+
+    init(name: String, store: ParameterStore, codes: Int, channels: Int, height: Int, width: Int) {
+        self.codes = codes
+        self.channels = channels
+        self.height = height
+        self.width = width
+        parameters = WeightAndBias(name: name, store: store, rows: channels)
+        let k = Self.kernel, centre = k / 2
+        var taps: [(dy: Int, dx: Int, index: Int)] = []
+        for ky in 0..<k {
+            for kx in 0..<k where ky < centre || (ky == centre && kx < centre) {
+                taps.append((dy: ky - centre, dx: kx - centre, index: ky * k + kx))
+            }
+        }
+        self.taps = taps
+        gathered = Tensor(shape: [taps.count * codes * channels])
+        dGathered = Tensor(shape: [taps.count * codes * channels])
+    }
+
+    var positions: Int { height * width }
+
+    /// U(−1/√fan_in, 1/√fan_in) over all K·7·7 inputs as PyTorch, masked taps zeroed.
+    func initialize(using rng: inout RandomGenerator) {
+        parameters.initialize(fanIn: codes * Self.kernel * Self.kernel, using: &rng)
+        let kept = Set(taps.map(\.index)), k2 = Self.kernel * Self.kernel
+        for i in 0..<parameters.weight.count where !kept.contains(i % k2) { parameters.weight.pointer[i] = 0 }
+    }
+
+    func reserve(batchSize: Int) {
+        if output.count < batchSize * channels * positions { output = Tensor(shape: [batchSize * channels * positions]) }
+    }
+
+    /// The image's code at (y, x) + the tap's offset, or nil outside the grid.
+    @inline(__always)
+    private func source(_ p: Int, _ tap: (dy: Int, dx: Int, index: Int)) -> Int? {
+        let y = p / width + tap.dy, x = p % width + tap.dx
+        return y >= 0 && y < height && x >= 0 && x < width ? y * width + x : nil
+    }
+
+    func forward(_ grid: UnsafePointer<Int32>, images: Int) -> Matrix {
+        reserve(batchSize: images)
+        self.grid = grid
+        rows = images
+        let C = channels, K = codes, k2 = Self.kernel * Self.kernel, w = parameters.weight.pointer, g = gathered.pointer
+        for (t, tap) in taps.enumerated() {
+            for c in 0..<K {
+                for o in 0..<C { g[(t * K + c) * C + o] = w[(o * K + c) * k2 + tap.index] }
+            }
+        }
+        let P = positions, y = output.matrix(rows: images, columns: C * P), bias = parameters.bias.pointer
+        parallelRows(images, workPerRow: P * taps.count * C) { range in
+            var sum = [Float](repeating: 0, count: C)
+            for b in range {
+                for p in 0..<P {
+                    for o in 0..<C { sum[o] = bias[o] }
+                    for (t, tap) in taps.enumerated() {
+                        guard let s = source(p, tap) else { continue }
+                        let column = g + (t * K + Int(grid[b * P + s])) * C
+                        for o in 0..<C { sum[o] += column[o] }
+                    }
+                    let out = y.row(b)
+                    for o in 0..<C { out[o * P + p] = sum[o] }
+                }
+            }
+        }
+        return y
+    }
+
+    /// Accumulates the weight and bias gradients from dL/dy (B, C·P); codes have no gradient.
+    func backward(_ dy: Matrix) {
+        guard let grid else { preconditionFailure("CodeConvolution.backward before forward") }
+        let C = channels, K = codes, P = positions, k2 = Self.kernel * Self.kernel
+        let dg = dGathered.pointer
+        dGathered.fill(0)
+        // Each tap's rows are its own: split the taps among the threads, images in order within each.
+        parallelRows(taps.count, workPerRow: rows * P * C) { range in
+            for t in range {
+                let tap = taps[t]
+                for b in 0..<rows {
+                    let d = dy.row(b)
+                    for p in 0..<P {
+                        guard let s = source(p, tap) else { continue }
+                        let column = dg + (t * K + Int(grid[b * P + s])) * C
+                        for o in 0..<C { column[o] += d[o * P + p] }
+                    }
+                }
+            }
+        }
+        let dw = parameters.dWeight.pointer
+        for (t, tap) in taps.enumerated() {
+            for c in 0..<K {
+                for o in 0..<C { dw[(o * K + c) * k2 + tap.index] += dg[(t * K + c) * C + o] }
+            }
+        }
+        parameters.accumulateChannelBiasGradient(dy, planeSize: P)
+    }
+}

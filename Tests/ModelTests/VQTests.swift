@@ -1,0 +1,185 @@
+import Foundation
+import VAEData
+import VAEEngine
+import VAEModels
+import XCTest
+
+/// The VQ-VAE's quantiser and its PixelCNN prior: gradients against finite
+/// differences, the masks' causality, and sampling's determinism.
+final class VQTests: XCTestCase {
+    func small(ema: Double? = nil, prior: CodePrior? = nil) -> ModelConfiguration {
+        ModelConfiguration(family: .vq, architecture: .conv, shape: ImageShape(height: 8, width: 8), hidden: [], latent: 3,
+                           convChannels: [4, 5], quantiser: Quantiser(codes: 6, dimensions: 3, emaDecay: ema), codePrior: prior)
+    }
+
+    /// The straight-through path: dL/dz_e is the decoder's dL/dz_q plus the
+    /// commitment's gradient, and the codebook's gradient is the codebook
+    /// loss's; both parts against finite differences of the quantiser's own d.
+    func testQuantiserStraightThrough() {
+        let store = ParameterStore(specs: VectorQuantiser.specs(codes: 5, dimensions: 3, movingAverage: false))
+        let quantiser = VectorQuantiser(store: store, positions: 4, commitment: 0.25, emaDecay: nil)
+        var rng = RandomGenerator(seed: 3)
+        for i in 0..<store.count { store.values.pointer[i] = rng.uniform(-1, 1) }
+        let ze = randomTensor([2, 12], seed: 4)
+        let z = ze.matrix(rows: 2, columns: 12)
+        _ = quantiser.quantise(z)
+        let d0 = (0..<2).map { Double(quantiser.perImage.pointer[$0]) }
+        let codes = Array(quantiser.lastCodes)
+        XCTAssertEqual(d0.count, 2)
+        let r = Projection(count: 24, seed: 5)
+        let dzq = r.gradient(rows: 2, columns: 12)
+        let dze = quantiser.backward(dzq.matrix(rows: 2, columns: 12), termWeights: nil)
+        // d(β·d)/dz_e by differences, plus the straight-through r.
+        let commitmentPart = (0..<24).map { dze.pointer[$0] - dzq.pointer[$0] }
+        let betaD: () -> Double = {
+            _ = quantiser.quantise(z)
+            return 0.25 * (0..<2).reduce(0.0) { $0 + Double(quantiser.perImage.pointer[$1]) }
+        }
+        checkGradient("quantiser dz_e − dz_q", values: ze.pointer, count: 24, analytic: commitmentPart,
+                      tolerance: Tolerance(h: 1e-3, rtol: 1e-2, atol: 1e-3), loss: betaD)
+        // The codebook's gradient is that of d itself (weight 1).
+        let analytic = Array(store.gradients.buffer)
+        let d: () -> Double = {
+            _ = quantiser.quantise(z)
+            return (0..<2).reduce(0.0) { $0 + Double(quantiser.perImage.pointer[$1]) }
+        }
+        checkGradient("codebook", values: store.values.pointer, count: 15, analytic: analytic,
+                      tolerance: Tolerance(h: 1e-3, rtol: 1e-2, atol: 1e-3), loss: d)
+        _ = quantiser.quantise(z)
+        XCTAssertEqual(Array(quantiser.lastCodes), codes, "small steps keep the codes")
+        // Each code is the nearest: no other is closer to its vector.
+        let book = store.values.pointer
+        for (r, code) in codes.enumerated() {
+            let (b, p) = (r / 4, r % 4)
+            func distance(_ j: Int) -> Float { (0..<3).reduce(0) { s, k in let v = z[b, k * 4 + p] - book[j * 3 + k]; return s + v * v } }
+            for j in 0..<5 { XCTAssertLessThanOrEqual(distance(Int(code)), distance(j)) }
+        }
+    }
+
+    /// The decoder and likelihood get exact gradients of the whole objective
+    /// (the codes do not move under small steps).
+    func testDecoderGradients() {
+        let model = VQVAE(configuration: small())
+        model.initialize(seed: 2)
+        checkObjectiveGradient(model, .elbo, beta: 1, batch: 2, tolerance: Tolerance(h: 1e-3, rtol: 2e-2, atol: 3e-3),
+                               maxChecks: 30, only: { $0.hasPrefix("dec.") })
+    }
+
+    /// The moving-average codebook follows the vectors assigned to it, and a
+    /// dead code restarts at a vector of the batch.
+    func testMovingAverageCodebook() {
+        let model = VQVAE(configuration: small(ema: 0.5))
+        model.initialize(seed: 1)
+        let x = randomTensor([4, 64], seed: 2, scale: 0.5)
+        for i in 0..<x.count { x.pointer[i] += 0.5 }
+        let before = Array(model.parameters.values("codebook.weight").buffer)
+        for _ in 0..<8 {
+            _ = model.forward(Batch(input: x.matrix(rows: 4, columns: 64)), noise: Matrix(x.pointer, rows: 4, columns: 0), draws: 1,
+                              estimate: .closedForm, training: true)
+            model.backward(drawWeights: nil, beta: 1)
+        }
+        let after = Array(model.parameters.values("codebook.weight").buffer)
+        XCTAssertNotEqual(before, after)
+        XCTAssertEqual(Array(model.parameters.gradients("codebook.weight").buffer), [Float](repeating: 0, count: 18),
+                       "no gradient reaches a moving-average codebook")
+        let counts = model.parameters.values("codebook.ema_count").buffer
+        XCTAssertTrue(counts.allSatisfy { $0 >= 0.5 }, "no code left dead: \(Array(counts))")
+    }
+
+    /// A small prior, and the store its layers view (which must outlive it).
+    func prior(codes: Int = 5, channels: Int = 4, blocks: Int = 2, side: Int = 4) -> (PixelCNN, ParameterStore) {
+        let shape = CodePrior(channels: channels, blocks: blocks)
+        let store = ParameterStore(specs: PixelCNN.specs(prefix: "prior", codes: codes, shape: shape))
+        let prior = PixelCNN(store: store, prefix: "prior", codes: codes, shape: shape, height: side, width: side)
+        var rng = RandomGenerator(seed: 7)
+        prior.initialize(using: &rng)
+        return (prior, store)
+    }
+
+    func randomGrid(_ count: Int, codes: Int, seed: UInt64) -> [Int32] {
+        var rng = RandomGenerator(seed: seed)
+        return (0..<count).map { _ in Int32(rng.integer(below: codes)) }
+    }
+
+    /// Every prior parameter's gradient of the summed cross-entropy.
+    func testPixelCNNGradients() {
+        let grid = randomGrid(2 * 16, codes: 5, seed: 3)
+        var nats = [Double](repeating: 0, count: 2)
+        let shape = CodePrior(channels: 4, blocks: 2)
+        let store = ParameterStore(specs: PixelCNN.specs(prefix: "prior", codes: 5, shape: shape))
+        let checked = PixelCNN(store: store, prefix: "prior", codes: 5, shape: shape, height: 4, width: 4)
+        var rng = RandomGenerator(seed: 7)
+        checked.initialize(using: &rng)
+        let lossOfChecked: () -> Double = {
+            grid.withUnsafeBufferPointer { g in
+                let logits = checked.forward(g.baseAddress!, images: 2)
+                nats.withUnsafeMutableBufferPointer { checked.crossEntropy(logits, codes: g.baseAddress!, perImage: $0.baseAddress!) }
+            }
+            return nats.reduce(0, +)
+        }
+        grid.withUnsafeBufferPointer { g in
+            let logits = checked.forward(g.baseAddress!, images: 2)
+            nats.withUnsafeMutableBufferPointer { checked.crossEntropy(logits, codes: g.baseAddress!, perImage: $0.baseAddress!, gradientScale: 1) }
+        }
+        checked.backward()
+        for slot in store.slots {
+            let analytic = Array(UnsafeBufferPointer(start: store.gradients.pointer + slot.offset, count: slot.spec.count))
+            checkGradient("PixelCNN \(slot.spec.name)", values: store.values.pointer + slot.offset, count: slot.spec.count,
+                          analytic: analytic, tolerance: Tolerance(h: 1e-3, rtol: 2e-2, atol: 2e-3), maxChecks: 40, loss: lossOfChecked)
+        }
+    }
+
+    /// Changing the code at position p leaves the logits of positions ≤ p
+    /// bit-identical, and reaches some later position (all but the last).
+    /// (Not necessarily the next: a masked PixelCNN has a blind spot, and the
+    /// first position of a row cannot see the end of the row above.)
+    func testMasksAreCausal() {
+        let (pixelCNN, store) = prior(side: 5)
+        defer { withExtendedLifetime(store) {} }
+        let P = 25
+        let grid = randomGrid(P, codes: 5, seed: 11)
+        func logits(_ g: [Int32]) -> [Float] {
+            g.withUnsafeBufferPointer { Array(pixelCNN.forward($0.baseAddress!, images: 1).buffer) }
+        }
+        let base = logits(grid)
+        for p in 0..<P {
+            var changed = grid
+            changed[p] = (changed[p] + 1) % 5
+            let after = logits(changed)
+            for q in 0...p {
+                for k in 0..<5 { XCTAssertEqual(after[k * P + q].bitPattern, base[k * P + q].bitPattern, "position \(q) saw the code at \(p)") }
+            }
+            if p + 1 < P {
+                XCTAssertTrue(((p + 1)..<P).contains { q in (0..<5).contains { after[$0 * P + q] != base[$0 * P + q] } },
+                              "no position sees the code at \(p)")
+            }
+        }
+    }
+
+    func testSamplingIsDeterministic() {
+        let (pixelCNN, store) = prior()
+        defer { withExtendedLifetime(store) {} }
+        var a = RandomGenerator(seed: 9), b = RandomGenerator(seed: 9), c = RandomGenerator(seed: 10)
+        let first = pixelCNN.sample(count: 6, temperature: 1, rng: &a)
+        XCTAssertEqual(first, pixelCNN.sample(count: 6, temperature: 1, rng: &b))
+        XCTAssertNotEqual(first, pixelCNN.sample(count: 6, temperature: 1, rng: &c))
+        XCTAssertTrue(first.allSatisfy { (0..<5).contains($0) })
+    }
+
+    func testNamesFollowTheTorchReference() {
+        let c = ModelConfiguration(family: .vq, architecture: .conv, hidden: [], latent: 16,
+                                   quantiser: Quantiser(codes: 128, dimensions: 16), codePrior: CodePrior())
+        XCTAssertEqual(VQVAE.parameterSpecs(c).map { "\($0.name) \($0.shape)" }, [
+            "enc.0.weight [32, 1, 3, 3]", "enc.0.bias [32]", "enc.2.weight [64, 32, 3, 3]", "enc.2.bias [64]",
+            "enc.4.weight [16, 64, 1, 1]", "enc.4.bias [16]", "codebook.weight [128, 16]",
+            "dec.0.weight [16, 64, 3, 3]", "dec.0.bias [64]", "dec.2.weight [64, 32, 3, 3]", "dec.2.bias [32]",
+            "dec.4.weight [1, 32, 3, 3]", "dec.4.bias [1]",
+            "prior.inp.weight [128, 128, 7, 7]", "prior.inp.bias [128]",
+            "prior.blocks.0.weight [128, 128, 3, 3]", "prior.blocks.0.bias [128]",
+            "prior.blocks.1.weight [128, 128, 3, 3]", "prior.blocks.1.bias [128]",
+            "prior.blocks.2.weight [128, 128, 3, 3]", "prior.blocks.2.bias [128]",
+            "prior.blocks.3.weight [128, 128, 3, 3]", "prior.blocks.3.bias [128]",
+            "prior.out.1.weight [128, 128, 1, 1]", "prior.out.1.bias [128]", "prior.out.3.weight [128, 128, 1, 1]", "prior.out.3.bias [128]",
+        ])
+    }
+}
