@@ -5,7 +5,11 @@ import VAEModels
 /// New images from the prior: z ~ p(z | y), decoded to the likelihood's
 /// means σ(logits), as 8-bit pictures. A conditional model draws image i
 /// as `labels[i]` (p(x|z, y)); an unconditional one takes no labels.
-public func sampleImages(model: any VariationalModel, count: Int, labels: [Int]? = nil, seed: UInt64) -> [Picture] {
+/// With a temperature T ≠ 1: a VQ-VAE's prior draws from softmax(logits / T),
+/// an N(0, I) prior gives z ~ N(0, T²I) (as Kingma & Dhariwal 2018 sample Glow).
+public func sampleImages(model: any VariationalModel, count: Int, labels: [Int]? = nil, seed: UInt64, temperature: Float = 1) -> [Picture] {
+    precondition(model.priorProblem == nil, model.priorProblem ?? "")
+    precondition(temperature == 1 || model.hasStandardNormalPrior || model is VQVAE, "temperature without an N(0, I) or code prior")
     precondition(labels == nil || labels?.count == count)
     precondition((labels != nil) == model.configuration.isConditional, "labels go with a conditional model")
     let k = model.latentSize
@@ -13,7 +17,11 @@ public func sampleImages(model: any VariationalModel, count: Int, labels: [Int]?
     let z = Tensor(shape: [count, k])
     let labelBuffer = ConditionBuffer(classes: model.configuration.classes, batchSize: count)
     var rng = RandomGenerator(seed: seed, stream: .sampling)
+    (model as? VQVAE)?.temperature = temperature
     model.drawPrior(into: z.matrix(rows: count, columns: k), condition: labelBuffer.rows(conditions.map { $0[...] }), rng: &rng)
+    if temperature != 1 && model.hasStandardNormalPrior {
+        for i in 0..<z.count { z.pointer[i] *= temperature }
+    }
     let latents = (0..<count).map { Array(UnsafeBufferPointer(start: z.pointer + $0 * k, count: k)) }
     return model.decodedPictures(latents, conditions: conditions)
 }

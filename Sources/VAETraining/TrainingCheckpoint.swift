@@ -13,8 +13,8 @@ import VAEModels
 /// epoch's test figures per image: test_nelbo (the bound), test_<term>, test_count.
 public enum TrainingCheckpoint {
     public static func save(model: any VariationalModel, optimizer: Adam, settings: TrainingSettings,
-                            position: TrainingPosition, test: LossTerms, to path: String) throws {
-        var metadata = settings.metadata
+                            position: TrainingPosition, test: LossTerms, extra: [String: String] = [:], to path: String) throws {
+        var metadata = settings.metadata.merging(extra) { run, _ in run }
         metadata["epoch"] = String(position.epoch)
         metadata["batch"] = String(position.batch)
         for (term, sum) in zip(position.partial.terms, position.partial.sums) { metadata["epoch_train_\(term.name)"] = String(sum) }
@@ -34,6 +34,8 @@ public enum TrainingCheckpoint {
         public let test: LossTerms
         /// Present when the file holds the optimiser's state.
         public let optimizer: Adam?
+        /// Every metadata key (a VQ-VAE's prior training keeps its own there).
+        public let metadata: [String: String]
     }
 
     /// A run saved at `path`; Adam's learning rate and ε are the ones given or the run's.
@@ -65,7 +67,8 @@ public enum TrainingCheckpoint {
                 adam.step = try m.integer("adam_step", in: 0...Int(Int32.max))
                 optimizer = adam
             }
-            return Loaded(model: loaded.model, settings: settings, position: position, test: test, optimizer: optimizer)
+            return Loaded(model: loaded.model, settings: settings, position: position, test: test, optimizer: optimizer,
+                          metadata: loaded.metadata)
         } catch let error as MetadataError {
             throw FileError(path, error.problem)
         }

@@ -1,12 +1,13 @@
 import ArgumentParser
 import VAEData
 import VAEInference
+import VAEModels
 import VAEPlots
 
 struct Sample: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Draw new images from a trained model into a grid.",
-        discussion: "Decodes n draws z ~ N(0, I); each pixel is the decoder's mean, in grey or colour as the model draws. With --manifold (a model with a 2-D latent space), decodes instead a grid of z at evenly spaced quantiles of N(0, 1), --nrow a side (default 20). A conditional model draws the class given with --class (a name or a number; --digit d for MNIST); without it, one row per class (⌈n / classes⌉ images per row, default 10), the same z down each column, so a column shows one style across every class.")
+        discussion: "Decodes n draws z ~ N(0, I) (a VQ-VAE: grids of codes drawn by its PixelCNN prior, position by position); each pixel is the decoder's mean, in grey or colour as the model draws. With --manifold (a model with a 2-D latent space), decodes instead a grid of z at evenly spaced quantiles of N(0, 1), --nrow a side (default 20). A conditional model draws the class given with --class (a name or a number; --digit d for MNIST); without it, one row per class (⌈n / classes⌉ images per row, default 10), the same z down each column, so a column shows one style across every class.")
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var seedOptions: SeedOptions
@@ -24,6 +25,10 @@ struct Sample: ParsableCommand {
     @Option(help: ArgumentHelp("Images per grid row (default: near-square, ⌈√n⌉).", valueName: "k"))
     var nrow: Int?
 
+    @Option(help: ArgumentHelp("Sampling temperature: a VQ-VAE's prior draws each code from softmax(logits / T); a model with an N(0, I) prior draws z ~ N(0, T²I) (default: 1; below 1, fewer odd samples and less variety).",
+                               valueName: "T"))
+    var temperature: Float?
+
     @Flag(help: "Draw the latent manifold of a 2-D model instead of random samples.")
     var manifold = false
 
@@ -34,6 +39,10 @@ struct Sample: ParsableCommand {
         if let n, !(1...10_000).contains(n) { throw ValidationError("-n must be in 1...10000, got \(n)") }
         if let digit, digit < 0 { throw ValidationError("--digit must be a class number (0-9 for MNIST), got \(digit)") }
         if digit != nil && className != nil { throw ValidationError("use --class or --digit, not both") }
+        if let temperature, !(temperature.isFinite && temperature > 0 && temperature <= 100) {
+            throw ValidationError("--temperature must be in (0, 100], got \(temperature)")
+        }
+        if manifold && temperature != nil { throw ValidationError("--temperature goes with random samples, not --manifold") }
         if let nrow, !(1...(manifold ? 100 : 10_000)).contains(nrow) {
             throw ValidationError("--nrow must be in 1...\(manifold ? 100 : 10_000), got \(nrow)")
         }
@@ -63,7 +72,8 @@ struct Sample: ParsableCommand {
         let chosen = try chosenClass(loaded)
         if manifold {
             guard model.hasStandardNormalPrior else {
-                throw CLIError("--manifold: \(modelOptions.model)'s prior is not N(0, I) over z, so its quantiles mean nothing")
+                throw CLIError("--manifold: \(modelOptions.model)'s prior is not N(0, I) over z, so its quantiles mean nothing"
+                               + (model is VQVAE ? " (a VQ-VAE's latents are discrete codes)" : ""))
             }
             guard model.latentSize == 2 else {
                 throw CLIError("--manifold needs a model with a 2-D latent space; \(modelOptions.model) has \(model.latentSize) (train one with --latent 2)")
@@ -79,11 +89,17 @@ struct Sample: ParsableCommand {
             print("wrote the \(side)x\(side) latent manifold to \(output) (\(grid.width)x\(grid.height))")
             return
         }
+        if let problem = model.priorProblem { throw CLIError("\(modelOptions.model): \(problem)") }
+        let temperature = self.temperature ?? 1
+        if temperature != 1 && !model.hasStandardNormalPrior && !(model is VQVAE) {
+            throw CLIError("--temperature: \(modelOptions.model) draws z ancestrally through its layers; temperature goes with an N(0, I) prior or a VQ-VAE's")
+        }
         if model.configuration.isConditional && chosen == nil {
             // One row per class; column j uses the same z in every row.
             let perClass = n.map { max(1, ($0 + classes - 1) / classes) } ?? 10
             let rows = (0..<classes).map { c in
-                sampleImages(model: model, count: perClass, labels: Array(repeating: c, count: perClass), seed: seedOptions.seed)
+                sampleImages(model: model, count: perClass, labels: Array(repeating: c, count: perClass), seed: seedOptions.seed,
+                             temperature: temperature)
             }
             let grid = makeGrid(tiles: rows.flatMap { $0 }, columns: perClass)
             try grid.write(path: output)
@@ -92,7 +108,7 @@ struct Sample: ParsableCommand {
         }
         let count = n ?? 16
         let images = sampleImages(model: model, count: count, labels: chosen.map { Array(repeating: $0, count: count) },
-                                  seed: seedOptions.seed)
+                                  seed: seedOptions.seed, temperature: temperature)
         let grid = makeGrid(tiles: images, columns: nrow ?? nearSquareColumns(count))
         try grid.write(path: output)
         print("wrote \(count) samples\(chosen.map { " of class \(loaded.trainingData.className($0))" } ?? "") to \(output) (\(grid.width)x\(grid.height))")

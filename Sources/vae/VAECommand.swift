@@ -24,7 +24,7 @@ struct VAECommand: ParsableCommand {
             Inputs are PNG or PGM files (prepared for the model) or test:N, train:N, test:A-B.
             """,
         version: "vae 0.1.0",
-        subcommands: [Train.self, Sample.self, Interpolate.self, Encode.self, Reconstruct.self,
+        subcommands: [Train.self, TrainPrior.self, Sample.self, Interpolate.self, Encode.self, Reconstruct.self,
                       Arithmetic.self, Traverse.self, Augment.self, Score.self, Anomaly.self, Eval.self, Bench.self, Export.self]
     )
 

@@ -34,11 +34,18 @@ public final class Conv2d: Layer {
     /// Whether the weight gradient goes through `NarrowProducts`.
     public var hasNarrowWeightGradient: Bool { geometry.patchSize <= NarrowProducts.maximumTaps }
 
-    public init(name: String, store: ParameterStore, geometry: ConvolutionGeometry) {
+    public convenience init(name: String, store: ParameterStore, geometry: ConvolutionGeometry) {
+        let outChannels = store.slot("\(name).weight").spec.shape[0]
+        self.init(parameters: WeightAndBias(name: name, store: store, rows: outChannels), geometry: geometry)
+    }
+
+    /// Over a weight (Cout, patchSize) and bias held elsewhere (a masked
+    /// convolution's packed copy of the taps it keeps).
+    public init(parameters: WeightAndBias, geometry: ConvolutionGeometry) {
         self.geometry = geometry
-        outChannels = store.slot("\(name).weight").spec.shape[0]
-        parameters = WeightAndBias(name: name, store: store, rows: outChannels)
-        precondition(parameters.weight.columns == geometry.patchSize, "\(name).weight does not fit the geometry")
+        outChannels = parameters.weight.rows
+        self.parameters = parameters
+        precondition(parameters.weight.columns == geometry.patchSize, "the weight does not fit the geometry")
         direct = DirectConvolution.applies(geometry, outChannels: outChannels) ? DirectConvolution(geometry: geometry, outChannels: outChannels) : nil
     }
 

@@ -19,9 +19,16 @@ public struct ConvolutionGeometry: Equatable {
     /// outWidth long: per-line bookkeeping was most of their time).
     let sourceIndex: [Int32]
     let sourceMask: [UInt32]
+    /// The kernel offsets ky·k + kx a patch holds, in order: all of them, or
+    /// those a mask keeps (a PixelCNN's masked kernels: the others are zero,
+    /// so their rows of the columns matrix would only add zeros).
+    public let offsets: [Int]
 
-    public init(channels: Int, height: Int, width: Int, kernel: Int, stride: Int, padding: Int) {
+    public init(channels: Int, height: Int, width: Int, kernel: Int, stride: Int, padding: Int, keptOffsets: [Int]? = nil) {
         precondition(channels > 0 && kernel > 0 && stride > 0 && padding >= 0)
+        let offsets = keptOffsets ?? Array(0..<(kernel * kernel))
+        precondition(!offsets.isEmpty && offsets.allSatisfy { (0..<(kernel * kernel)).contains($0) })
+        self.offsets = offsets
         self.channels = channels
         self.height = height
         self.width = width
@@ -32,8 +39,9 @@ public struct ConvolutionGeometry: Equatable {
         outWidth = (width + 2 * padding - kernel) / stride + 1
         precondition(outHeight > 0 && outWidth > 0, "kernel larger than the padded image")
         var index: [Int32] = [], mask: [UInt32] = []
-        for ky in 0..<kernel {
-            for kx in 0..<kernel {
+        for offset in offsets {
+            let (ky, kx) = (offset / kernel, offset % kernel)
+            do {
                 for oy in 0..<outHeight {
                     for ox in 0..<outWidth {
                         let y = oy * stride - padding + ky, x = ox * stride - padding + kx
@@ -48,7 +56,7 @@ public struct ConvolutionGeometry: Equatable {
         sourceMask = mask
     }
 
-    public var patchSize: Int { channels * kernel * kernel }
+    public var patchSize: Int { channels * offsets.count }
     public var outputPixels: Int { outHeight * outWidth }
     public var inputSize: Int { channels * height * width }
 
@@ -96,7 +104,7 @@ public struct ConvolutionGeometry: Equatable {
     private func forEachPatchRow(_ images: Matrix, _ batch: Range<Int>, columns: UnsafeMutablePointer<Float>, rowStride: Int,
                                  _ body: (_ plane: UnsafeMutablePointer<Float>, _ line: UnsafeMutablePointer<Float>,
                                           _ index: UnsafePointer<Int32>, _ mask: UnsafePointer<UInt32>) -> Void) {
-        let P = outputPixels, offsets = kernel * kernel, planeSize = height * width
+        let P = outputPixels, offsets = self.offsets.count, planeSize = height * width
         sourceIndex.withUnsafeBufferPointer { index in
             sourceMask.withUnsafeBufferPointer { mask in
                 for c in 0..<channels {

@@ -18,16 +18,23 @@ public final class Adam {
     public let m: Tensor
     public let v: Tensor
     private let parameters: ParameterStore
+    /// The parameters it updates: all, or a part trained on its own (a VQ-VAE's prior).
+    public let range: Range<Int>
 
-    public init(parameters: ParameterStore, learningRate: Float = 1e-3,
-                beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8) {
+    /// `range` limits the updates to part of the store; `moments` shares
+    /// blocks of m and v (laid out like the whole store) with another Adam
+    /// that updates another part, so one checkpoint holds both.
+    public init(parameters: ParameterStore, range: Range<Int>? = nil, moments: (m: Tensor, v: Tensor)? = nil,
+                learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8) {
+        precondition(moments.map { $0.m.count == parameters.count && $0.v.count == parameters.count } ?? true)
         self.parameters = parameters
+        self.range = range ?? 0..<parameters.count
         self.learningRate = learningRate
         self.beta1 = beta1
         self.beta2 = beta2
         self.epsilon = epsilon
-        m = Tensor(shape: [parameters.count])
-        v = Tensor(shape: [parameters.count])
+        m = moments?.m ?? Tensor(shape: [parameters.count])
+        v = moments?.v ?? Tensor(shape: [parameters.count])
     }
 
     /// One update from the gradients in the store, which it leaves zero: the
@@ -42,11 +49,13 @@ public final class Adam {
         let rootCorrection2 = Float(biasCorrection2.squareRoot())
         let theta = parameters.values.pointer, g = parameters.gradients.pointer
         let mp = m.pointer, vp = v.pointer
-        let (b1, b2, eps) = (beta1, beta2, epsilon)
+        let (b1, b2, eps) = (beta1, beta2, epsilon), limits = self.range
         // Eight lanes at a time (explicit SIMD: the compiler cannot prove the
         // four buffers do not alias, so it leaves the scalar loop scalar), in
         // blocks shared among the BLAS threads.
-        parameters.forEachBlockRange { range in
+        parameters.forEachBlockRange { block in
+            let range = block.clamped(to: limits)
+            guard !range.isEmpty else { return }
             var i = range.lowerBound
             while i + FloatLanes.scalarCount <= range.upperBound {
                 let gi = FloatLanes(loading: g + i)

@@ -30,7 +30,7 @@ public final class PixelCNN {
     public let width: Int
     public let channels: Int
     let input: CodeConvolution
-    let blocks: [Conv2d]
+    let blocks: [MaskedConvolution]
     let blockActivations: [ReLU]
     let hidden: Conv2d
     let output: Conv2d
@@ -59,9 +59,10 @@ public final class PixelCNN {
         self.width = width
         channels = shape.channels
         input = CodeConvolution(name: "\(prefix).inp", store: store, codes: codes, channels: shape.channels, height: height, width: width)
-        let same3 = ConvolutionGeometry(channels: shape.channels, height: height, width: width, kernel: 3, stride: 1, padding: 1)
         let same1 = ConvolutionGeometry(channels: shape.channels, height: height, width: width, kernel: 1, stride: 1, padding: 0)
-        blocks = (0..<shape.blocks).map { Conv2d(name: "\(prefix).blocks.\($0)", store: store, geometry: same3) }
+        blocks = (0..<shape.blocks).map {
+            MaskedConvolution(name: "\(prefix).blocks.\($0)", store: store, channels: shape.channels, height: height, width: width)
+        }
         blockActivations = blocks.map { _ in ReLU() }
         hidden = Conv2d(name: "\(prefix).out.1", store: store, geometry: same1)
         output = Conv2d(name: "\(prefix).out.3", store: store, geometry: same1)
@@ -73,7 +74,6 @@ public final class PixelCNN {
         for block in blocks { block.initialize(using: &rng) }
         hidden.initialize(using: &rng)
         output.initialize(using: &rng)
-        for block in blocks { MaskB.apply(to: block.weight) }
     }
 
     public func reserve(batchSize: Int) {
@@ -94,7 +94,6 @@ public final class PixelCNN {
     public func forward(_ grid: UnsafePointer<Int32>, images: Int) -> Matrix {
         if states.isEmpty || rows < images { reserve(batchSize: images) }
         lastImages = images
-        for block in blocks { MaskB.apply(to: block.weight) }
         let size = channels * positions
         var h = states[0].matrix(rows: images, columns: size)
         h.copy(from: input.forward(grid, images: images))
@@ -155,7 +154,6 @@ public final class PixelCNN {
         for (i, block) in blocks.enumerated().reversed() {
             let dr = blockActivations[i].backward(block.backward(g))
             add(g, dr, into: g)
-            MaskB.apply(to: block.parameters.dWeight)
         }
         input.backward(g)
     }
@@ -197,17 +195,60 @@ public final class PixelCNN {
     }
 }
 
-/// The 3x3 type-B mask: of each kernel's taps (row-major), the centre row's
-/// right one and the whole bottom row see later positions and are zero.
-enum MaskB {
-    static let maskedTaps = [5, 6, 7, 8]
+/// A 3x3 type-B masked convolution, same size out, C → C channels. Of each
+/// kernel's nine taps the centre row's right one and the bottom row see
+/// later positions; they are held at zero, and the product skips them: the
+/// columns matrix holds only the five kept taps (5/9 of the work). The
+/// stored weight keeps PyTorch's (C, C, 3, 3) layout; a packed (C, C·5) copy
+/// is made before each forward and its gradient added back after backward.
+final class MaskedConvolution: Layer {
+    /// Taps ky·3 + kx that see only earlier positions or the position itself.
+    static let keptTaps = [0, 1, 2, 3, 4]
+    let stored: WeightAndBias
+    private let packed: Tensor
+    private let dPacked: Tensor
+    let convolution: Conv2d
 
-    /// Zeroes the masked taps of a (Cout, Cin·9) weight or its gradient.
-    static func apply(to weight: Matrix) {
-        let kernels = weight.count / 9, p = weight.pointer
-        for k in 0..<kernels {
-            for t in maskedTaps { p[k * 9 + t] = 0 }
+    init(name: String, store: ParameterStore, channels: Int, height: Int, width: Int) {
+        stored = WeightAndBias(name: name, store: store, rows: channels)
+        let kept = Self.keptTaps.count
+        packed = Tensor(shape: [channels * channels * kept])
+        dPacked = Tensor(shape: [channels * channels * kept])
+        let geometry = ConvolutionGeometry(channels: channels, height: height, width: width, kernel: 3, stride: 1, padding: 1,
+                                           keptOffsets: Self.keptTaps)
+        convolution = Conv2d(parameters: WeightAndBias(weight: packed.matrix(rows: channels, columns: channels * kept), bias: stored.bias,
+                                                       dWeight: dPacked.matrix(rows: channels, columns: channels * kept), dBias: stored.dBias),
+                             geometry: geometry)
+    }
+
+    var weight: Matrix { stored.weight }
+
+    /// PyTorch's default over all nine taps (fan-in C·9, as the reference), then the masked ones zeroed.
+    func initialize(using rng: inout RandomGenerator) {
+        stored.initialize(fanIn: stored.weight.columns, using: &rng)
+        let w = stored.weight.pointer, kept = Set(Self.keptTaps)
+        for i in 0..<stored.weight.count where !kept.contains(i % 9) { w[i] = 0 }
+    }
+
+    func reserve(batchSize: Int) { convolution.reserve(batchSize: batchSize) }
+
+    func forward(_ x: Matrix) -> Matrix {
+        let w = stored.weight.pointer, p = packed.pointer, kept = Self.keptTaps
+        for kernel in 0..<(stored.weight.count / 9) {
+            for (j, tap) in kept.enumerated() { p[kernel * kept.count + j] = w[kernel * 9 + tap] }
         }
+        return convolution.forward(x)
+    }
+
+    @discardableResult
+    func backward(_ dy: Matrix, inputGradient: Bool = true) -> Matrix {
+        dPacked.fill(0)
+        let dx = convolution.backward(dy, inputGradient: inputGradient)
+        let dw = stored.dWeight.pointer, dp = dPacked.pointer, kept = Self.keptTaps
+        for kernel in 0..<(stored.dWeight.count / 9) {
+            for (j, tap) in kept.enumerated() { dw[kernel * 9 + tap] += dp[kernel * kept.count + j] }
+        }
+        return dx
     }
 }
 

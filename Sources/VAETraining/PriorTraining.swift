@@ -1,0 +1,265 @@
+import Foundation
+import VAEData
+import VAEEngine
+import VAEInference
+import VAEModels
+
+/// What `vae train-prior` is asked: nil where a flag was not given.
+public struct PriorTrainingRequest {
+    public var modelPath = "model.safetensors"
+    public var dataDirectory = "Data/mnist"
+    /// Prior epochs in all (a resumed prior trains until it has this many).
+    public var epochs = 10
+    public var batchSize: Int?
+    public var learningRate: Float?
+    /// A new prior's shape (default 128 channels, 4 blocks).
+    public var channels: Int?
+    public var blocks: Int?
+    /// Start a new prior even if the checkpoint has one.
+    public var restart = false
+    public var jsonPath: String?
+    public var loading = ImageLoading()
+    public var trainImages: Int?
+    public var testImages: Int?
+
+    public init() {}
+}
+
+/// The figures of one prior epoch, in nats per code.
+public struct PriorEpochReport {
+    public let epoch: Int
+    public let trainCrossEntropy: Double
+    public let testCrossEntropy: Double
+    public let trainSeconds: Double
+    public let samplesPerSecond: Double
+}
+
+/// Fits a VQ-VAE's PixelCNN prior to the codes of its training images
+/// (van den Oord et al. 2017, §3.2: the autoencoder frozen, the prior
+/// trained after it), with Adam on the mean cross-entropy per code, and
+/// stores it in the same checkpoint.
+///
+/// The checkpoint keeps the autoencoder's run as it was (settings, position,
+/// Adam's moments for its parameters) and adds the prior's: its parameters
+/// (`prior.*`), Adam's moments for them in the same blocks, and metadata
+/// prior_epoch, prior_batch (done in the next epoch), prior_train_nats and
+/// prior_train_codes (those batches' sums), prior_adam_step, prior_lr,
+/// prior_batch_size and prior_test_ce (nats per code after the last epoch).
+/// A stopped run resumes at the next batch, bit-exactly.
+public final class PriorTrainingRun {
+    public let request: PriorTrainingRequest
+    public let model: VQVAE
+    public let batchSize: Int
+    public let learningRate: Float
+    /// Prior epochs done, and batches done in the next one with their sums.
+    public private(set) var epoch: Int
+    public private(set) var batch: Int
+    private var partialNats: Double
+    private var partialCodes: Int
+    public private(set) var testCrossEntropy: Double?
+    private let run: TrainingCheckpoint.Loaded
+    private let autoencoderOptimizer: Adam
+    private let optimizer: Adam
+    private let trainCodes: [Int32]
+    private let testCodes: [Int32]
+    private let seed: UInt64
+    public let dataDescription: String
+
+    public var trainCount: Int { trainCodes.count / model.positions }
+    public var batchesPerEpoch: Int { (trainCount + batchSize - 1) / batchSize }
+
+    public init(_ request: PriorTrainingRequest, loadingProgress: ((Int, Int) -> Void)? = nil) throws {
+        self.request = request
+        let path = request.modelPath
+        let loaded = try TrainingCheckpoint.load(path: path)
+        guard let vq = loaded.model as? VQVAE else {
+            throw RequestError("\(path): a \(loaded.model.configuration.summary) model has no codes; train-prior goes with a VQ-VAE (vae train --vq K)")
+        }
+        let m = MetadataReader(loaded.metadata)
+        let resuming = vq.prior != nil && !request.restart
+        var configuration = vq.configuration
+        do {
+            if resuming {
+                let saved = configuration.codePrior!
+                if let c = request.channels, c != saved.channels { throw RequestError("--channels \(c) differs from the checkpoint's prior's \(saved.channels); --restart trains a new one") }
+                if let b = request.blocks, b != saved.blocks { throw RequestError("--blocks \(b) differs from the checkpoint's prior's \(saved.blocks); --restart trains a new one") }
+                epoch = try m.integer("prior_epoch", in: 0...Int(Int32.max), default: 0)
+                batch = try m.integer("prior_batch", in: 0...Int(Int32.max), default: 0)
+                partialNats = try m.real("prior_train_nats", default: 0)
+                partialCodes = try m.integer("prior_train_codes", in: 0...Int(Int32.max), default: 0)
+                batchSize = try request.batchSize ?? m.integer("prior_batch_size", in: 1...65_536, default: 128)
+                learningRate = try request.learningRate ?? Float(m.real("prior_lr", default: 1e-3))
+                testCrossEntropy = m.has("prior_test_ce") ? try m.real("prior_test_ce") : nil
+                if batch > 0, batchSize != (try m.integer("prior_batch_size", in: 1...65_536, default: 128)) {
+                    throw RequestError("\(path): the prior stopped at batch \(batch) of an epoch; resume it with its --batch-size")
+                }
+                guard epoch < request.epochs else {
+                    throw RequestError("\(path): its prior is already trained for \(epoch) epochs; ask for more with --epochs, or --restart")
+                }
+            } else {
+                configuration.codePrior = CodePrior(channels: request.channels ?? 128, blocks: request.blocks ?? 4)
+                if let problem = configuration.problem { throw RequestError(problem) }
+                (epoch, batch, partialNats, partialCodes) = (0, 0, 0, 0)
+                batchSize = request.batchSize ?? 128
+                learningRate = request.learningRate ?? 1e-3
+                testCrossEntropy = nil
+            }
+        } catch let error as MetadataError {
+            throw FileError(path, error.problem)
+        }
+        // The model with its prior: the autoencoder's values and moments copied (they come first in the store).
+        let model = resuming ? vq : VQVAE(configuration: configuration)
+        let moments = (m: Tensor(shape: [model.parameters.count]), v: Tensor(shape: [model.parameters.count]))
+        let kept = resuming ? model.parameters.count : vq.priorParameterRange.lowerBound
+        if !resuming {
+            model.parameters.values.pointer.update(from: vq.parameters.values.pointer, count: kept)
+            model.initializePrior(seed: loaded.settings.seed)
+        }
+        if let saved = loaded.optimizer {
+            moments.m.pointer.update(from: saved.m.pointer, count: kept)
+            moments.v.pointer.update(from: saved.v.pointer, count: kept)
+        }
+        let priorRange = model.priorParameterRange
+        autoencoderOptimizer = Adam(parameters: model.parameters, range: 0..<priorRange.lowerBound, moments: moments,
+                                    learningRate: loaded.settings.learningRate, epsilon: loaded.settings.adamEpsilon)
+        autoencoderOptimizer.step = loaded.optimizer?.step ?? 0
+        optimizer = Adam(parameters: model.parameters, range: priorRange, moments: moments, learningRate: learningRate)
+        optimizer.step = resuming ? try m.integer("prior_adam_step", in: 0...Int(Int32.max), default: 0) : 0
+        self.model = model
+        run = loaded
+        seed = loaded.settings.seed
+
+        // The images the autoencoder was trained on, read the same way.
+        let settings = loaded.settings, shape = model.configuration.shape
+        let data = try DataSplits.load(directory: request.dataDirectory, options: settings.data.loading(base: request.loading, shape: shape),
+                                       progress: loadingProgress)
+        try model.checkInput(data.train, source: "\(request.dataDirectory) (training split)")
+        var (train, test) = (data.train, data.test)
+        if let n = request.trainImages, n < train.count { train = train.subset(0..<n) }
+        train = settings.data.split(train).fit
+        test = settings.data.keep(test)
+        if let n = request.testImages, n < test.count { test = test.subset(0..<n) }
+        if settings.data.binarized {
+            train = binarized(train, seed: seed)
+            test = binarized(test, seed: seed)
+        }
+        guard train.count > 0, test.count > 0 else { throw RequestError("\(request.dataDirectory): no images to fit the prior to") }
+        trainCodes = codes(of: model, images: train)
+        testCodes = codes(of: model, images: test)
+        if batch > 0 && batch >= (train.count + batchSize - 1) / batchSize {
+            throw RequestError("\(path): the prior stopped at batch \(batch) of an epoch; resume it with the same data")
+        }
+        dataDescription = data.description
+        model.prior!.reserve(batchSize: min(batchSize, train.count))
+    }
+
+    public var summary: String {
+        let shape = model.configuration.codePrior!, p = model.positions
+        let resumeNote = batch > 0 ? ", resuming at epoch \(epoch + 1), batch \(batch + 1)" : epoch > 0 ? ", resuming after epoch \(epoch)" : ""
+        return "training a PixelCNN prior (\(shape.channels) channels, \(shape.blocks) blocks, \(optimizer.range.count) parameters, lr \(learningRate), batch \(batchSize)) "
+            + "over the \(model.grid.height)x\(model.grid.width) codes (\(p) per image, \(model.quantiser.codes) values) of \(trainCount) images from \(dataDescription)"
+            + resumeNote
+    }
+
+    /// Trains until `request.epochs` prior epochs, saving after each, or
+    /// until `shouldStop` (asked after every step) says stop.
+    public func run(progress: ((BatchProgress) -> Void)? = nil, epochFinished: (PriorEpochReport) -> Void = { _ in },
+                    shouldStop: () -> Bool = { false }) throws -> TrainingOutcome {
+        var log: [[String: Any]] = []
+        while epoch < request.epochs {
+            let finished = try trainEpoch(progress: progress, shouldStop: shouldStop)
+            try save()
+            if let report = finished {
+                epochFinished(report)
+                log.append(["epoch": report.epoch, "train_ce_per_code": report.trainCrossEntropy, "test_ce_per_code": report.testCrossEntropy,
+                            "train_seconds": report.trainSeconds, "samples_per_s": report.samplesPerSecond])
+                try writeLog(log)
+            } else {
+                return .interrupted(TrainingPosition(epoch: epoch, batch: batch, partial: LossTerms([])))
+            }
+            if epoch < request.epochs && shouldStop() {
+                return .interrupted(TrainingPosition(epoch: epoch, batch: batch, partial: LossTerms([])))
+            }
+        }
+        let peak = peakResidentMemoryMiB()
+        try writeLog(log, peak: peak)
+        return .finished(peakResidentMiB: peak)
+    }
+
+    /// The rest of the current epoch; nil when stopped part way.
+    private func trainEpoch(progress: ((BatchProgress) -> Void)?, shouldStop: () -> Bool) throws -> PriorEpochReport? {
+        let prior = model.prior!, P = model.positions, n = trainCount, current = epoch + 1
+        var rng = RandomGenerator(seed: seed, stream: .priorShuffle, index: UInt64(current))
+        let order = rng.permutation(n)
+        var grid = [Int32](repeating: 0, count: batchSize * P)
+        var nats = [Double](repeating: 0, count: batchSize)
+        let start = DispatchTime.now().uptimeNanoseconds, resumedCodes = partialCodes
+        for b in batch..<batchesPerEpoch {
+            let rows = order[(b * batchSize)..<min(n, (b + 1) * batchSize)]
+            for (r, image) in rows.enumerated() {
+                for p in 0..<P { grid[r * P + p] = trainCodes[image * P + p] }
+            }
+            let count = rows.count
+            grid.withUnsafeBufferPointer { g in
+                let logits = prior.forward(g.baseAddress!, images: count)
+                nats.withUnsafeMutableBufferPointer {
+                    prior.crossEntropy(logits, codes: g.baseAddress!, perImage: $0.baseAddress!, gradientScale: 1 / Float(count * P))
+                }
+                prior.backward()
+            }
+            // Summed in row order: the same total for any thread count.
+            let total = nats.prefix(count).reduce(0, +)
+            guard total.isFinite else { throw TrainingDiverged(epoch: current, batch: b + 1, term: "prior's cross-entropy") }
+            guard model.parameters.gradientsAreFinite() else { throw TrainingDiverged(epoch: current, batch: b + 1, term: "gradient") }
+            optimizer.update()
+            partialNats += total
+            partialCodes += count * P
+            batch = b + 1
+            let elapsed = seconds(since: start)
+            progress?(BatchProgress(epoch: current, batch: b + 1, batches: batchesPerEpoch, runningLoss: partialNats / Double(partialCodes),
+                                    samplesPerSecond: Double(partialCodes - resumedCodes) / Double(P) / max(elapsed, 1e-9), elapsed: elapsed))
+            if b + 1 < batchesPerEpoch && shouldStop() { return nil }
+        }
+        let trainSeconds = seconds(since: start)
+        let report = PriorEpochReport(epoch: current, trainCrossEntropy: partialNats / Double(max(partialCodes, 1)),
+                                      testCrossEntropy: crossEntropy(of: testCodes),
+                                      trainSeconds: trainSeconds, samplesPerSecond: Double(partialCodes - resumedCodes) / Double(P) / max(trainSeconds, 1e-9))
+        (epoch, batch, partialNats, partialCodes) = (current, 0, 0, 0)
+        testCrossEntropy = report.testCrossEntropy
+        return report
+    }
+
+    /// The prior's mean −log p(c_i | c_<i) over grids of codes, in nats per code.
+    public func crossEntropy(of grids: [Int32]) -> Double {
+        let P = model.positions, images = grids.count / P, step = batchSize
+        var total = 0.0
+        for lower in stride(from: 0, to: images, by: step) {
+            let upper = min(images, lower + step)
+            total += model.priorNegativeLogLikelihood(Array(grids[(lower * P)..<(upper * P)]), images: upper - lower).reduce(0, +)
+        }
+        return total / Double(grids.count)
+    }
+
+    private func save() throws {
+        var extra = [
+            "prior_epoch": String(epoch), "prior_batch": String(batch), "prior_train_nats": String(partialNats),
+            "prior_train_codes": String(partialCodes), "prior_adam_step": String(optimizer.step),
+            "prior_lr": String(learningRate), "prior_batch_size": String(batchSize),
+        ]
+        if let testCrossEntropy { extra["prior_test_ce"] = String(testCrossEntropy) }
+        try TrainingCheckpoint.save(model: model, optimizer: autoencoderOptimizer, settings: run.settings, position: run.position,
+                                    test: run.test, extra: extra, to: request.modelPath)
+    }
+
+    private func writeLog(_ epochs: [[String: Any]], peak: Double? = nil) throws {
+        guard let path = request.jsonPath else { return }
+        let shape = model.configuration.codePrior!
+        let document: [String: Any] = [
+            "config": ["channels": shape.channels, "blocks": shape.blocks, "codes": model.quantiser.codes, "positions": model.positions,
+                       "lr": Double(learningRate), "batch_size": batchSize, "seed": seed],
+            "prior_epochs": epochs, "peak_rss_mib": peak ?? peakResidentMemoryMiB(),
+        ]
+        let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
+        try AtomicFile.write(Array(data) + [10], to: path)
+    }
+}
