@@ -15,6 +15,9 @@ public struct AnomalyScorer {
         if metric == .iw && model.noisePerDraw == 0 {
             throw RequestError("--metric iw: a \(model.configuration.summary) model draws no z from q(z|x), so there is nothing to importance-sample")
         }
+        if metric == .nelbo, model is VQVAE, let problem = model.priorProblem {
+            throw RequestError("--metric nelbo: a VQ-VAE's bound −log p(x|z_q) − log p(z_q) needs its prior, and \(problem) (or use --metric recon)")
+        }
         self.model = model
         self.metric = metric
         self.samples = samples

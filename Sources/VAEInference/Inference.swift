@@ -13,6 +13,8 @@ public struct ImageEncoding: Equatable {
 
     public let layers: [Layer]
     public let point: [Float]
+    /// A VQ-VAE's codes, one per grid position in raster order.
+    public var codes: [Int32]?
 }
 
 /// Batched encoding and decoding for the commands that use a trained model.
@@ -25,10 +27,11 @@ public extension VariationalModel {
         forEachBatch(of: images, conditions: conditions, width: configuration.inputSize,
                      batchSize: batchSize ?? inferenceBatch) { x, c in
             let encoding = encode(x, condition: c)
+            let perImage = (encoding.codes?.count ?? 0) / x.rows
             for r in 0..<x.rows {
                 out.append(ImageEncoding(
                     layers: encoding.layers.map { .init(mu: $0.mu.array(row: r), logVar: $0.logVar.array(row: r)) },
-                    point: encoding.point.array(row: r)))
+                    point: encoding.point.array(row: r), codes: encoding.codes.map { Array($0[(r * perImage)..<((r + 1) * perImage)]) }))
             }
         }
         return out

@@ -5,6 +5,7 @@ import VAEModels
 public enum AnomalyMetric: String, CaseIterable, Sendable {
     /// The bound on −log p(x) in nats (−ELBO: reconstruction + KL), with z
     /// drawn from q(z|x) (averaged over `samples` draws from a seeded generator).
+    /// For a VQ-VAE, −log p(x|z_q) − log p(z_q) under its PixelCNN prior.
     case nelbo
     /// The reconstruction term alone, −log p(x | z) at the posterior's centre
     /// (z = μ: zero noise): deterministic.
@@ -30,6 +31,14 @@ public func anomalyScores(model: any VariationalModel, images: [[Float]], condit
                 if let c, let conditions { conditions[i].withUnsafeBufferPointer { c.row(r).update(from: $0.baseAddress!, count: c.columns) } }
             }
         }
+    }
+    if let vq = model as? VQVAE {
+        // Deterministic: the posterior is one grid of codes.
+        vq.forEachBatch(of: images, conditions: nil, width: vq.configuration.inputSize, batchSize: vq.inferenceBatch) { x, _ in
+            let (reconstruction, prior) = metric == .recon ? (vq.bound(reconstructionOnly: x), nil) : vq.bound(x)
+            scores += (0..<x.rows).map { reconstruction[$0] + (prior?[$0] ?? 0) }
+        }
+        return scores
     }
     let objective = Objective(.elbo, model: model)
     let width = model.noisePerDraw

@@ -81,8 +81,8 @@ public final class PriorTrainingRun {
         do {
             if resuming {
                 let saved = configuration.codePrior!
-                if let c = request.channels, c != saved.channels { throw RequestError("--channels \(c) differs from the checkpoint's prior's \(saved.channels); --restart trains a new one") }
-                if let b = request.blocks, b != saved.blocks { throw RequestError("--blocks \(b) differs from the checkpoint's prior's \(saved.blocks); --restart trains a new one") }
+                if let c = request.channels, c != saved.channels { throw RequestError("--prior-channels \(c) differs from the checkpoint's prior's \(saved.channels); --restart trains a new one") }
+                if let b = request.blocks, b != saved.blocks { throw RequestError("--prior-blocks \(b) differs from the checkpoint's prior's \(saved.blocks); --restart trains a new one") }
                 epoch = try m.integer("prior_epoch", in: 0...Int(Int32.max), default: 0)
                 batch = try m.integer("prior_batch", in: 0...Int(Int32.max), default: 0)
                 partialNats = try m.real("prior_train_nats", default: 0)

@@ -39,6 +39,9 @@ struct Augment: ParsableCommand {
         let data = try dataOptions.load(for: loaded)
         var set = split == .train ? data.train : data.test
         if let limit, limit < set.count { set = set.subset(0..<limit) }
+        if let problem = loaded.model.priorProblem {
+            throw CLIError("\(modelOptions.model): a VQ-VAE augments by drawing codes from its prior, and \(problem)")
+        }
         let augmented = augment(set, model: loaded.model, perImage: perImage, seed: seedOptions.seed)
         let other: MNISTSplit = split == .train ? .test : .train
         let untouched = split == .train ? data.test : data.train

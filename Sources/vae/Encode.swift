@@ -2,12 +2,13 @@ import ArgumentParser
 import Foundation
 import VAEData
 import VAEInference
+import VAEModels
 import VAEPlots
 
 struct Encode: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Encode images to their latent distributions q(z|x) = N(μ, σ²).",
-        discussion: "Writes one row per image: CSV with the header source,label,mu_0,…,mu_{k-1},logvar_0,…,logvar_{k-1} (label empty when unknown), or a float32 .npy array of shape [n, 2k] (μ then log σ²); a model with several stochastic layers has each layer's columns in turn, named z1_mu_0, …, z1_logvar_0, …, z2_mu_0, …. --plot draws the points the decoder would start from (μ): the two latent dimensions when there are two, else their first two principal components, coloured by digit.")
+        abstract: "Encode images to their latent distributions q(z|x) = N(μ, σ²), or a VQ-VAE's codes.",
+        discussion: "Writes one row per image: CSV with the header source,label,mu_0,…,mu_{k-1},logvar_0,…,logvar_{k-1} (label empty when unknown), or a float32 .npy array of shape [n, 2k] (μ then log σ²); a model with several stochastic layers has each layer's columns in turn, named z1_mu_0, …, z1_logvar_0, …, z2_mu_0, …. A VQ-VAE writes its code indices instead, one per grid position in raster order: CSV columns code_0, …, code_{P-1}, or an int32 .npy array of shape [n, height, width]. --plot draws the points the decoder would start from (μ): the two latent dimensions when there are two, else their first two principal components, coloured by digit.")
 
     @OptionGroup var inputs: ManyImageInputs
 
@@ -37,24 +38,11 @@ struct Encode: ParsableCommand {
         let images = try inputs.load(for: loaded)
         let conditions = try inputs.imageOptions.conditions(for: images, loaded: loaded, modelPath: modelOptions.model)
         let codes = model.encodings(images.map(\.pixels), conditions: conditions)
-        let layers = codes.first?.layers.map(\.mu.count) ?? []
-        let width = 2 * layers.reduce(0, +)
-        let rows = codes.map { $0.layers.flatMap { $0.mu + $0.logVar } }
-        if output.lowercased().hasSuffix(".npy") {
-            try AtomicFile.write(NPY.encode(float32: rows.flatMap { $0 }, shape: [codes.count, width]), to: output)
+        if let vq = model as? VQVAE {
+            try writeCodes(codes.map { $0.codes! }, images: images, grid: vq.grid)
         } else {
-            let names = layers.enumerated().flatMap { i, k -> [String] in
-                let prefix = layers.count == 1 ? "" : "z\(i + 1)_"
-                return (0..<k).map { "\(prefix)mu_\($0)" } + (0..<k).map { "\(prefix)logvar_\($0)" }
-            }
-            var csv = (["source", "label"] + names).joined(separator: ",") + "\n"
-            for (image, row) in zip(images, rows) {
-                csv += csvField(image.source) + "," + (image.label.map(String.init) ?? "") + ","
-                    + row.map { "\($0)" }.joined(separator: ",") + "\n"
-            }
-            try AtomicFile.write(Array(csv.utf8), to: output)
+            try writeLatents(codes, images: images)
         }
-        print("encoded \(images.count) images to \(output) (k = \(layers.map(String.init).joined(separator: ", ")))")
         if let plot {
             let points = codes.map(\.point)
             let k = model.latentSize
@@ -70,6 +58,41 @@ struct Encode: ParsableCommand {
             try figure.write(path: plot)
             print("plotted \(points.count) latent means to \(plot)")
         }
+    }
+
+    func writeLatents(_ codes: [ImageEncoding], images: [InputImage]) throws {
+        let layers = codes.first?.layers.map(\.mu.count) ?? []
+        let width = 2 * layers.reduce(0, +)
+        let rows = codes.map { $0.layers.flatMap { $0.mu + $0.logVar } }
+        if output.lowercased().hasSuffix(".npy") {
+            try AtomicFile.write(NPY.encode(float32: rows.flatMap { $0 }, shape: [codes.count, width]), to: output)
+        } else {
+            let names = layers.enumerated().flatMap { i, k -> [String] in
+                let prefix = layers.count == 1 ? "" : "z\(i + 1)_"
+                return (0..<k).map { "\(prefix)mu_\($0)" } + (0..<k).map { "\(prefix)logvar_\($0)" }
+            }
+            try writeCSV(names: names, rows: rows.map { $0.map { "\($0)" } }, images: images)
+        }
+        print("encoded \(images.count) images to \(output) (k = \(layers.map(String.init).joined(separator: ", ")))")
+    }
+
+    /// A VQ-VAE's code grids.
+    func writeCodes(_ grids: [[Int32]], images: [InputImage], grid: (height: Int, width: Int)) throws {
+        let positions = grid.height * grid.width
+        if output.lowercased().hasSuffix(".npy") {
+            try AtomicFile.write(NPY.encode(int32: grids.flatMap { $0 }, shape: [grids.count, grid.height, grid.width]), to: output)
+        } else {
+            try writeCSV(names: (0..<positions).map { "code_\($0)" }, rows: grids.map { $0.map { "\($0)" } }, images: images)
+        }
+        print("encoded \(images.count) images to \(output) (\(grid.height)x\(grid.width) codes each)")
+    }
+
+    func writeCSV(names: [String], rows: [[String]], images: [InputImage]) throws {
+        var csv = (["source", "label"] + names).joined(separator: ",") + "\n"
+        for (image, row) in zip(images, rows) {
+            csv += csvField(image.source) + "," + (image.label.map(String.init) ?? "") + "," + row.joined(separator: ",") + "\n"
+        }
+        try AtomicFile.write(Array(csv.utf8), to: output)
     }
 
     /// A CSV field, quoted when it holds a comma, quote or newline (RFC 4180).

@@ -2,11 +2,12 @@ import ArgumentParser
 import Foundation
 import VAEData
 import VAEInference
+import VAEModels
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Measure a model as the papers do: −ELBO, KL per dimension, active units, importance-weighted −log p(x).",
+        abstract: "Measure a model as the papers do: −ELBO, KL per dimension, active units, importance-weighted −log p(x) (a VQ-VAE: reconstruction, MSE, codebook use, the prior's cross-entropy and the bound on −log p(x)).",
         discussion: "With --iw-samples K, the importance-weighted estimate −log (1/K Σ_k p(x, z_k)/q(z_k|x)) with z_k ~ q(z|x) (Burda et al. 2015; K = 5000 in the papers) is a likelihood only for the Bernoulli decoder (--loss bce); compare it with the literature on binarised data: --binarize fixed samples each test pixel once from its intensity, with a fixed seed.")
 
     @Option(help: ArgumentHelp("The split to measure.", valueName: "train|test"))
@@ -52,6 +53,10 @@ struct Eval: ParsableCommand {
         try model.checkInput(images, source: "the \(split.rawValue) split")
         let binary = binarize.map { $0 == .fixed } ?? loaded.trainingData.binarized
         if binary { images = binarized(images, seed: seedOptions.seed) }
+        if let vq = model as? VQVAE {
+            try report(vq, images: images, binary: binary)
+            return
+        }
         let isTerminal = isatty(STDOUT_FILENO) != 0
         let result = evaluateModel(model, images: images, seed: seedOptions.seed, importanceSamples: iwSamples) { done in
             if isTerminal && (done % 500 == 0 || done == images.count) {
@@ -94,6 +99,30 @@ struct Eval: ParsableCommand {
 }
 
 extension Eval {
+    /// A VQ-VAE's figures (van den Oord et al. 2017 report the bound in bits per dimension).
+    func report(_ model: VQVAE, images: ImageSet, binary: Bool) throws {
+        let e = evaluateCodeModel(model, images: images)
+        print("\(images.count) \(split.rawValue) images\(binary ? ", binarised (fixed seed \(seedOptions.seed))" : ", grey levels")")
+        print(String(format: "reconstruction −log p(x|z_q) %.3f nats per image; per-pixel MSE %.5f; codebook distance %.3f", e.reconstruction,
+                     e.meanSquaredError, e.distance))
+        print(String(format: "codebook: perplexity %.1f, %d of %d codes in use", e.usage.perplexity, e.usage.codesInUse, model.quantiser.codes))
+        if let ce = e.priorCrossEntropyPerCode, let bound = e.boundNats, let bits = e.bitsPerDimension {
+            print(String(format: "prior: %.4f nats per code (%d codes per image)", ce, model.positions))
+            print(String(format: "−log p(x) ≤ %.3f nats per image = %.4f bits per dimension (−log p(x|z_q) − log p(z_q))", bound, bits))
+        } else {
+            print("prior: none yet (vae train-prior), so no bound on −log p(x)")
+        }
+        guard let json else { return }
+        var doc: [String: Any] = [
+            "n": images.count, "binarized": binary, "split": split.rawValue, "recon": e.reconstruction, "mse_per_pixel": e.meanSquaredError,
+            "commitment": e.distance, "perplexity": e.usage.perplexity, "codes_in_use": e.usage.codesInUse,
+        ]
+        if let ce = e.priorCrossEntropyPerCode { doc["prior_ce_per_code"] = ce }
+        if let bound = e.boundNats { doc["bound_nats"] = bound }
+        if let bits = e.bitsPerDimension { doc["bound_bits_per_dim"] = bits }
+        try writeJSON(doc, to: json)
+    }
+
     /// `--binarize`: the images binarised once with a fixed seed, or grey levels.
     enum Binarization: String, CaseIterable, ExpressibleByArgument { case fixed, none }
 }

@@ -30,10 +30,10 @@ struct TrainPrior: ParsableCommand {
     var lr: Float?
 
     @Option(help: ArgumentHelp("A new prior's channels (default: 128).", valueName: "n"))
-    var channels: Int?
+    var priorChannels: Int?
 
     @Option(help: ArgumentHelp("A new prior's residual blocks of masked 3x3 convolutions (default: 4).", valueName: "n"))
-    var blocks: Int?
+    var priorBlocks: Int?
 
     @Flag(help: "Train a new prior even if the checkpoint has one.")
     var restart = false
@@ -51,8 +51,10 @@ struct TrainPrior: ParsableCommand {
         guard (1...100_000).contains(epochs) else { throw ValidationError("--epochs must be in 1...100000, got \(epochs)") }
         if let batchSize, !(1...65_536).contains(batchSize) { throw ValidationError("--batch-size must be in 1...65536, got \(batchSize)") }
         if let lr, !(lr.isFinite && lr > 0 && lr <= 10) { throw ValidationError("--lr must be in (0, 10], got \(lr)") }
-        if let channels, !(1...1024).contains(channels) { throw ValidationError("--channels must be in 1...1024, got \(channels)") }
-        if let blocks, !(0...32).contains(blocks) { throw ValidationError("--blocks must be in 0...32, got \(blocks)") }
+        if let priorChannels, !(1...1024).contains(priorChannels) {
+            throw ValidationError("--prior-channels must be in 1...1024, got \(priorChannels)")
+        }
+        if let priorBlocks, !(0...32).contains(priorBlocks) { throw ValidationError("--prior-blocks must be in 0...32, got \(priorBlocks)") }
         if let n = trainImages, n < 1 { throw ValidationError("--train-images must be at least 1, got \(n)") }
         if let n = testImages, n < 1 { throw ValidationError("--test-images must be at least 1, got \(n)") }
     }
@@ -67,8 +69,8 @@ struct TrainPrior: ParsableCommand {
         request.epochs = epochs
         request.batchSize = batchSize
         request.learningRate = lr
-        request.channels = channels
-        request.blocks = blocks
+        request.channels = priorChannels
+        request.blocks = priorBlocks
         request.restart = restart
         request.jsonPath = json
         request.loading = loadingOptions.loading(seed: 0, skipUnreadable: dataOptions.skipUnreadable)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import VAEInference
+import VAEModels
 
 struct Traverse: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -46,7 +47,8 @@ struct Traverse: ParsableCommand {
         let model = loaded.model
         try checkImageOutput(output, model: model)
         guard model.hasStandardNormalPrior else {
-            throw CLIError("\(modelOptions.model): its prior is not N(0, I) over z, so there are no dimensions to traverse by ±σ")
+            throw CLIError("\(modelOptions.model): its prior is not N(0, I) over z, so there are no dimensions to traverse by ±σ"
+                           + (model is VQVAE ? " (a VQ-VAE's latents are discrete codes)" : ""))
         }
         let k = model.latentSize
         let dimensions = try dims.map { try parseDims($0, latent: k) } ?? Array(0..<min(k, 20))

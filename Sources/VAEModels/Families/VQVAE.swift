@@ -34,6 +34,7 @@ public final class VQVAE: VariationalModel {
     public let prior: PixelCNN?
     /// Sampling temperature T of the prior: logits / T (`vae sample --temperature`).
     public var temperature: Float = 1
+    private var completions = Tensor(shape: [0])
 
     var quantisation: Quantiser { configuration.quantiser! }
 
@@ -190,16 +191,40 @@ public final class VQVAE: VariationalModel {
         codes.withUnsafeBufferPointer { quantiser.embed($0.baseAddress!, images: z.rows, into: z) }
     }
 
+    /// `draws` completions per image (B·draws, latentSize), as code vectors:
+    /// the image's codes in its first `keptRows` rows of the grid kept, the
+    /// rest drawn from the prior given them (raster order).
+    public func drawCompletions(of x: Matrix, keptRows: Int, draws: Int, rng: inout RandomGenerator) -> Matrix {
+        guard let prior else { preconditionFailure("completions without a prior: ask priorProblem first") }
+        let codes = encode(x, condition: nil).codes!, P = positions
+        var given = [Int32]()
+        given.reserveCapacity(x.rows * draws * P)
+        for b in 0..<x.rows {
+            for _ in 0..<draws { given += codes[(b * P)..<((b + 1) * P)] }
+        }
+        prior.reserve(batchSize: x.rows * draws)
+        let grids = prior.sample(count: x.rows * draws, temperature: temperature, rng: &rng, given: given,
+                                 kept: min(P, keptRows * grid.width))
+        if completions.count < x.rows * draws * latentSize { completions = Tensor(shape: [x.rows * draws * latentSize]) }
+        let zq = completions.matrix(rows: x.rows * draws, columns: latentSize)
+        grids.withUnsafeBufferPointer { quantiser.embed($0.baseAddress!, images: zq.rows, into: zq) }
+        return zq
+    }
+
     // MARK: the discrete model's bound
 
     /// Per image, −log p(x|z_q) and −log p(c) in nats (the prior's cross-entropy
     /// summed over the grid), whose sum bounds −log p(x); x (B, D) in [0, 1].
     public func bound(_ x: Matrix) -> (reconstruction: [Double], prior: [Double]) {
+        let reconstruction = bound(reconstructionOnly: x)
+        return (reconstruction, priorNegativeLogLikelihood(Array(quantiser.lastCodes), images: x.rows))
+    }
+
+    /// −log p(x|z_q) per image (nats), needing no prior.
+    public func bound(reconstructionOnly x: Matrix) -> [Double] {
         let zq = quantiser.quantise(encoder.forward(x))
-        let codes = Array(quantiser.lastCodes)
         _ = likelihood.forward(logits: decoder.forward(zq), target: x, draws: 1, gradient: false)
-        let reconstruction = (0..<x.rows).map { Double(likelihood.perSample.pointer[$0]) }
-        return (reconstruction, priorNegativeLogLikelihood(codes, images: x.rows))
+        return (0..<x.rows).map { Double(likelihood.perSample.pointer[$0]) }
     }
 
     /// −log p(c) per image under the PixelCNN, in nats, for grids of codes (images·P).

@@ -160,12 +160,14 @@ public final class PixelCNN {
 
     /// `count` grids drawn in raster order, each code from softmax(logits / T)
     /// given the codes drawn before it: one pass of the network per position.
-    public func sample(count: Int, temperature: Float, rng: inout RandomGenerator) -> [Int32] {
-        precondition(temperature > 0)
+    /// With `given` grids (count·P codes), their first `kept` positions are
+    /// kept and the rest drawn given them (a completion).
+    public func sample(count: Int, temperature: Float, rng: inout RandomGenerator, given: [Int32]? = nil, kept: Int = 0) -> [Int32] {
+        precondition(temperature > 0 && (given == nil ? kept == 0 : given!.count == count * positions && kept <= positions))
         let P = positions, K = codes
-        var grid = [Int32](repeating: 0, count: count * P)
+        var grid = given ?? [Int32](repeating: 0, count: count * P)
         var probabilities = [Double](repeating: 0, count: K)
-        for p in 0..<P {
+        for p in kept..<P {
             let logits = grid.withUnsafeBufferPointer { forward($0.baseAddress!, images: count) }
             for b in 0..<count {
                 let l = logits.row(b)
