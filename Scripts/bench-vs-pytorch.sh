@@ -11,9 +11,13 @@
 # For each family (iwae2: two stochastic layers trained on the IWAE bound
 # with K = 5; planar: planar:10 flows), the same with
 # ../shared/reference/torch_families.py (one epoch, batch 128, Adam) against
-# `vae bench --arch iwae2|planar`: training samples/s only.
+# `vae bench --arch iwae2|planar`: training samples/s only. vq: the VQ-VAE's
+# training (`vae bench --arch vq`) and its PixelCNN prior's (one epoch of
+# `vae train-prior` on a VQ-VAE trained for one epoch first, untimed) against
+# torch_families.py --family vq --prior-epochs 1: grids/s over the epoch and
+# its test cross-entropy, as the reference times it.
 # Settings (environment): PYTHON, RUNS (3), ARCHS ("mlp mlp400 conv"; empty: none),
-# FAMILIES ("iwae2 planar"; empty: none), THREADS (2), REFERENCE
+# FAMILIES ("iwae2 planar vq"; empty: none), THREADS (2), REFERENCE
 # (../shared/reference/torch_vae.py), FAMILY_REFERENCE
 # (../shared/reference/torch_families.py), VAE (.build/release/vae).
 set -euo pipefail
@@ -24,7 +28,7 @@ RUNS=${RUNS:-3}
 ARCHS=${ARCHS-"mlp mlp400 conv"}
 THREADS=${THREADS:-2}
 REFERENCE=${REFERENCE:-../shared/reference/torch_vae.py}
-FAMILIES=${FAMILIES-"iwae2 planar"}
+FAMILIES=${FAMILIES-"iwae2 planar vq"}
 FAMILY_REFERENCE=${FAMILY_REFERENCE:-../shared/reference/torch_families.py}
 VAE=${VAE:-.build/release/vae}
 DATA=${DATA:-Data/mnist}
@@ -54,13 +58,22 @@ for arch in $ARCHS; do
             --json "$work/vae-$arch-$run.json" > /dev/null
     done
 done
+if [[ " $FAMILIES " == *" vq "* ]]; then
+    "$VAE" train --vq 128 --epochs 1 --threads "$THREADS" --data "$DATA" --model "$work/vq.safetensors" > /dev/null
+fi
 for family in $FAMILIES; do
     flags=(--k 5); [[ $family == planar ]] && flags=(--flow-steps 10)
+    [[ $family == vq ]] && flags=(--prior-epochs 1)
     for run in $(seq "$RUNS"); do
+        # The reference prints each prior epoch as a JSON line: keep them.
         "$PYTHON" "$FAMILY_REFERENCE" --family "$family" "${flags[@]}" --epochs 1 --batch 128 --threads "$THREADS" \
-            --eval-n 1 --eval-k 1 --data "$DATA" --json "$work/torchfamily-$family-$run.json" > /dev/null
+            --eval-n 1 --eval-k 1 --data "$DATA" --json "$work/torchfamily-$family-$run.json" > "$work/torchfamily-$family-$run.out"
         "$VAE" bench --arch "$family" --threads "$THREADS" --batches 200 --data "$DATA" \
             --json "$work/vaefamily-$family-$run.json" > /dev/null
+        if [[ $family == vq ]]; then
+            "$VAE" train-prior --restart --epochs 1 --threads "$THREADS" --data "$DATA" --model "$work/vq.safetensors" \
+                --json "$work/vaeprior-$run.json" > /dev/null
+        fi
     done
 done
 
@@ -91,4 +104,14 @@ for family in families:
     (amin, amed), (bmin, bmed) = mm(a), mm(b)
     rmin, rmed = mm([x / y for x, y in zip(a, b)])
     print(f"{family:8} {'train samples/s':16} {amin:10.1f} / {amed:9.1f} {bmin:10.1f} / {bmed:9.1f} {rmin:14.2f}x / {rmed:5.2f}x")
+    if family == "vq":
+        # The prior's epoch with its test cross-entropy, as the reference's prior_s covers both.
+        a = [60000 / (e["train_seconds"] + e["test_seconds"]) for d in load("vaeprior-*.json") for e in d["prior_epochs"]]
+        b = []
+        for path in sorted(glob.glob(os.path.join(work, "torchfamily-vq-*.out"))):
+            lines = [json.loads(l) for l in open(path) if l.startswith("{") and "prior_s" in l]
+            b.append(60000 / lines[0]["prior_s"])
+        (amin, amed), (bmin, bmed) = mm(a), mm(b)
+        rmin, rmed = mm([x / y for x, y in zip(a, b)])
+        print(f"{'vq prior':8} {'train grids/s':16} {amin:10.1f} / {amed:9.1f} {bmin:10.1f} / {bmed:9.1f} {rmin:14.2f}x / {rmed:5.2f}x")
 PY

@@ -31,6 +31,8 @@ public struct PriorEpochReport {
     public let trainCrossEntropy: Double
     public let testCrossEntropy: Double
     public let trainSeconds: Double
+    /// The test cross-entropy's pass.
+    public let testSeconds: Double
     public let samplesPerSecond: Double
 }
 
@@ -172,7 +174,7 @@ public final class PriorTrainingRun {
             if let report = finished {
                 epochFinished(report)
                 log.append(["epoch": report.epoch, "train_ce_per_code": report.trainCrossEntropy, "test_ce_per_code": report.testCrossEntropy,
-                            "train_seconds": report.trainSeconds, "samples_per_s": report.samplesPerSecond])
+                            "train_seconds": report.trainSeconds, "test_seconds": report.testSeconds, "samples_per_s": report.samplesPerSecond])
                 try writeLog(log)
             } else {
                 return .interrupted(TrainingPosition(epoch: epoch, batch: batch, partial: LossTerms([])))
@@ -221,9 +223,11 @@ public final class PriorTrainingRun {
             if b + 1 < batchesPerEpoch && shouldStop() { return nil }
         }
         let trainSeconds = seconds(since: start)
+        let testStart = DispatchTime.now().uptimeNanoseconds
+        let test = crossEntropy(of: testCodes)
         let report = PriorEpochReport(epoch: current, trainCrossEntropy: partialNats / Double(max(partialCodes, 1)),
-                                      testCrossEntropy: crossEntropy(of: testCodes),
-                                      trainSeconds: trainSeconds, samplesPerSecond: Double(partialCodes - resumedCodes) / Double(P) / max(trainSeconds, 1e-9))
+                                      testCrossEntropy: test, trainSeconds: trainSeconds, testSeconds: seconds(since: testStart),
+                                      samplesPerSecond: Double(partialCodes - resumedCodes) / Double(P) / max(trainSeconds, 1e-9))
         (epoch, batch, partialNats, partialCodes) = (current, 0, 0, 0)
         testCrossEntropy = report.testCrossEntropy
         return report

@@ -231,3 +231,13 @@ func writeJSON(_ object: [String: Any], to path: String) throws {
     let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
     try AtomicFile.write(Array(data) + [10], to: path)
 }
+
+/// The flags `train` and `train-prior` share: --epochs, --batch-size, --lr
+/// and the quick-run subsets, each in its range.
+func validateTrainingFlags(epochs: Int, batchSize: Int?, lr: Float?, trainImages: Int?, testImages: Int?) throws {
+    guard (1...100_000).contains(epochs) else { throw ValidationError("--epochs must be in 1...100000, got \(epochs)") }
+    if let batchSize, !(1...65_536).contains(batchSize) { throw ValidationError("--batch-size must be in 1...65536, got \(batchSize)") }
+    if let lr, !(lr.isFinite && lr > 0 && lr <= 10) { throw ValidationError("--lr must be in (0, 10], got \(lr)") }
+    if let n = trainImages, n < 1 { throw ValidationError("--train-images must be at least 1, got \(n)") }
+    if let n = testImages, n < 1 { throw ValidationError("--test-images must be at least 1, got \(n)") }
+}

@@ -127,9 +127,7 @@ struct Train: ParsableCommand {
     var testImages: Int?
 
     func validate() throws {
-        guard (1...100_000).contains(epochs) else { throw ValidationError("--epochs must be in 1...100000, got \(epochs)") }
-        if let batchSize, !(1...65_536).contains(batchSize) { throw ValidationError("--batch-size must be in 1...65536, got \(batchSize)") }
-        if let lr, !(lr.isFinite && lr > 0 && lr <= 10) { throw ValidationError("--lr must be in (0, 10], got \(lr)") }
+        try validateTrainingFlags(epochs: epochs, batchSize: batchSize, lr: lr, trainImages: trainImages, testImages: testImages)
         if let adamEpsilon, !(adamEpsilon.isFinite && adamEpsilon > 0 && adamEpsilon <= 1) {
             throw ValidationError("--adam-epsilon must be in (0, 1], got \(adamEpsilon)")
         }
@@ -148,7 +146,6 @@ struct Train: ParsableCommand {
             throw ValidationError("--code-dim, --commitment and --vq-ema go with --vq K")
         }
         if let problem = quantiser()?.problem { throw ValidationError("--vq: \(problem)") }
-        if let n = trainImages, n < 1 { throw ValidationError("--train-images must be at least 1, got \(n)") }
         _ = try corruption()
         if let warmupEpochs, !(0...100_000).contains(warmupEpochs) {
             throw ValidationError("--warmup-epochs must be in 0...100000, got \(warmupEpochs)")
@@ -161,7 +158,6 @@ struct Train: ParsableCommand {
         }
         _ = try classSelection()
         if let holdout, holdout < 0 { throw ValidationError("--holdout must be at least 0, got \(holdout)") }
-        if let n = testImages, n < 1 { throw ValidationError("--test-images must be at least 1, got \(n)") }
     }
 
     /// --vq and its companions, or nil.
@@ -224,28 +220,10 @@ struct Train: ParsableCommand {
         LoadingProgress.finish(skipped: [])
         let reporter = TrainingReporter(totalEpochs: epochs)
         reporter.say(run.summary)
-        let stop = StopRequest.install()
-        defer { StopRequest.uninstall() }
-        let outcome: TrainingOutcome
-        do {
-            outcome = try run.run(progress: reporter.progress, epochFinished: reporter.epochFinished, shouldStop: { stop.signal != nil })
-        } catch let diverged as TrainingDiverged {
-            reporter.clearLine()
-            throw CLIError(diverged.description)
-        } catch {
-            reporter.clearLine()
-            throw error
-        }
-        switch outcome {
-        case .finished(let peak):
-            reporter.say(String(format: "saved %@%@; peak memory %.0f MiB", modelOptions.model, json.map { ", figures in \($0)" } ?? "", peak))
-        case .interrupted(let p):
-            reporter.clearLine()
-            let at = p.batch > 0 ? "epoch \(p.epoch + 1), batch \(p.batch) of \(run.trainer.batchesPerEpoch)" : "epoch \(p.epoch)"
-            reporter.say("interrupted after \(at); saved \(modelOptions.model). Resume with: vae train --resume --model \(modelOptions.model) --epochs \(epochs)"
-                + (dataOptions.data.map { " --data \($0)" } ?? ""))
-            throw ExitCode(128 + (stop.signal ?? SIGINT))
-        }
+        try reporter.drive({ shouldStop in try run.run(progress: reporter.progress, epochFinished: reporter.epochFinished, shouldStop: shouldStop) },
+                           path: modelOptions.model, saved: "saved \(modelOptions.model)" + (json.map { ", figures in \($0)" } ?? ""), unit: "epoch",
+                           batches: run.trainer.batchesPerEpoch,
+                           resume: "vae train --resume --model \(modelOptions.model) --epochs \(epochs)" + (dataOptions.data.map { " --data \($0)" } ?? ""))
     }
 }
 

@@ -48,15 +48,11 @@ struct TrainPrior: ParsableCommand {
     var testImages: Int?
 
     func validate() throws {
-        guard (1...100_000).contains(epochs) else { throw ValidationError("--epochs must be in 1...100000, got \(epochs)") }
-        if let batchSize, !(1...65_536).contains(batchSize) { throw ValidationError("--batch-size must be in 1...65536, got \(batchSize)") }
-        if let lr, !(lr.isFinite && lr > 0 && lr <= 10) { throw ValidationError("--lr must be in (0, 10], got \(lr)") }
+        try validateTrainingFlags(epochs: epochs, batchSize: batchSize, lr: lr, trainImages: trainImages, testImages: testImages)
         if let priorChannels, !(1...1024).contains(priorChannels) {
             throw ValidationError("--prior-channels must be in 1...1024, got \(priorChannels)")
         }
         if let priorBlocks, !(0...32).contains(priorBlocks) { throw ValidationError("--prior-blocks must be in 0...32, got \(priorBlocks)") }
-        if let n = trainImages, n < 1 { throw ValidationError("--train-images must be at least 1, got \(n)") }
-        if let n = testImages, n < 1 { throw ValidationError("--test-images must be at least 1, got \(n)") }
     }
 
     func run() throws {
@@ -81,31 +77,15 @@ struct TrainPrior: ParsableCommand {
         LoadingProgress.finish(skipped: [])
         let reporter = TrainingReporter(totalEpochs: epochs)
         reporter.say(run.summary)
-        let stop = StopRequest.install()
-        defer { StopRequest.uninstall() }
-        let outcome: TrainingOutcome
-        do {
-            outcome = try run.run(progress: reporter.progress, epochFinished: { r in
-                reporter.clearLine()
-                reporter.say(String(format: "prior epoch %2d/%d  train %.4f  test %.4f nats per code  %.0f grids/s  %.2fs",
-                                    r.epoch, epochs, r.trainCrossEntropy, r.testCrossEntropy, r.samplesPerSecond, r.trainSeconds))
-            }, shouldStop: { stop.signal != nil })
-        } catch let diverged as TrainingDiverged {
+        let epochFinished = { (r: PriorEpochReport) in
             reporter.clearLine()
-            throw CLIError(diverged.description + "; \(modelOptions.model) holds the prior's last good epoch")
-        } catch {
-            reporter.clearLine()
-            throw error
+            reporter.say(String(format: "prior epoch %2d/%d  train %.4f  test %.4f nats per code  %.0f grids/s  %.2fs",
+                                r.epoch, epochs, r.trainCrossEntropy, r.testCrossEntropy, r.samplesPerSecond, r.trainSeconds))
         }
-        switch outcome {
-        case .finished(let peak):
-            reporter.say(String(format: "saved the prior in %@%@; peak memory %.0f MiB", modelOptions.model, json.map { ", figures in \($0)" } ?? "", peak))
-        case .interrupted(let p):
-            reporter.clearLine()
-            let at = p.batch > 0 ? "prior epoch \(p.epoch + 1), batch \(p.batch) of \(run.batchesPerEpoch)" : "prior epoch \(p.epoch)"
-            reporter.say("interrupted after \(at); saved \(modelOptions.model). Resume with: vae train-prior --model \(modelOptions.model) --epochs \(epochs)"
-                + (dataOptions.data.map { " --data \($0)" } ?? ""))
-            throw ExitCode(128 + (stop.signal ?? SIGINT))
-        }
+        try reporter.drive({ shouldStop in try run.run(progress: reporter.progress, epochFinished: epochFinished, shouldStop: shouldStop) },
+                           path: modelOptions.model, saved: "saved the prior in \(modelOptions.model)" + (json.map { ", figures in \($0)" } ?? ""), unit: "prior epoch",
+                           batches: run.batchesPerEpoch,
+                           resume: "vae train-prior --model \(modelOptions.model) --epochs \(epochs)" + (dataOptions.data.map { " --data \($0)" } ?? ""),
+                           divergedNote: "; \(modelOptions.model) holds the prior's last good epoch")
     }
 }

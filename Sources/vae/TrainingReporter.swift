@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import VAETraining
 
@@ -46,5 +47,33 @@ final class TrainingReporter {
         let parts = r.test.boundTerms.map { String(format: "%@ %.3f", $0.label, r.test.perSample($0)) }.joined(separator: " + ")
         say(String(format: "epoch %2d/%d  train loss %.3f  test -ELBO %.3f (%@)  %.0f samples/s  %.2fs",
                    r.epoch, totalEpochs, r.trainLoss, r.test.boundPerSample, parts, r.samplesPerSecond, r.trainSeconds))
+    }
+
+    /// Runs a training loop with Ctrl-C (SIGINT/SIGTERM) asking it to stop
+    /// after the current step, then says how it ended: saved, or interrupted
+    /// at `unit` N (batch b of `batches`) with the command that resumes it.
+    func drive(_ loop: (_ shouldStop: @escaping () -> Bool) throws -> TrainingOutcome, path: String, saved: String, unit: String, batches: Int,
+               resume: String, divergedNote: String = "") throws {
+        let stop = StopRequest.install()
+        defer { StopRequest.uninstall() }
+        let outcome: TrainingOutcome
+        do {
+            outcome = try loop { stop.signal != nil }
+        } catch let diverged as TrainingDiverged {
+            clearLine()
+            throw CLIError(diverged.description + divergedNote)
+        } catch {
+            clearLine()
+            throw error
+        }
+        switch outcome {
+        case .finished(let peak):
+            say(String(format: "%@; peak memory %.0f MiB", saved, peak))
+        case .interrupted(let p):
+            clearLine()
+            let at = p.batch > 0 ? "\(unit) \(p.epoch + 1), batch \(p.batch) of \(batches)" : "\(unit) \(p.epoch)"
+            say("interrupted after \(at); saved \(path). Resume with: \(resume)")
+            throw ExitCode(128 + (stop.signal ?? SIGINT))
+        }
     }
 }

@@ -131,7 +131,7 @@ final class VQCommandTests: XCTestCase {
             (["--vq", "32", "--conditional"], "a VQ-VAE is not conditional yet"),
             (["--vq", "32", "--latent", "8"], "not --latent, --hidden or --flow"),
             (["--vq", "32", "--beta", "2"], "--beta: a VQ-VAE has no KL term"),
-            (["--vq", "1"], "--vq: the codebook has 2...65536 codes, not 1"),
+            (["--vq", "1"], "--vq: the codebook has 2...4096 codes, not 1"),
             (["--vq", "8", "--vq-ema", "1"], "moving-average decay must be in (0, 1)"),
             (["--code-dim", "8"], "--code-dim, --commitment and --vq-ema go with --vq K"),
             (["--vq", "8", "--iw-samples", "5"], "draws no z from q(z|x)"),

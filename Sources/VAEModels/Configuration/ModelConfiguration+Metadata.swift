@@ -92,7 +92,7 @@ extension ModelConfiguration {
             convChannels: m.has("conv_channels") ? try m.integers("conv_channels", in: 1...1024, counts: 1...6) : Self.defaultConvChannels,
             upperLayer: upper, flow: m.has("flow") ? try m.choice("flow", expected: "planar:K or iaf:K", Flow.init(spec:)) : nil,
             quantiser: family == .vq
-                ? Quantiser(codes: try m.integer("codes", in: 2...65_536), dimensions: latents[0],
+                ? Quantiser(codes: try m.integer("codes", in: 2...4096), dimensions: latents[0],
                             commitment: try m.real("commitment", default: 0.25), emaDecay: m.has("vq_ema") ? try m.real("vq_ema") : nil)
                 : nil,
             codePrior: m.has("prior_channels")

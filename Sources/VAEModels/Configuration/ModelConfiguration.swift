@@ -163,7 +163,7 @@ public struct Quantiser: Equatable, Sendable {
 
     /// Why these values make no codebook, or nil.
     public var problem: String? {
-        if !(2...65_536).contains(codes) { return "the codebook has 2...65536 codes, not \(codes)" }
+        if !(2...4096).contains(codes) { return "the codebook has 2...4096 codes, not \(codes)" }
         if !(1...1024).contains(dimensions) { return "codes have 1...1024 dimensions, not \(dimensions)" }
         if !(commitment.isFinite && commitment >= 0 && commitment <= 100) { return "the commitment weight must be in 0...100, not \(commitment)" }
         if let decay = emaDecay, !(decay > 0 && decay < 1) { return "the codebook's moving-average decay must be in (0, 1), not \(decay)" }

@@ -183,12 +183,17 @@ public final class VQVAE: VariationalModel {
         return RowRepeater().repeating(zq, times: draws)
     }
 
-    /// Codes drawn from the PixelCNN (at `temperature`), as their code vectors.
+    /// Codes drawn from the PixelCNN (at `temperature`), as their code
+    /// vectors; 64 grids at a time, so memory does not grow with the count.
     public func drawPrior(into z: Matrix, condition: Matrix?, rng: inout RandomGenerator) {
         guard let prior else { preconditionFailure("drawPrior without a prior: ask priorProblem first") }
-        prior.reserve(batchSize: z.rows)
-        let codes = prior.sample(count: z.rows, temperature: temperature, rng: &rng)
-        codes.withUnsafeBufferPointer { quantiser.embed($0.baseAddress!, images: z.rows, into: z) }
+        let chunk = 64
+        prior.reserve(batchSize: min(chunk, z.rows))
+        for lower in stride(from: 0, to: z.rows, by: chunk) {
+            let count = min(chunk, z.rows - lower)
+            let codes = prior.sample(count: count, temperature: temperature, rng: &rng)
+            codes.withUnsafeBufferPointer { quantiser.embed($0.baseAddress!, images: count, into: Matrix(z.row(lower), rows: count, columns: z.columns)) }
+        }
     }
 
     /// `draws` completions per image (B·draws, latentSize), as code vectors:

@@ -91,6 +91,10 @@ public final class VectorQuantiser {
         }
     }
 
+    /// Vectors whose distances to the codes are computed per product: at
+    /// most about 2M scores at once, whatever the batch and the codebook.
+    var scoreRows: Int { max(1, (1 << 21) / codes) }
+
     public func reserve(rows: Int) {
         let n = rows * positions
         guard chosen.count < n else { return }
@@ -98,7 +102,7 @@ public final class VectorQuantiser {
         quantisedRows = Tensor(shape: [n * dimensions])
         quantised = Tensor(shape: [n * dimensions])
         dEncoded = Tensor(shape: [n * dimensions])
-        scores = Tensor(shape: [n * codes])
+        scores = Tensor(shape: [min(n, scoreRows) * codes])
         distance = Tensor(shape: [rows])
         chosen = [Int32](repeating: 0, count: n)
     }
@@ -123,21 +127,24 @@ public final class VectorQuantiser {
             for d in 0..<D { s += codebook.pointer[j * D + d] * codebook.pointer[j * D + d] }
             codeNorms[j] = s
         }
-        let s = scores.matrix(rows: n, columns: K)
-        matrixProduct(e, .none, codebook, .transposed, into: s)
         let q = quantisedRows.matrix(rows: n, columns: D)
-        codeNorms.withUnsafeBufferPointer { norms in
-            chosen.withUnsafeMutableBufferPointer { chosen in
-                parallelRows(n, workPerRow: K + D) { range in
-                    for r in range {
-                        let row = s.row(r)
-                        var best = 0, bestValue = norms[0] - 2 * row[0]
-                        for j in 1..<K {
-                            let value = norms[j] - 2 * row[j]
-                            if value < bestValue { best = j; bestValue = value }
+        for lower in stride(from: 0, to: n, by: scoreRows) {
+            let upper = min(n, lower + scoreRows)
+            let s = scores.matrix(rows: upper - lower, columns: K)
+            matrixProduct(Matrix(e.row(lower), rows: upper - lower, columns: D), .none, codebook, .transposed, into: s)
+            codeNorms.withUnsafeBufferPointer { norms in
+                chosen.withUnsafeMutableBufferPointer { chosen in
+                    parallelRows(upper - lower, workPerRow: K + D) { range in
+                        for r in range {
+                            let row = s.row(r)
+                            var best = 0, bestValue = norms[0] - 2 * row[0]
+                            for j in 1..<K {
+                                let value = norms[j] - 2 * row[j]
+                                if value < bestValue { best = j; bestValue = value }
+                            }
+                            chosen[lower + r] = Int32(best)
+                            q.row(lower + r).update(from: codebook.row(best), count: D)
                         }
-                        chosen[r] = Int32(best)
-                        q.row(r).update(from: codebook.row(best), count: D)
                     }
                 }
             }
