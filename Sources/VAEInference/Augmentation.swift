@@ -27,7 +27,7 @@ public func augment(_ set: ImageSet, model: any VariationalModel, perImage: Int,
         if let vq {
             // A VQ-VAE's posterior is one grid of codes: draw instead from its
             // prior, the top half of the image's grid kept.
-            z = vq.drawCompletions(of: x, keptRows: (vq.grid.height + 1) / 2, draws: perImage, rng: &rng)
+            z = vq.drawCompletions(of: x, condition: condition, keptRows: (vq.grid.height + 1) / 2, draws: perImage, rng: &rng)
         } else {
             let eps = noise.matrix(rows: x.rows * perImage, columns: width)
             for r in 0..<eps.rows { rng.fillNormal(eps.row(r), count: width) }

@@ -51,7 +51,7 @@ public func evaluateCodeModel(_ model: VQVAE, images: ImageSet) -> CodeModelEval
     var reconstruction = 0.0, distance = 0.0, squares = 0.0, prior = 0.0
     var all: [Int32] = []
     let n = images.count, d = images.pixelsPerImage
-    model.forEachBatch(of: images, batchSize: model.inferenceBatch) { x, _, _ in
+    model.forEachBatch(of: images, batchSize: model.inferenceBatch) { x, condition, _ in
         let encoding = model.encode(x, condition: nil)
         let logits = model.decode(encoding.point.base, condition: nil)
         _ = model.likelihood.forward(logits: logits, target: x, draws: 1, gradient: false)
@@ -64,7 +64,7 @@ public func evaluateCodeModel(_ model: VQVAE, images: ImageSet) -> CodeModelEval
         let grid = encoding.codes!
         all += grid
         if model.prior != nil {
-            for nats in model.priorNegativeLogLikelihood(grid, images: x.rows) { prior += nats }
+            for nats in model.priorNegativeLogLikelihood(grid, images: x.rows, labels: condition.map(VQVAE.labels(of:))) { prior += nats }
         }
     }
     return CodeModelEvaluation(

@@ -34,8 +34,8 @@ public func anomalyScores(model: any VariationalModel, images: [[Float]], condit
     }
     if let vq = model as? VQVAE {
         // Deterministic: the posterior is one grid of codes.
-        vq.forEachBatch(of: images, conditions: nil, width: vq.configuration.inputSize, batchSize: vq.inferenceBatch) { x, _ in
-            let (reconstruction, prior) = metric == .recon ? (vq.bound(reconstructionOnly: x), nil) : vq.bound(x)
+        vq.forEachBatch(of: images, conditions: conditions, width: vq.configuration.inputSize, batchSize: vq.inferenceBatch) { x, c in
+            let (reconstruction, prior) = metric == .recon ? (vq.bound(reconstructionOnly: x), nil) : vq.bound(x, condition: c)
             scores += (0..<x.rows).map { reconstruction[$0] + (prior?[$0] ?? 0) }
         }
         return scores

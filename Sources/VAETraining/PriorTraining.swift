@@ -64,6 +64,9 @@ public final class PriorTrainingRun {
     private let optimizer: Adam
     private let trainCodes: [Int32]
     private let testCodes: [Int32]
+    /// Each image's class, for a conditional prior (a VQ-VAE trained with --conditional).
+    private let trainLabels: [Int32]?
+    private let testLabels: [Int32]?
     private let seed: UInt64
     public let dataDescription: String
 
@@ -148,6 +151,12 @@ public final class PriorTrainingRun {
         guard train.count > 0, test.count > 0 else { throw RequestError("\(request.dataDirectory): no images to fit the prior to") }
         trainCodes = codes(of: model, images: train)
         testCodes = codes(of: model, images: test)
+        if model.configuration.isConditional {
+            guard let a = train.labels, let b = test.labels else { throw RequestError("\(request.dataDirectory): a conditional prior needs labelled images") }
+            (trainLabels, testLabels) = (a.map(Int32.init), b.map(Int32.init))
+        } else {
+            (trainLabels, testLabels) = (nil, nil)
+        }
         if batch > 0 && batch >= (train.count + batchSize - 1) / batchSize {
             throw RequestError("\(path): the prior stopped at batch \(batch) of an epoch; resume it with the same data")
         }
@@ -194,16 +203,19 @@ public final class PriorTrainingRun {
         var rng = RandomGenerator(seed: seed, stream: .priorShuffle, index: UInt64(current))
         let order = rng.permutation(n)
         var grid = [Int32](repeating: 0, count: batchSize * P)
+        var labels = trainLabels.map { _ in [Int32](repeating: 0, count: batchSize) }
         var nats = [Double](repeating: 0, count: batchSize)
         let start = DispatchTime.now().uptimeNanoseconds, resumedCodes = partialCodes
         for b in batch..<batchesPerEpoch {
             let rows = order[(b * batchSize)..<min(n, (b + 1) * batchSize)]
             for (r, image) in rows.enumerated() {
                 for p in 0..<P { grid[r * P + p] = trainCodes[image * P + p] }
+                if let trainLabels { labels![r] = trainLabels[image] }
             }
             let count = rows.count
+            let batchLabels = labels.map { Array($0.prefix(count)) }
             grid.withUnsafeBufferPointer { g in
-                let logits = prior.forward(g.baseAddress!, images: count)
+                let logits = prior.forward(g.baseAddress!, images: count, labels: batchLabels)
                 nats.withUnsafeMutableBufferPointer {
                     prior.crossEntropy(logits, codes: g.baseAddress!, perImage: $0.baseAddress!, gradientScale: 1 / Float(count * P))
                 }
@@ -224,7 +236,7 @@ public final class PriorTrainingRun {
         }
         let trainSeconds = seconds(since: start)
         let testStart = DispatchTime.now().uptimeNanoseconds
-        let test = crossEntropy(of: testCodes)
+        let test = crossEntropy(of: testCodes, labels: testLabels)
         let report = PriorEpochReport(epoch: current, trainCrossEntropy: partialNats / Double(max(partialCodes, 1)),
                                       testCrossEntropy: test, trainSeconds: trainSeconds, testSeconds: seconds(since: testStart),
                                       samplesPerSecond: Double(partialCodes - resumedCodes) / Double(P) / max(trainSeconds, 1e-9))
@@ -233,13 +245,14 @@ public final class PriorTrainingRun {
         return report
     }
 
-    /// The prior's mean −log p(c_i | c_<i) over grids of codes, in nats per code.
-    public func crossEntropy(of grids: [Int32]) -> Double {
+    /// The prior's mean −log p(c_i | c_<i) (given the class, if conditional) over grids of codes, in nats per code.
+    public func crossEntropy(of grids: [Int32], labels: [Int32]?) -> Double {
         let P = model.positions, images = grids.count / P, step = batchSize
         var total = 0.0
         for lower in stride(from: 0, to: images, by: step) {
             let upper = min(images, lower + step)
-            total += model.priorNegativeLogLikelihood(Array(grids[(lower * P)..<(upper * P)]), images: upper - lower).reduce(0, +)
+            total += model.priorNegativeLogLikelihood(Array(grids[(lower * P)..<(upper * P)]), images: upper - lower,
+                                                      labels: labels.map { Array($0[lower..<upper]) }).reduce(0, +)
         }
         return total / Double(grids.count)
     }

@@ -103,29 +103,37 @@ final class VQTests: XCTestCase {
 
     /// Every prior parameter's gradient of the summed cross-entropy.
     func testPixelCNNGradients() {
-        let grid = randomGrid(2 * 16, codes: 5, seed: 3)
-        var nats = [Double](repeating: 0, count: 2)
-        let shape = CodePrior(channels: 4, blocks: 2)
-        let store = ParameterStore(specs: PixelCNN.specs(prefix: "prior", codes: 5, shape: shape))
-        let checked = PixelCNN(store: store, prefix: "prior", codes: 5, shape: shape, height: 4, width: 4)
-        var rng = RandomGenerator(seed: 7)
-        checked.initialize(using: &rng)
-        let lossOfChecked: () -> Double = {
-            grid.withUnsafeBufferPointer { g in
-                let logits = checked.forward(g.baseAddress!, images: 2)
-                nats.withUnsafeMutableBufferPointer { checked.crossEntropy(logits, codes: g.baseAddress!, perImage: $0.baseAddress!) }
+        for classes in [0, 3] {
+            let grid = randomGrid(2 * 16, codes: 5, seed: 3)
+            let labels: [Int32]? = classes > 0 ? [2, 0] : nil
+            var nats = [Double](repeating: 0, count: 2)
+            let shape = CodePrior(channels: 4, blocks: 2)
+            let store = ParameterStore(specs: PixelCNN.specs(prefix: "prior", codes: 5, shape: shape, classes: classes))
+            let checked = PixelCNN(store: store, prefix: "prior", codes: 5, shape: shape, height: 4, width: 4, classes: classes)
+            var rng = RandomGenerator(seed: 7)
+            checked.initialize(using: &rng)
+            func pass(gradient: Bool) -> Double {
+                grid.withUnsafeBufferPointer { g in
+                    let logits = checked.forward(g.baseAddress!, images: 2, labels: labels)
+                    nats.withUnsafeMutableBufferPointer {
+                        checked.crossEntropy(logits, codes: g.baseAddress!, perImage: $0.baseAddress!, gradientScale: gradient ? 1 : nil)
+                    }
+                }
+                return nats.reduce(0, +)
             }
-            return nats.reduce(0, +)
-        }
-        grid.withUnsafeBufferPointer { g in
-            let logits = checked.forward(g.baseAddress!, images: 2)
-            nats.withUnsafeMutableBufferPointer { checked.crossEntropy(logits, codes: g.baseAddress!, perImage: $0.baseAddress!, gradientScale: 1) }
-        }
-        checked.backward()
-        for slot in store.slots {
-            let analytic = Array(UnsafeBufferPointer(start: store.gradients.pointer + slot.offset, count: slot.spec.count))
-            checkGradient("PixelCNN \(slot.spec.name)", values: store.values.pointer + slot.offset, count: slot.spec.count,
-                          analytic: analytic, tolerance: Tolerance(h: 1e-3, rtol: 2e-2, atol: 2e-3), maxChecks: 40, loss: lossOfChecked)
+            _ = pass(gradient: true)
+            checked.backward()
+            for slot in store.slots {
+                let analytic = Array(UnsafeBufferPointer(start: store.gradients.pointer + slot.offset, count: slot.spec.count))
+                checkGradient("PixelCNN \(slot.spec.name)", values: store.values.pointer + slot.offset, count: slot.spec.count,
+                              analytic: analytic, tolerance: Tolerance(h: 1e-3, rtol: 2e-2, atol: 2e-3), maxChecks: 40,
+                              loss: { pass(gradient: false) })
+            }
+            if classes > 0 {
+                // The class that is not in the batch gets no gradient; the others do.
+                let d = store.gradients("prior.cond.weight")
+                XCTAssert((0..<4).allSatisfy { d[$0, 1] == 0 } && (0..<4).contains { d[$0, 2] != 0 })
+            }
         }
     }
 

@@ -40,7 +40,6 @@ public enum ModelFamily: String, CaseIterable, Sendable {
         case .vq:
             guard let quantiser = c.quantiser else { return "a VQ-VAE has a codebook" }
             guard c.architecture == .conv else { return "a VQ-VAE goes with --arch conv" }
-            guard !c.isConditional else { return "a VQ-VAE is not conditional yet (no --conditional)" }
             guard c.upperLayer == nil, c.flow == nil else { return "a VQ-VAE has neither a second layer nor flow steps" }
             if let problem = quantiser.problem ?? c.codePrior?.problem { return problem }
             if c.latent != quantiser.dimensions { return "a VQ-VAE's latent size is its codes' length" }

@@ -65,7 +65,7 @@ public final class VQVAE: VariationalModel {
             specs += ConvTranspose2d.specs(name: "dec.\(2 * j)", inChannels: channels[j], outChannels: channels[j + 1], kernel: 3)
         }
         specs += Conv2d.specs(name: "dec.\(2 * n)", inChannels: channels[n], outChannels: c.shape.channels, kernel: 3)
-        if let prior = c.codePrior { specs += PixelCNN.specs(prefix: "prior", codes: q.codes, shape: prior) }
+        if let prior = c.codePrior { specs += PixelCNN.specs(prefix: "prior", codes: q.codes, shape: prior, classes: c.classes) }
         return specs
     }
 
@@ -105,7 +105,9 @@ public final class VQVAE: VariationalModel {
                                                            kernel: 3, stride: 1, padding: 1)))
         decoder = Network(layers)
         likelihood = ReconstructionLoss(likelihood: c.likelihood)
-        prior = c.codePrior.map { PixelCNN(store: store, prefix: "prior", codes: q.codes, shape: $0, height: last.height, width: last.width) }
+        prior = c.codePrior.map {
+            PixelCNN(store: store, prefix: "prior", codes: q.codes, shape: $0, height: last.height, width: last.width, classes: c.classes)
+        }
     }
 
     public func initialize(seed: UInt64) {
@@ -189,17 +191,27 @@ public final class VQVAE: VariationalModel {
         guard let prior else { preconditionFailure("drawPrior without a prior: ask priorProblem first") }
         let chunk = 64
         prior.reserve(batchSize: min(chunk, z.rows))
+        let labels = condition.map(Self.labels(of:))
         for lower in stride(from: 0, to: z.rows, by: chunk) {
             let count = min(chunk, z.rows - lower)
-            let codes = prior.sample(count: count, temperature: temperature, rng: &rng)
+            let codes = prior.sample(count: count, temperature: temperature, rng: &rng, labels: labels.map { Array($0[lower..<(lower + count)]) })
             codes.withUnsafeBufferPointer { quantiser.embed($0.baseAddress!, images: count, into: Matrix(z.row(lower), rows: count, columns: z.columns)) }
+        }
+    }
+
+    /// The class of each one-hot row.
+    public static func labels(of condition: Matrix) -> [Int32] {
+        (0..<condition.rows).map { r in
+            let row = condition.row(r)
+            return Int32((0..<condition.columns).max { row[$0] < row[$1] } ?? 0)
         }
     }
 
     /// `draws` completions per image (B·draws, latentSize), as code vectors:
     /// the image's codes in its first `keptRows` rows of the grid kept, the
-    /// rest drawn from the prior given them (raster order).
-    public func drawCompletions(of x: Matrix, keptRows: Int, draws: Int, rng: inout RandomGenerator) -> Matrix {
+    /// rest drawn from the prior given them (raster order), and given the
+    /// image's class (`condition`) if the prior is conditional.
+    public func drawCompletions(of x: Matrix, condition: Matrix?, keptRows: Int, draws: Int, rng: inout RandomGenerator) -> Matrix {
         guard let prior else { preconditionFailure("completions without a prior: ask priorProblem first") }
         let codes = encode(x, condition: nil).codes!, P = positions
         var given = [Int32]()
@@ -208,8 +220,9 @@ public final class VQVAE: VariationalModel {
             for _ in 0..<draws { given += codes[(b * P)..<((b + 1) * P)] }
         }
         prior.reserve(batchSize: x.rows * draws)
+        let labels = condition.map { Self.labels(of: $0).flatMap { Array(repeating: $0, count: draws) } }
         let grids = prior.sample(count: x.rows * draws, temperature: temperature, rng: &rng, given: given,
-                                 kept: min(P, keptRows * grid.width))
+                                 kept: min(P, keptRows * grid.width), labels: labels)
         if completions.count < x.rows * draws * latentSize { completions = Tensor(shape: [x.rows * draws * latentSize]) }
         let zq = completions.matrix(rows: x.rows * draws, columns: latentSize)
         grids.withUnsafeBufferPointer { quantiser.embed($0.baseAddress!, images: zq.rows, into: zq) }
@@ -220,9 +233,9 @@ public final class VQVAE: VariationalModel {
 
     /// Per image, −log p(x|z_q) and −log p(c) in nats (the prior's cross-entropy
     /// summed over the grid), whose sum bounds −log p(x); x (B, D) in [0, 1].
-    public func bound(_ x: Matrix) -> (reconstruction: [Double], prior: [Double]) {
+    public func bound(_ x: Matrix, condition: Matrix?) -> (reconstruction: [Double], prior: [Double]) {
         let reconstruction = bound(reconstructionOnly: x)
-        return (reconstruction, priorNegativeLogLikelihood(Array(quantiser.lastCodes), images: x.rows))
+        return (reconstruction, priorNegativeLogLikelihood(Array(quantiser.lastCodes), images: x.rows, labels: condition.map(Self.labels(of:))))
     }
 
     /// −log p(x|z_q) per image (nats), needing no prior.
@@ -232,14 +245,15 @@ public final class VQVAE: VariationalModel {
         return (0..<x.rows).map { Double(likelihood.perSample.pointer[$0]) }
     }
 
-    /// −log p(c) per image under the PixelCNN, in nats, for grids of codes (images·P).
-    public func priorNegativeLogLikelihood(_ codes: [Int32], images: Int) -> [Double] {
+    /// −log p(c) (or −log p(c | y), given each image's class) per image under
+    /// the PixelCNN, in nats, for grids of codes (images·P).
+    public func priorNegativeLogLikelihood(_ codes: [Int32], images: Int, labels: [Int32]? = nil) -> [Double] {
         guard let prior else { preconditionFailure("a prior's likelihood without a prior: ask priorProblem first") }
         precondition(codes.count == images * positions)
         var nats = [Double](repeating: 0, count: images)
         prior.reserve(batchSize: images)
         codes.withUnsafeBufferPointer { grid in
-            let logits = prior.forward(grid.baseAddress!, images: images)
+            let logits = prior.forward(grid.baseAddress!, images: images, labels: labels)
             nats.withUnsafeMutableBufferPointer { prior.crossEntropy(logits, codes: grid.baseAddress!, perImage: $0.baseAddress!) }
         }
         return nats

@@ -14,9 +14,10 @@ struct DirectConvolution {
     let geometry: ConvolutionGeometry
     let outChannels: Int
 
-    /// When a convolution goes this way: stride 1, the same size out, at most four outputs.
+    /// When a convolution goes this way: stride 1, the same size out, every
+    /// kernel tap (not a masked subset), at most four outputs.
     static func applies(_ g: ConvolutionGeometry, outChannels: Int) -> Bool {
-        g.stride == 1 && g.kernel % 2 == 1 && 2 * g.padding == g.kernel - 1 && outChannels <= 4
+        g.stride == 1 && g.kernel % 2 == 1 && 2 * g.padding == g.kernel - 1 && g.offsets.count == g.kernel * g.kernel && outChannels <= 4
     }
 
     /// For tap offset (ky or kx) along an axis of length n: the output range

@@ -19,6 +19,11 @@ import VAEEngine
 /// The VQ-VAE (van den Oord et al. 2017, §3.2) fits this prior to the codes
 /// of the training images once the autoencoder is trained.
 ///
+/// A class-conditional prior p(c | y) (van den Oord et al. 2016b, "Conditional
+/// image generation with PixelCNN decoders", §2.3: a class-dependent bias
+/// V y added to the layers) adds V[:, y] to h at every position after the
+/// first layer; the residual blocks carry it on. `prior.cond.weight` (C, classes).
+///
 /// Parameters, as ../shared/reference/torch_families.py names them under
 /// `prior.`: `prior.inp` (C, K, 7, 7), `prior.blocks.i` (C, C, 3, 3),
 /// `prior.out.1` (C, C, 1, 1) and `prior.out.3` (K, C, 1, 1), each with its
@@ -29,6 +34,13 @@ public final class PixelCNN {
     public let height: Int
     public let width: Int
     public let channels: Int
+    /// Classes of a conditional prior, 0 for none.
+    public let classes: Int
+    let classBias: Matrix?
+    let dClassBias: Matrix?
+    private var lastLabels: [Int32] = []
+    /// The block its layers view: kept alive with them.
+    private let store: ParameterStore
     let input: CodeConvolution
     let blocks: [MaskedConvolution]
     let blockActivations: [ReLU]
@@ -45,16 +57,20 @@ public final class PixelCNN {
 
     public var positions: Int { height * width }
 
-    public static func specs(prefix: String, codes: Int, shape: CodePrior) -> [ParameterSpec] {
+    public static func specs(prefix: String, codes: Int, shape: CodePrior, classes: Int = 0) -> [ParameterSpec] {
         let c = shape.channels
-        return Conv2d.specs(name: "\(prefix).inp", inChannels: codes, outChannels: c, kernel: CodeConvolution.kernel)
+        return (classes > 0 ? [ParameterSpec(name: "\(prefix).cond.weight", shape: [c, classes])] : []) + Conv2d.specs(name: "\(prefix).inp", inChannels: codes, outChannels: c, kernel: CodeConvolution.kernel)
             + (0..<shape.blocks).flatMap { Conv2d.specs(name: "\(prefix).blocks.\($0)", inChannels: c, outChannels: c, kernel: 3) }
             + Conv2d.specs(name: "\(prefix).out.1", inChannels: c, outChannels: c, kernel: 1)
             + Conv2d.specs(name: "\(prefix).out.3", inChannels: c, outChannels: codes, kernel: 1)
     }
 
-    public init(store: ParameterStore, prefix: String, codes: Int, shape: CodePrior, height: Int, width: Int) {
+    public init(store: ParameterStore, prefix: String, codes: Int, shape: CodePrior, height: Int, width: Int, classes: Int = 0) {
         self.codes = codes
+        self.classes = classes
+        self.store = store
+        classBias = classes > 0 ? store.values("\(prefix).cond.weight") : nil
+        dClassBias = classes > 0 ? store.gradients("\(prefix).cond.weight") : nil
         self.height = height
         self.width = width
         channels = shape.channels
@@ -70,6 +86,10 @@ public final class PixelCNN {
 
     /// PyTorch's default initialisation of each convolution, masked taps then zeroed.
     public func initialize(using rng: inout RandomGenerator) {
+        if let classBias {   // as nn.Linear(classes, C, bias=False)
+            let bound = 1 / Float(classes).squareRoot()
+            for i in 0..<classBias.count { classBias.pointer[i] = rng.uniform(-bound, bound) }
+        }
         input.initialize(using: &rng)
         for block in blocks { block.initialize(using: &rng) }
         hidden.initialize(using: &rng)
@@ -90,13 +110,26 @@ public final class PixelCNN {
         rows = batchSize
     }
 
-    /// codes (B·P, image by image in raster order) → logits (B, K·P), channel-major.
-    public func forward(_ grid: UnsafePointer<Int32>, images: Int) -> Matrix {
+    /// codes (B·P, image by image in raster order) → logits (B, K·P),
+    /// channel-major; a conditional prior takes each image's class.
+    public func forward(_ grid: UnsafePointer<Int32>, images: Int, labels: [Int32]? = nil) -> Matrix {
+        precondition((labels != nil) == (classes > 0) && (labels?.count ?? images) == images, "labels go with a conditional prior")
         if states.isEmpty || rows < images { reserve(batchSize: images) }
         lastImages = images
         let size = channels * positions
         var h = states[0].matrix(rows: images, columns: size)
         h.copy(from: input.forward(grid, images: images))
+        if let classBias, let labels {
+            lastLabels = labels
+            let P = positions
+            for b in 0..<images {
+                let y = Int(labels[b]), row = h.row(b)
+                for o in 0..<channels {
+                    let value = classBias.pointer[o * classes + y]
+                    for p in 0..<P { row[o * P + p] += value }
+                }
+            }
+        }
         for (i, block) in blocks.enumerated() {
             let r = activated[i].matrix(rows: images, columns: size)
             r.copy(from: h)
@@ -155,6 +188,17 @@ public final class PixelCNN {
             let dr = blockActivations[i].backward(block.backward(g))
             add(g, dr, into: g)
         }
+        if let dClassBias {
+            let P = positions
+            for b in 0..<images {
+                let y = Int(lastLabels[b]), row = g.row(b)
+                for o in 0..<channels {
+                    var total: Float = 0
+                    for p in 0..<P { total += row[o * P + p] }
+                    dClassBias.pointer[o * classes + y] += total
+                }
+            }
+        }
         input.backward(g)
     }
 
@@ -162,13 +206,14 @@ public final class PixelCNN {
     /// given the codes drawn before it: one pass of the network per position.
     /// With `given` grids (count·P codes), their first `kept` positions are
     /// kept and the rest drawn given them (a completion).
-    public func sample(count: Int, temperature: Float, rng: inout RandomGenerator, given: [Int32]? = nil, kept: Int = 0) -> [Int32] {
+    public func sample(count: Int, temperature: Float, rng: inout RandomGenerator, given: [Int32]? = nil, kept: Int = 0,
+                       labels: [Int32]? = nil) -> [Int32] {
         precondition(temperature > 0 && (given == nil ? kept == 0 : given!.count == count * positions && kept <= positions))
         let P = positions, K = codes
         var grid = given ?? [Int32](repeating: 0, count: count * P)
         var probabilities = [Double](repeating: 0, count: K)
         for p in kept..<P {
-            let logits = grid.withUnsafeBufferPointer { forward($0.baseAddress!, images: count) }
+            let logits = grid.withUnsafeBufferPointer { forward($0.baseAddress!, images: count, labels: labels) }
             for b in 0..<count {
                 let l = logits.row(b)
                 var m = -Double.infinity
