@@ -54,7 +54,7 @@ demo: build
 	$(VAE) sample -n 64 --model demo/model.safetensors -o demo/samples.png
 	@echo "demo: model in demo/model.safetensors, 64 new digits in demo/samples.png"
 
-## bench: training throughput (mlp, mlp400, conv and the iwae2, planar and iaf families), matrix-product share, coding speed and memory, batch 128.
+## bench: training throughput (mlp, mlp400, conv and the iwae2, planar, iaf and vq families), matrix-product share, coding speed and memory, batch 128.
 bench: build
 	$(VAE) bench --arch all --threads $(THREADS)
 	@dir=$$(mktemp -d) && $(VAE) train --epochs 2 --threads $(THREADS) --model $$dir/bench.safetensors; rm -rf $$dir
