@@ -217,7 +217,8 @@ public final class TrainingRun {
         let resumeNote = p.batch > 0 ? ", resuming at epoch \(p.epoch + 1), batch \(p.batch + 1)"
             : p.epoch > 0 ? ", resuming after epoch \(p.epoch)" : ""
         return "training \(c.summary) "
-            + "(\(model.parameters.count) parameters, loss \(c.likelihood.rawValue), \(c.activation.rawValue), β \(s.beta)"
+            + "(\(model.parameters.count) parameters, loss \(c.likelihood.rawValue), \(c.activation.rawValue), "
+            + (c.quantiser.map { "commitment β \($0.commitment)" } ?? "β \(s.beta)")
             + (s.importanceSamples > 1 ? ", IWAE K=\(s.importanceSamples)" : "")
             + (s.corruption.map { ", denoising (\($0.spec))" } ?? "")
             + (s.warmupEpochs > 0 ? ", KL warm-up \(s.warmupEpochs) epochs" : "")
