@@ -35,6 +35,8 @@ public final class VQVAE: VariationalModel {
     /// Sampling temperature T of the prior: logits / T (`vae sample --temperature`).
     public var temperature: Float = 1
     private var completions = Tensor(shape: [0])
+    /// z_q once per draw, when more than one is asked for.
+    private let repeatedCodes = RowRepeater()
 
     var quantisation: Quantiser { configuration.quantiser! }
 
@@ -182,7 +184,7 @@ public final class VQVAE: VariationalModel {
     public func drawPosterior(_ x: Matrix, condition: Matrix?, noise: Matrix, draws: Int) -> Matrix {
         let zq = quantiser.quantise(encoder.forward(x))
         guard draws > 1 else { return zq }
-        return RowRepeater().repeating(zq, times: draws)
+        return repeatedCodes.repeating(zq, times: draws)
     }
 
     /// Codes drawn from the PixelCNN (at `temperature`), as their code
