@@ -5,7 +5,9 @@ PREFIX   ?= /usr/local
 SWIFT    ?= swift
 BUILD    := .build/release
 VAE      := $(BUILD)/vae
-PACKAGES := pkg-config libopenblas-dev zlib1g-dev libpng-dev
+PACKAGES := pkg-config libopenblas-dev zlib1g-dev libpng-dev libcairo2-dev libfontconfig-dev fonts-dejavu-core
+# What only the tests need: pdftotext reads back the PDF charts.
+TEST_PACKAGES := poppler-utils
 # Faster, not required: OpenBLAS's OpenMP build shares its threads with vae's
 # elementwise passes (see Sources/VAEEngine/Parallel.swift).
 OPTIONAL := libopenblas0-openmp
@@ -13,7 +15,8 @@ THREADS  ?= 2
 
 .PHONY: setup setup-required build test demo bench fuzz install clean
 
-## setup: install the C libraries (OpenBLAS, zlib, libpng) if any is missing,
+## setup: install the C libraries (OpenBLAS, zlib, libpng, Cairo with fontconfig
+## and the DejaVu fonts) if any is missing,
 ## and OpenBLAS's OpenMP build if it can (without it vae is slower, not broken).
 setup: setup-required
 	@dpkg-query -W -f='$${Status}' $(OPTIONAL) 2>/dev/null | grep -q "install ok installed" && exit 0; \
@@ -31,7 +34,7 @@ setup-required:
 	done; \
 	if [ -z "$$missing" ]; then echo "setup: $(PACKAGES) already installed"; exit 0; fi; \
 	if ! command -v apt-get >/dev/null 2>&1; then \
-	  echo "setup: missing$$missing and no apt-get here: install OpenBLAS, zlib and libpng development files by hand" >&2; exit 1; fi; \
+	  echo "setup: missing$$missing and no apt-get here: install OpenBLAS, zlib, libpng, Cairo and fontconfig development files and a font by hand" >&2; exit 1; fi; \
 	if [ "$$(id -u)" = 0 ]; then sudo=""; \
 	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo"; \
 	else echo "setup: need root or password-less sudo to run: apt-get install -y$$missing" >&2; exit 1; fi; \
@@ -43,9 +46,13 @@ build: setup
 	$(SWIFT) build -c release --product vae
 
 ## test: unit tests and end-to-end tests of the built binary (release build, a few minutes).
+## The tests build in their own folder (.build-test: a test build compiles every
+## module differently), so the product build in .build serves `make demo` as is.
+TEST_BUILD := .build-test
+test: PACKAGES += $(TEST_PACKAGES)
 test: setup
 	$(SWIFT) build -c release --product vae
-	$(SWIFT) test -c release --disable-swift-testing
+	$(SWIFT) test -c release --disable-swift-testing --scratch-path $(TEST_BUILD)
 
 ## demo: train briefly on MNIST and draw a grid of new digits.
 demo: build

@@ -4,7 +4,7 @@
 //   -> VAEModels (layers, posteriors, likelihoods, the model protocol and its
 //      families, objectives, optimiser; no files, no terminal)
 //   VAEData (IDX, gzip, PNG/PGM, safetensors, NPY; knows no layers)
-//   -> VAEPlots (charts and image grids)
+//   -> VAEPlots (charts through Cairo, in PNG, SVG and PDF; image grids)
 //   VAEInference (using a model: checkpoints, encoding, decoding, sampling,
 //      latent operations, scoring, evaluation, the anomaly protocol)
 //   -> VAETraining (training runs: settings, the loop, resume, the benchmark)
@@ -41,6 +41,8 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CCairo", pkgConfig: "cairo",
+                       providers: [.apt(["libcairo2-dev", "libfontconfig-dev"])]),
 
         // The run path prefers Debian's OpenMP build of OpenBLAS when it is
         // installed (same ABI and soname as the pthreads build): its thread
@@ -50,7 +52,7 @@ let package = Package(
         // VAEModels shares one vocabulary type with VAEData, ImageShape; it reads and writes no files.
         .target(name: "VAEModels", dependencies: ["VAEEngine", "VAEData"], swiftSettings: numerical),
         .target(name: "VAEData", dependencies: ["CZlib", "CPNG"]),
-        .target(name: "VAEPlots", dependencies: ["VAEData"]),
+        .target(name: "VAEPlots", dependencies: ["VAEData", "CCairo"]),
         .target(name: "VAEInference", dependencies: ["VAEEngine", "VAEModels", "VAEData"], swiftSettings: numerical),
         .target(name: "VAETraining", dependencies: ["VAEEngine", "VAEModels", "VAEData", "VAEInference"], swiftSettings: numerical),
         // Checks, in baseline code, that the processor runs what `numerical` targets.

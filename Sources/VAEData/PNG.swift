@@ -128,10 +128,6 @@ public enum PNG {
         try encode(pixels: gray.pixels, width: gray.width, height: gray.height, channels: 1, path: path)
     }
 
-    public static func encode(_ rgb: RGBImage, path: String) throws -> [UInt8] {
-        try encode(pixels: rgb.pixels, width: rgb.width, height: rgb.height, channels: 3, path: path)
-    }
-
     /// 8-bit grey (1 channel) or RGB (3 channels), row-major, no padding.
     public static func encode(pixels: [UInt8], width: Int, height: Int, channels: Int, path: String) throws -> [UInt8] {
         var image = png_image()

@@ -16,8 +16,6 @@ public struct Picture: Equatable {
 
     public init(_ gray: GrayImage) { self.init(width: gray.width, height: gray.height, channels: 1, pixels: gray.pixels) }
 
-    public init(_ rgb: RGBImage) { self.init(width: rgb.width, height: rgb.height, channels: 3, pixels: rgb.pixels) }
-
     public var isColor: Bool { channels == 3 }
 
     /// A PNG (grey or colour, as the file is; any bit depth, palette,

@@ -26,7 +26,10 @@ public struct LatentStatistics: Equatable {
     /// Dimensions with Cov_x(E_q[z_j | x]) > 0.01 (Burda et al. 2015, §5.1).
     /// E_q[z|x] is the posterior mean; for a second layer, the mean of
     /// q(z2|z1) at z1 = E[z1|x]; after a flow, the flow of q0's mean.
-    public let activeUnits: Int
+    public var activeUnits: Int { activity.filter { $0 > Self.activityThreshold }.count }
+    /// Cov_x(E_q[z_j | x]) of each dimension, the statistic active units count.
+    public let activity: [Double]
+    public static let activityThreshold = 0.01
 }
 
 /// Each stochastic layer's KL per dimension and active units over `images`.
@@ -57,7 +60,7 @@ public func latentStatistics(_ model: any VariationalModel, images: ImageSet) ->
         // z1 in the ELBO, not at the mean these statistics use.
         let splitsByDimension = !flow && kl.count == 1
         return LatentStatistics(dimensions: kl[i].count, klPerDimension: splitsByDimension ? kl[i] : nil,
-                                activeUnits: kl[i].indices.filter { square[i][$0] - mean[i][$0] * mean[i][$0] > 0.01 }.count)
+                                activity: kl[i].indices.map { square[i][$0] - mean[i][$0] * mean[i][$0] })
     }
 }
 

@@ -37,3 +37,51 @@ public func nearSquareColumns(_ n: Int) -> Int {
     while c * c < n { c += 1 }
     return c
 }
+
+/// An image grid with names beside its rows and above its columns: the class
+/// of each row of a conditional grid, the steps of an interpolation, the
+/// dimension of each traversal row. Tiles are drawn `scale` points a pixel
+/// (sharp, nearest pixel), so small digits stay legible next to the text.
+public struct LabelledGrid {
+    public let grid: Picture
+    let tileWidth: Int, tileHeight: Int
+    let border: Int
+    public let rowNames: [String]
+    public let columnNames: [String]
+    let scale: Double
+
+    static let textSize = 11.0
+
+    /// Rows of tiles (short rows filled out with black) with up to one name per row and per column.
+    public init(rows: [[Picture]], rowNames: [String] = [], columnNames: [String] = []) {
+        grid = makeGrid(rows: rows)
+        let first = rows.first { !$0.isEmpty }![0]
+        tileWidth = first.width
+        tileHeight = first.height
+        border = 2
+        self.rowNames = rowNames
+        self.columnNames = columnNames
+        scale = first.height <= 32 ? 2 : 1
+    }
+
+    /// Room for names, estimated from DejaVu Sans's average advance (about 0.62 em).
+    private var leftMargin: Double { rowNames.isEmpty ? 4 : 12 + 0.62 * Self.textSize * Double(rowNames.map(\.count).max() ?? 0) }
+    private var topMargin: Double { columnNames.isEmpty ? 4 : 8 + 1.6 * Self.textSize }
+
+    var size: (width: Double, height: Double) {
+        (leftMargin + Double(grid.width) * scale + 4, topMargin + Double(grid.height) * scale + 4)
+    }
+
+    func draw(on canvas: Canvas, x: Double, y: Double) {
+        let (left, top) = (x + leftMargin, y + topMargin)
+        canvas.draw(grid, x: left, y: top, scale: scale)
+        for (row, name) in rowNames.enumerated() {
+            let centre = top + (Double(border + row * (tileHeight + border)) + Double(tileHeight) / 2) * scale
+            canvas.text(name, x: left - 6, y: centre + 4, size: Self.textSize, anchor: .right)
+        }
+        for (column, name) in columnNames.enumerated() {
+            let centre = left + (Double(border + column * (tileWidth + border)) + Double(tileWidth) / 2) * scale
+            canvas.text(name, x: centre, y: top - 6, size: Self.textSize, anchor: .centre)
+        }
+    }
+}

@@ -95,6 +95,8 @@ public enum TrainingOutcome {
 /// data selected, the model and optimiser built, then epochs trained with a
 /// checkpoint saved after each one (and on a stop request mid-epoch).
 public final class TrainingRun {
+    /// The figures of every finished epoch (a resumed run's earlier ones from its JSON file).
+    public private(set) var log: TrainingLog
     public let request: TrainingRequest
     public let model: any VariationalModel
     public let settings: TrainingSettings
@@ -209,6 +211,8 @@ public final class TrainingRun {
         trainCount = train.count
         dataDescription = data.description + (data.skipped.isEmpty ? "" : "; \(data.skipped.count) unreadable files skipped")
         trainer = Trainer(model: model, optimizer: optimizer, settings: settings, train: train, test: testSet, position: position)
+        log = TrainingLog(path: request.jsonPath, model: model.configuration, settings: settings,
+                          resumingAfter: request.resume ? trainer.completedEpochs : nil)
     }
 
     /// One line on what is trained, how, on what, and from where.
@@ -235,7 +239,6 @@ public final class TrainingRun {
     /// checkpoint is saved where the run is.
     public func run(progress: ((BatchProgress) -> Void)? = nil, epochFinished: (EpochReport) -> Void = { _ in },
                     shouldStop: () -> Bool = { false }) throws -> TrainingOutcome {
-        var log = request.jsonPath.map { TrainingLog(path: $0, model: model.configuration, settings: settings) }
         while trainer.completedEpochs < request.epochs {
             let outcome: EpochOutcome
             do {
@@ -249,13 +252,13 @@ public final class TrainingRun {
                                         position: trainer.position, test: test, to: request.modelPath)
             hasCheckpoint = true
             if case .finished(let report) = outcome {
+                try log.append(report)
                 epochFinished(report)
-                try log?.append(report)
             }
             if trainer.completedEpochs < request.epochs && shouldStop() { return .interrupted(trainer.position) }
         }
         let peak = peakResidentMemoryMiB()
-        try log?.write(peakResidentMiB: peak)
+        try log.write(peakResidentMiB: peak)
         return .finished(peakResidentMiB: peak)
     }
 

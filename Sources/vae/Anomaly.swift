@@ -27,7 +27,7 @@ struct Anomaly: ParsableCommand {
     @Option(help: ArgumentHelp("Write the figures as JSON.", valueName: "path"))
     var json: String?
 
-    @Option(help: ArgumentHelp("Draw the ROC curve and the two score histograms (.png).", valueName: "path"))
+    @Option(help: ArgumentHelp("Draw the ROC curve and the two score histograms: .png, .svg or .pdf.", valueName: "path"))
     var plot: String?
 
     @OptionGroup var modelOptions: ModelOptions
@@ -40,7 +40,7 @@ struct Anomaly: ParsableCommand {
         guard calibrationImages >= 1 else { throw ValidationError("--calibration-images must be at least 1") }
         _ = try anomalyDigits?.checked("--anomaly-digits", in: 0...255, counts: 1...256, what: "digits")
         if anomalyDigits != nil && anomalyClasses != nil { throw ValidationError("use --anomaly-classes or --anomaly-digits, not both") }
-        if let plot { try checkImageExtension(plot, flag: "--plot") }
+        if let plot { try checkChartExtension(plot, flag: "--plot") }
     }
 
     /// The anomalous classes asked for (names or numbers), as numbers, or nil.
@@ -57,7 +57,7 @@ struct Anomaly: ParsableCommand {
     func run() throws {
         threadOptions.apply()
         if let json { try checkWritable(json, flag: "--json") }
-        if let plot { try checkWritable(plot, flag: "--plot") }
+        if let plot { try checkChartOutput(plot, flag: "--plot") }
         let loaded = try Checkpoint.load(path: modelOptions.model)
         let data = try dataOptions.load(for: loaded)
         let classCount = data.classNames?.count ?? Conditioning.classes(of: data.train) ?? 0
@@ -79,15 +79,15 @@ struct Anomaly: ParsableCommand {
                 "test_fpr": r.outcome.falsePositiveRate, "test_tpr": r.outcome.truePositiveRate, "precision": r.outcome.precision,
                 "n_normal": r.normalCount, "n_anomalous": r.anomalousCount, "metric": scoring.metric.rawValue,
                 "anomaly_digits": benchmark.anomalies.sorted(), "anomaly_classes": benchmark.anomalies.sorted().map(loaded.trainingData.className),
-                "calibration_n": r.calibrationCount, "samples": scoring.draws,
+                "calibration_n": r.calibrationCount, "samples": scoring.draws, "latent": loaded.model.latentSize,
             ], to: json)
         }
         if let plot {
-            let scoreName = ["nelbo": "-ELBO (NATS)", "recon": "RECONSTRUCTION (NATS)", "iw": "-LOG P(X) (NATS)"][scoring.metric.rawValue]!
+            let scoreName = ["nelbo": "−ELBO (nats)", "recon": "reconstruction −log p(x|z) (nats)", "iw": "−log p(x), importance-weighted (nats)"][scoring.metric.rawValue]!
             try Figures.anomalyPlot(roc: rocCurve(scores: r.scores, anomalous: r.anomalous), auroc: r.auroc, scores: r.scores,
                                     anomalous: r.anomalous, threshold: r.threshold,
                                     histogramRange: (percentile(r.scores, 0.1), percentile(r.scores, 99.9)),
-                                    scoreName: scoreName, anomalyName: "CLASS " + classes.uppercased()).write(path: plot)
+                                    scoreName: scoreName, anomalyName: "class " + classes).write(to: plot)
             print("plotted the ROC curve and score histograms to \(plot)")
         }
     }

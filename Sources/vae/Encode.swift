@@ -15,7 +15,7 @@ struct Encode: ParsableCommand {
     @Option(name: .short, help: ArgumentHelp("Output table: .csv or .npy.", valueName: "path"))
     var output = "latents.csv"
 
-    @Option(help: ArgumentHelp("Also draw the latent means as a scatter plot (.png).", valueName: "path"))
+    @Option(help: ArgumentHelp("Also draw the latent means as a scatter plot: .png, .svg or .pdf.", valueName: "path"))
     var plot: String?
 
     @OptionGroup var modelOptions: ModelOptions
@@ -26,13 +26,13 @@ struct Encode: ParsableCommand {
         guard lower.hasSuffix(".csv") || lower.hasSuffix(".npy") else {
             throw ValidationError("-o \(output): use a .csv or .npy extension")
         }
-        if let plot { try checkImageExtension(plot, flag: "--plot") }
+        if let plot { try checkChartExtension(plot, flag: "--plot") }
     }
 
     func run() throws {
         threadOptions.apply()
         try checkWritable(output, flag: "-o")
-        if let plot { try checkWritable(plot, flag: "--plot") }
+        if let plot { try checkChartOutput(plot, flag: "--plot") }
         let loaded = try loadModel(modelOptions)
         let model = loaded.model
         let images = try inputs.load(for: loaded)
@@ -46,7 +46,7 @@ struct Encode: ParsableCommand {
         if let plot {
             let points = codes.map(\.point)
             let k = model.latentSize
-            let figure: RGBImage
+            let figure: Figure
             if k == 2 {
                 figure = Figures.latentScatter(points: points.map { (Double($0[0]), Double($0[1])) }, labels: images.map(\.label),
                                                classNames: loaded.trainingData.classNames, dimensions: k, explained: nil)
@@ -55,7 +55,7 @@ struct Encode: ParsableCommand {
                 figure = Figures.latentScatter(points: pca.coordinates.map { ($0.0, $0.1) }, labels: images.map(\.label),
                                                classNames: loaded.trainingData.classNames, dimensions: k, explained: pca.explained)
             }
-            try figure.write(path: plot)
+            try figure.write(to: plot)
             print("plotted \(points.count) latent means to \(plot)")
         }
     }

@@ -3,6 +3,7 @@ import Foundation
 import VAEData
 import VAEInference
 import VAEModels
+import VAEPlots
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,6 +27,9 @@ struct Eval: ParsableCommand {
     @Option(help: ArgumentHelp("Write the figures as JSON.", valueName: "path"))
     var json: String?
 
+    @Option(help: ArgumentHelp("Draw the KL of each latent dimension as bars, active units marked: .png, .svg or .pdf.", valueName: "path"))
+    var plot: String?
+
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var seedOptions: SeedOptions
@@ -34,13 +38,18 @@ struct Eval: ParsableCommand {
     func validate() throws {
         guard (0...100_000).contains(iwSamples) else { throw ValidationError("--iw-samples must be in 0...100000, got \(iwSamples)") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
+        if let plot { try checkChartExtension(plot, flag: "--plot") }
     }
 
     func run() throws {
         threadOptions.apply()
         if let json { try checkWritable(json, flag: "--json") }
+        if let plot { try checkChartOutput(plot, flag: "--plot") }
         let loaded = try Checkpoint.load(path: modelOptions.model)
         let model = loaded.model
+        if plot != nil && model is VQVAE {
+            throw CLIError("--plot: \(modelOptions.model) is a VQ-VAE, whose latents are discrete codes with no KL per dimension")
+        }
         if iwSamples > 0 && model.configuration.likelihood != .bernoulli {
             throw CLIError("--iw-samples needs a Bernoulli decoder (a model trained with --loss bce)")
         }
@@ -94,6 +103,11 @@ struct Eval: ParsableCommand {
             }
             if let nll = result.importanceWeightedNLL { doc["iw_nll"] = nll; doc["iw_seconds"] = result.importanceSeconds }
             try writeJSON(doc, to: json)
+        }
+        if let plot {
+            try Figures.latentUse(layers: result.layers.map { ($0.klPerDimension, $0.activity, LatentStatistics.activityThreshold) })
+                .write(to: plot)
+            print("plotted the use of each latent dimension to \(plot)")
         }
     }
 }

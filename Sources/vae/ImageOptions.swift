@@ -130,3 +130,43 @@ func writeGrid(_ rows: [[Picture]], to path: String) throws -> Picture {
     try grid.write(path: path)
     return grid
 }
+
+/// `--labels`: names beside an image grid's rows and above its columns, drawn
+/// with the chart library (so the output is .png, .svg or .pdf).
+struct GridLabelOptions: ParsableArguments {
+    @Flag(help: "Name the grid's rows and columns (classes, steps, dimensions); the output is then .png, .svg or .pdf.")
+    var labels = false
+
+    /// The output's extension: an image (.png, .pgm), or with --labels a chart format.
+    func checkExtension(_ output: String) throws {
+        if labels { try checkChartExtension(output, flag: "-o") } else { try checkImageExtension(output, flag: "-o") }
+    }
+
+    /// The output before any work.
+    func checkOutput(_ output: String, model: any VariationalModel) throws {
+        if labels { try checkChartOutput(output, flag: "-o") } else { try checkImageOutput(output, model: model) }
+    }
+
+    /// Writes rows of tiles as one grid, named when --labels asks; returns its size in pixels (points for SVG and PDF).
+    func write(_ rows: [[Picture]], rowNames: [String] = [], columnNames: [String] = [], to path: String) throws -> (width: Int, height: Int) {
+        guard labels else {
+            let grid = try writeGrid(rows, to: path)
+            return (grid.width, grid.height)
+        }
+        let figure = Figure(LabelledGrid(rows: rows, rowNames: rowNames, columnNames: columnNames))
+        try figure.write(to: path)
+        return (Int(figure.size.width.rounded(.up)), Int(figure.size.height.rounded(.up)))
+    }
+}
+
+/// A latent coordinate for a grid label: at most `decimals` decimals, no
+/// trailing zeros, a true minus sign (and a plus sign when `signed`).
+func coordinateName(_ value: Double, decimals: Int = 2, signed: Bool = false) -> String {
+    var text = String(format: "%.\(decimals)f", abs(value))
+    if text.contains(".") {
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text.removeLast() }
+    }
+    if text == "0" { return text }
+    return value < 0 ? "−" + text : (signed ? "+" + text : text)
+}

@@ -17,23 +17,24 @@ struct Interpolate: ParsableCommand {
     @Flag(help: "Interpolate along the great circle (slerp) instead of a straight line.")
     var slerp = false
 
-    @Option(name: .short, help: ArgumentHelp("Output image: .png or .pgm.", valueName: "path"))
+    @Option(name: .short, help: ArgumentHelp("Output image: .png or .pgm (with --labels: .png, .svg or .pdf).", valueName: "path"))
     var output = "interpolation.png"
 
+    @OptionGroup var gridLabels: GridLabelOptions
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var imageOptions: ImageOptions
     @OptionGroup var threadOptions: ThreadOptions
 
     func validate() throws {
         guard (2...100).contains(steps) else { throw ValidationError("--steps must be in 2...100, got \(steps)") }
-        try checkImageExtension(output, flag: "-o")
+        try gridLabels.checkExtension(output)
     }
 
     func run() throws {
         threadOptions.apply(light: true)
         let loaded = try loadModel(modelOptions)
         let model = loaded.model
-        try checkImageOutput(output, model: model)
+        try gridLabels.checkOutput(output, model: model)
         let reader = imageOptions.reader(for: loaded)
         let inputs = try [a, b].map(reader.loadOne)
         try model.checkInput(inputs)
@@ -42,7 +43,8 @@ struct Interpolate: ParsableCommand {
         let path = interpolate(codes[0].point, codes[1].point, steps: steps, spherical: slerp)
         let labelPath = conditions.map { interpolate($0[0], $0[1], steps: steps, spherical: false) }
         let strip = [model.picture(inputs[0].pixels)] + model.decodedPictures(path, conditions: labelPath) + [model.picture(inputs[1].pixels)]
-        let grid = try writeGrid([strip], to: output)
+        let fractions = (0..<steps).map { coordinateName(Double($0) / Double(steps - 1)) }
+        let grid = try gridLabels.write([strip], columnNames: ["a"] + fractions + ["b"], to: output)
         print("wrote \(output) (\(grid.width)x\(grid.height)): \(a), \(steps) \(slerp ? "slerp" : "linear") steps, \(b)")
     }
 }

@@ -4,6 +4,7 @@ import VAEData
 import VAEEngine
 import VAEInference
 import VAEModels
+import VAEPlots
 
 /// `--model PATH`: the checkpoint a command reads (or `train` writes).
 struct ModelOptions: ParsableArguments {
@@ -214,6 +215,19 @@ func checkImageExtension(_ path: String, flag: String) throws {
     guard lower.hasSuffix(".png") || lower.hasSuffix(".pgm") else {
         throw ValidationError("\(flag) \(path): use a .png or .pgm extension")
     }
+}
+
+/// Checks a chart's path: .png, .svg or .pdf.
+func checkChartExtension(_ path: String, flag: String) throws {
+    guard FigureFormat.accepts(path) else {
+        throw ValidationError("\(flag) \(path): charts are written as .png, .svg or .pdf")
+    }
+}
+
+/// Checks a chart's output before any work: its folder, and that there is a font to draw with.
+func checkChartOutput(_ path: String, flag: String) throws {
+    try checkWritable(path, flag: flag)
+    try Figures.checkFont(for: path)
 }
 
 /// Checks an image output path before any work: extension and folder, and

@@ -9,6 +9,7 @@ struct Sample: ParsableCommand {
         abstract: "Draw new images from a trained model into a grid.",
         discussion: "Decodes n draws z ~ N(0, I) (a VQ-VAE: grids of codes drawn by its PixelCNN prior, position by position); each pixel is the decoder's mean, in grey or colour as the model draws. With --manifold (a model with a 2-D latent space), decodes instead a grid of z at evenly spaced quantiles of N(0, 1), --nrow a side (default 20). A conditional model draws the class given with --class (a name or a number; --digit d for MNIST); without it, one row per class (⌈n / classes⌉ images per row, default 10), the same z down each column, so a column shows one style across every class.")
 
+    @OptionGroup var gridLabels: GridLabelOptions
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var seedOptions: SeedOptions
     @OptionGroup var threadOptions: ThreadOptions
@@ -32,7 +33,7 @@ struct Sample: ParsableCommand {
     @Flag(help: "Draw the latent manifold of a 2-D model instead of random samples.")
     var manifold = false
 
-    @Option(name: .short, help: ArgumentHelp("Output image: .png, or .pgm for a grey model.", valueName: "path"))
+    @Option(name: .short, help: ArgumentHelp("Output image: .png, or .pgm for a grey model (with --labels: .png, .svg or .pdf).", valueName: "path"))
     var output = "samples.png"
 
     func validate() throws {
@@ -46,7 +47,7 @@ struct Sample: ParsableCommand {
         if let nrow, !(1...(manifold ? 100 : 10_000)).contains(nrow) {
             throw ValidationError("--nrow must be in 1...\(manifold ? 100 : 10_000), got \(nrow)")
         }
-        try checkImageExtension(output, flag: "-o")
+        try gridLabels.checkExtension(output)
     }
 
     /// The class asked for, as a number of the model's classes, or nil.
@@ -67,7 +68,7 @@ struct Sample: ParsableCommand {
         threadOptions.apply(light: manifold ? (nrow ?? 20) <= 20 : (n ?? 100) <= 500)
         let loaded = try loadModel(modelOptions)
         let model = loaded.model
-        try checkImageOutput(output, model: model)
+        try gridLabels.checkOutput(output, model: model)
         let classes = model.configuration.classes
         let chosen = try chosenClass(loaded)
         if manifold {
@@ -84,8 +85,11 @@ struct Sample: ParsableCommand {
             let side = nrow ?? 20
             let latents = manifoldLatents(side: side)
             let labels = chosen.map { Array(repeating: $0, count: latents.count) }
-            let grid = makeGrid(tiles: model.decodedPictures(latents, conditions: labels.flatMap(model.conditions(labels:))), columns: side)
-            try grid.write(path: output)
+            let tiles = model.decodedPictures(latents, conditions: labels.flatMap(model.conditions(labels:)))
+            let rows = stride(from: 0, to: tiles.count, by: side).map { Array(tiles[$0..<($0 + side)]) }
+            // Row r holds z1 = latents[r·side][1]; column c, z0 = latents[c][0].
+            let grid = try gridLabels.write(rows, rowNames: (0..<side).map { coordinateName(Double(latents[$0 * side][1])) },
+                                            columnNames: (0..<side).map { coordinateName(Double(latents[$0][0])) }, to: output)
             print("wrote the \(side)x\(side) latent manifold to \(output) (\(grid.width)x\(grid.height))")
             return
         }
@@ -101,10 +105,12 @@ struct Sample: ParsableCommand {
                 sampleImages(model: model, count: perClass, labels: Array(repeating: c, count: perClass), seed: seedOptions.seed,
                              temperature: temperature)
             }
-            let grid = makeGrid(tiles: rows.flatMap { $0 }, columns: perClass)
-            try grid.write(path: output)
+            let grid = try gridLabels.write(rows, rowNames: (0..<classes).map(loaded.trainingData.className), to: output)
             print("wrote \(perClass) samples of each of \(classes) classes to \(output) (\(grid.width)x\(grid.height)), one row per class")
             return
+        }
+        if gridLabels.labels {
+            throw CLIError("--labels names the rows of a conditional model's grid (one class a row) or a manifold's coordinates; these samples have none")
         }
         let count = n ?? 16
         let images = sampleImages(model: model, count: count, labels: chosen.map { Array(repeating: $0, count: count) },

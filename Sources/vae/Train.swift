@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VAEInference
 import VAEModels
+import VAEPlots
 import VAETraining
 
 struct Train: ParsableCommand {
@@ -104,6 +105,9 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Also write the per-epoch figures as JSON to this file.", valueName: "path"))
     var json: String?
 
+    @Option(help: ArgumentHelp("Draw the training curves after every epoch (as vae plot curves): .png, .svg or .pdf.", valueName: "path"))
+    var plot: String?
+
     @Option(help: ArgumentHelp("Train only on these classes, by name (a folder's) or number (anomaly detection: the others become anomalies).",
                                valueName: "c1,c2,..."))
     var classes: CommaSeparated<String>?
@@ -128,6 +132,7 @@ struct Train: ParsableCommand {
 
     func validate() throws {
         try validateTrainingFlags(epochs: epochs, batchSize: batchSize, lr: lr, trainImages: trainImages, testImages: testImages)
+        if let plot { try checkChartExtension(plot, flag: "--plot") }
         if let adamEpsilon, !(adamEpsilon.isFinite && adamEpsilon > 0 && adamEpsilon <= 1) {
             throw ValidationError("--adam-epsilon must be in (0, 1], got \(adamEpsilon)")
         }
@@ -185,6 +190,7 @@ struct Train: ParsableCommand {
         threadOptions.apply()
         try checkWritable(modelOptions.model, flag: "--model")
         if let json { try checkWritable(json, flag: "--json") }
+        if let plot { try checkChartOutput(plot, flag: "--plot") }
         var request = TrainingRequest()
         request.modelPath = modelOptions.model
         request.dataDirectory = try dataOptions.locate()
@@ -220,7 +226,18 @@ struct Train: ParsableCommand {
         LoadingProgress.finish(skipped: [])
         let reporter = TrainingReporter(totalEpochs: epochs)
         reporter.say(run.summary)
-        try reporter.drive({ shouldStop in try run.run(progress: reporter.progress, epochFinished: reporter.epochFinished, shouldStop: shouldStop) },
+        let name = URL(fileURLWithPath: json ?? modelOptions.model).deletingPathExtension().lastPathComponent
+        let epochFinished = { (report: EpochReport) in
+            reporter.epochFinished(report)
+            guard let plot else { return }
+            do {
+                try Figures.trainingCurves([RunHistory(name: name, epochs: run.log.epochs)]).write(to: plot)
+            } catch {
+                // Training goes on; the chart is redrawn after the next epoch.
+                FileHandle.standardError.write(Data("vae: --plot \(error)\n".utf8))
+            }
+        }
+        try reporter.drive({ shouldStop in try run.run(progress: reporter.progress, epochFinished: epochFinished, shouldStop: shouldStop) },
                            path: modelOptions.model, saved: "saved \(modelOptions.model)" + (json.map { ", figures in \($0)" } ?? ""), unit: "epoch",
                            batches: run.trainer.batchesPerEpoch,
                            resume: "vae train --resume --model \(modelOptions.model) --epochs \(epochs)" + (dataOptions.data.map { " --data \($0)" } ?? ""))

@@ -19,9 +19,10 @@ struct Traverse: ParsableCommand {
     @Option(help: "Images per row.")
     var steps = 9
 
-    @Option(name: .short, help: ArgumentHelp("Output image: .png or .pgm.", valueName: "path"))
+    @Option(name: .short, help: ArgumentHelp("Output image: .png or .pgm (with --labels: .png, .svg or .pdf).", valueName: "path"))
     var output = "traverse.png"
 
+    @OptionGroup var gridLabels: GridLabelOptions
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var imageOptions: ImageOptions
     @OptionGroup var threadOptions: ThreadOptions
@@ -30,7 +31,7 @@ struct Traverse: ParsableCommand {
         guard (2...100).contains(steps) else { throw ValidationError("--steps must be in 2...100, got \(steps)") }
         guard range.isFinite, range > 0, range <= 100 else { throw ValidationError("--range must be in (0, 100], got \(range)") }
         if let dims { _ = try parseDims(dims, latent: nil) }
-        try checkImageExtension(output, flag: "-o")
+        try gridLabels.checkExtension(output)
     }
 
     func parseDims(_ list: CommaSeparated<Int>, latent: Int?) throws -> [Int] {
@@ -45,7 +46,7 @@ struct Traverse: ParsableCommand {
         threadOptions.apply(light: true)
         let loaded = try loadModel(modelOptions)
         let model = loaded.model
-        try checkImageOutput(output, model: model)
+        try gridLabels.checkOutput(output, model: model)
         guard model.hasStandardNormalPrior else {
             throw CLIError("\(modelOptions.model): its prior is not N(0, I) over z, so there are no dimensions to traverse by ±σ"
                            + (model is VQVAE ? " (a VQ-VAE's latents are discrete codes)" : ""))
@@ -66,7 +67,9 @@ struct Traverse: ParsableCommand {
         let latents = traversal(base: base, dimensions: dimensions, range: range, steps: steps)
         let tiles = model.decodedPictures(latents, conditions: condition.map { Array(repeating: $0, count: latents.count) })
         let rows = stride(from: 0, to: tiles.count, by: steps).map { Array(tiles[$0..<($0 + steps)]) }
-        let grid = try writeGrid(rows, to: output)
+        let offsets = (0..<steps).map { Double(-range + 2 * range * Float($0) / Float(steps - 1)) }
+        let grid = try gridLabels.write(rows, rowNames: dimensions.map { "z\($0)" },
+                                        columnNames: offsets.map { coordinateName($0, signed: true) }, to: output)
         print("wrote \(output) (\(grid.width)x\(grid.height)): dimensions \(dimensions.map(String.init).joined(separator: ",")), ±\(range)")
     }
 }

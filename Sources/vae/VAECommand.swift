@@ -18,6 +18,7 @@ struct VAECommand: ParsableCommand {
               vae sample -n 16              a 4x4 grid of new digits in samples.png
               vae score --split test        anomaly scores (add --calibrate train for a threshold)
               vae interpolate a.png b.png   morph one digit into another
+              vae plot curves run.json      training curves of a vae train --json run (PNG, SVG or PDF)
               vae reconstruct test:0-9 --noise 0.3
                                             denoise ten test digits
             --data DIR takes MNIST-style IDX files or images in class subfolders (DIR/<class>/*.png).
@@ -25,7 +26,7 @@ struct VAECommand: ParsableCommand {
             """,
         version: "vae 0.1.0",
         subcommands: [Train.self, TrainPrior.self, Sample.self, Interpolate.self, Encode.self, Reconstruct.self,
-                      Arithmetic.self, Traverse.self, Augment.self, Score.self, Anomaly.self, Eval.self, Bench.self, Export.self]
+                      Arithmetic.self, Traverse.self, Augment.self, Score.self, Anomaly.self, Eval.self, Plot.self, Bench.self, Export.self]
     )
 
     /// Parses, runs, and turns any error into one line on stderr and a

@@ -43,8 +43,9 @@ final class AnomalyTests: XCTestCase {
         XCTAssertEqual(doc["calibration_n"] as? Int, 500 - 0)   // the held-out tail, all normal
         XCTAssertEqual(doc["test_fpr"] as! Double, 0.05, accuracy: 0.03, "calibrated on held-out normals, the FPR carries over")
         XCTAssert(run.stdout.contains("calibrated on 500 held-out normal training images"), run.stdout)
-        let plot = try GrayImage.read(path: Self.shared + "/roc.png")
-        XCTAssertEqual(plot.width, 560 + 640)
+        let plot = try Picture.read(path: Self.shared + "/roc.png")
+        XCTAssertEqual(plot.width, 520 + 640, "the ROC chart beside the histograms")
+        XCTAssertEqual(plot.channels, 3)
 
         // Naming the anomalies explicitly changes the sets accordingly.
         let two = try vae("anomaly", "--anomaly-digits", "1,7", "--json", "b.json")
