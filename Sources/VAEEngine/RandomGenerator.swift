@@ -85,7 +85,9 @@ public enum RandomStream: UInt64 {
          /// One per image (its index) for the importance-weighted estimate's draws.
          importance = 10,
          /// A VQ-VAE's prior: its initialisation, and the order of its training batches.
-         priorInitialisation = 11, priorShuffle = 12
+         priorInitialisation = 11, priorShuffle = 12,
+         /// The pixels a background model's training replaces (`vae train --perturb`).
+         perturbation = 13
 }
 
 public extension RandomGenerator {

@@ -48,12 +48,23 @@ public struct AnomalyBenchmark {
         public let calibrationNote: String
         public var anomalousCount: Int { anomalous.filter { $0 }.count }
         public var normalCount: Int { anomalous.count - anomalousCount }
+
+        /// The mean score of the anomalous (or the normal) test images.
+        public func meanScore(anomalous wanted: Bool) -> Double {
+            let chosen = zip(scores, anomalous).filter { $0.1 == wanted }.map(\.0)
+            return chosen.reduce(0, +) / Double(max(chosen.count, 1))
+        }
     }
 
-    /// Scores `test`; calibrates on `train`'s held-out normal tail per `trainingData`, else its last normal images.
+    /// Scores `test` by the scorer's first metric; calibrates on `train`'s held-out normal tail per `trainingData`, else its last normal images.
     public func run(test: ImageSet, train: ImageSet, trainingData: TrainingData) -> Result {
+        runEveryMetric(test: test, train: train, trainingData: trainingData)[0].result
+    }
+
+    /// The benchmark for every metric of the scorer, from one scoring pass
+    /// over the test set and one over the calibration images.
+    public func runEveryMetric(test: ImageSet, train: ImageSet, trainingData: TrainingData) -> [(metric: AnomalyMetric, result: Result)] {
         guard let labels = test.labels else { preconditionFailure("the benchmark needs a labelled test set") }
-        let scores = scorer.scores(test)
         let anomalous = labels.map { anomalies.contains(Int($0)) }
         let normal = TrainingData(classes: Set(0..<classCount).subtracting(anomalies).sorted())
         let calibration: ImageSet
@@ -66,10 +77,14 @@ public struct AnomalyBenchmark {
             calibration = kept.subset(max(0, kept.count - fallbackCalibrationCount)..<kept.count)
             note = "the last \(calibration.count) normal training images (the model trained on them: train with --holdout N to keep some back)"
         }
-        let threshold = percentile(scorer.scores(calibration), 100 * (1 - falsePositiveRate))
-        return Result(scores: scores, anomalous: anomalous, auroc: areaUnderROC(scores: scores, anomalous: anomalous),
-                      averagePrecision: averagePrecision(scores: scores, anomalous: anomalous), threshold: threshold,
-                      outcome: ThresholdOutcome(scores: scores, anomalous: anomalous, threshold: threshold),
-                      calibrationCount: calibration.count, calibrationNote: note)
+        let testScores = scorer.scoresByMetric(test), calibrationScores = scorer.scoresByMetric(calibration)
+        return scorer.metrics.indices.map { m in
+            let scores = testScores[m]
+            let threshold = percentile(calibrationScores[m], 100 * (1 - falsePositiveRate))
+            return (scorer.metrics[m], Result(scores: scores, anomalous: anomalous, auroc: areaUnderROC(scores: scores, anomalous: anomalous),
+                                              averagePrecision: averagePrecision(scores: scores, anomalous: anomalous), threshold: threshold,
+                                              outcome: ThresholdOutcome(scores: scores, anomalous: anomalous, threshold: threshold),
+                                              calibrationCount: calibration.count, calibrationNote: note))
+        }
     }
 }

@@ -2,35 +2,98 @@ import Foundation
 import VAEData
 import VAEModels
 
-/// Scores images by one metric (higher = more anomalous) and calibrates
-/// thresholds on normal ones: what `vae score` and `vae anomaly` share.
+/// Scores images by one or more metrics (higher = more anomalous) and
+/// calibrates thresholds on normal ones: what `vae score` and `vae anomaly`
+/// share. Metrics scored together share their work: −log p(x) is estimated
+/// once for iw, complexity and ratio.
 public struct AnomalyScorer {
     public let model: any VariationalModel
-    public let metric: AnomalyMetric
-    /// Draws per image: averaged for nelbo, the K of iw.
-    public let samples: Int
+    public let metrics: [AnomalyMetric]
+    /// The model of perturbed images that `ratio` divides by.
+    public let background: (any VariationalModel)?
+    /// Draws per image when given: averaged for nelbo, the K of the
+    /// importance-weighted estimates; nil: 1 and 100.
+    public let samples: Int?
     public let seed: UInt64
 
-    public init(model: any VariationalModel, metric: AnomalyMetric, samples: Int, seed: UInt64) throws {
-        if metric == .iw && model.noisePerDraw == 0 {
+    /// The first (or only) metric.
+    public var metric: AnomalyMetric { metrics[0] }
+
+    public init(model: any VariationalModel, metrics: [AnomalyMetric], samples: Int?, seed: UInt64,
+                background: (any VariationalModel)? = nil) throws {
+        guard !metrics.isEmpty else { throw RequestError("no anomaly metric to score with") }
+        if metrics.contains(.iw) && model.noisePerDraw == 0 {
             throw RequestError("--metric iw: a \(model.configuration.summary) model draws no z from q(z|x), so there is nothing to importance-sample")
         }
-        if metric == .nelbo, model is VQVAE, let problem = model.priorProblem {
-            throw RequestError("--metric nelbo: a VQ-VAE's bound −log p(x|z_q) − log p(z_q) needs its prior, and \(problem) (or use --metric recon)")
+        if model is VQVAE, let problem = model.priorProblem,
+           let metric = metrics.first(where: { [.nelbo, .complexity, .ratio].contains($0) }) {
+            throw RequestError("--metric \(metric.rawValue): a VQ-VAE's bound −log p(x|z_q) − log p(z_q) needs its prior, and \(problem) (or use --metric recon)")
+        }
+        if metrics.contains(where: \.needsBackground) && background == nil {
+            throw RequestError("--metric ratio needs --background MODEL: the same architecture trained with vae train --perturb 0.2")
+        }
+        if let background {
+            guard background.configuration.shape == model.configuration.shape,
+                  background.configuration.classes == model.configuration.classes else {
+                throw RequestError("--background: it takes \(background.configuration.shape) images\(background.configuration.isConditional ? " with \(background.configuration.classes) classes" : ""), the model \(model.configuration.shape)\(model.configuration.isConditional ? " with \(model.configuration.classes) classes" : ""); they must match")
+            }
+            if model is VQVAE == false, AnomalyMetric.likelihood(of: background) != AnomalyMetric.likelihood(of: model) {
+                throw RequestError("--background: its −log p(x) estimate must be of the same kind as the model's (both draw z, or neither)")
+            }
+            if background is VQVAE, let problem = background.priorProblem { throw RequestError("--background: \(problem)") }
         }
         self.model = model
-        self.metric = metric
+        self.metrics = metrics
+        self.background = background
         self.samples = samples
         self.seed = seed
     }
 
+    public init(model: any VariationalModel, metric: AnomalyMetric, samples: Int?, seed: UInt64,
+                background: (any VariationalModel)? = nil) throws {
+        try self.init(model: model, metrics: [metric], samples: samples, seed: seed, background: background)
+    }
+
+    /// The draws `metric` uses: as given, else 100 importance samples or one −ELBO draw.
+    public func draws(_ metric: AnomalyMetric) -> Int {
+        samples ?? (metric.importanceSamples(for: model) ? 100 : 1)
+    }
+
+    /// The first metric's scores.
     public func scores(_ images: [[Float]], conditions: [[Float]]?) -> [Double] {
-        anomalyScores(model: model, images: images, conditions: conditions, metric: metric, samples: samples, seed: seed)
+        scoresByMetric(images, conditions: conditions)[0]
+    }
+
+    /// Each metric's scores, in the order of `metrics`.
+    public func scoresByMetric(_ images: [[Float]], conditions: [[Float]]?) -> [[Double]] {
+        // The model's base scores, each computed once however many metrics use it.
+        var cache: [AnomalyMetric: [Double]] = [:]
+        func base(_ metric: AnomalyMetric) -> [Double] {
+            if let cached = cache[metric] { return cached }
+            let scores = anomalyScores(model: model, images: images, conditions: conditions, metric: metric, samples: draws(metric), seed: seed)
+            cache[metric] = scores
+            return scores
+        }
+        let likelihood = AnomalyMetric.likelihood(of: model)
+        return metrics.map { metric in
+            switch metric {
+            case .nelbo, .recon, .iw: return base(metric)
+            case .complexity:
+                let lengths = images.map { compressedLength(of: $0, shape: model.configuration.shape) }
+                return zip(base(likelihood), lengths).map { $0 - $1 }
+            case .ratio:
+                let backgroundScores = anomalyScores(model: background!, images: images, conditions: conditions, metric: likelihood,
+                                                     samples: draws(likelihood), seed: seed)
+                return zip(base(likelihood), backgroundScores).map { $0 - $1 }
+            }
+        }
     }
 
     /// The scores of a data set's images, each given its own label when the model is conditional.
-    public func scores(_ set: ImageSet) -> [Double] {
-        scores(ImageInputs.pixels(of: set), conditions: model.conditions(of: set))
+    public func scores(_ set: ImageSet) -> [Double] { scoresByMetric(set)[0] }
+
+    public func scoresByMetric(_ set: ImageSet) -> [[Double]] {
+        scoresByMetric(ImageInputs.pixels(of: set), conditions: model.conditions(of: set))
     }
 
     /// The `percentile`-th percentile of the scores of normal images: a

@@ -13,12 +13,39 @@ public enum AnomalyMetric: String, CaseIterable, Sendable {
     /// The importance-weighted estimate of −log p(x) with `samples` draws
     /// (Burda et al. 2015): the tightest of the three, and the slowest.
     case iw
+    /// Input complexity corrected (Serrà et al., ICLR 2020, "Input complexity
+    /// and out-of-distribution detection with likelihood-based generative
+    /// models", eq. 2): S(x) = −log p(x) − L(x), L(x) the image's length
+    /// under a lossless compressor in nats (`compressedLength`). Simple
+    /// images (a 1) are likely under any model; S asks how much more likely
+    /// the model finds x than a generic compressor does.
+    case complexity
+    /// The likelihood ratio (Ren et al., NeurIPS 2019, "Likelihood ratios for
+    /// out-of-distribution detection", eq. 5): −log p(x) + log p_bg(x), with
+    /// p_bg a background model of the same architecture trained on images
+    /// with a share of their pixels replaced at random (`vae train --perturb`):
+    /// it captures the population's background statistics, so the ratio
+    /// keeps what is specific to the data.
+    case ratio
+
+    /// The estimate of −log p(x) that complexity and ratio correct: the
+    /// importance-weighted one where the model draws z, else its bound (a VQ-VAE's).
+    public static func likelihood(of model: any VariationalModel) -> AnomalyMetric { model.noisePerDraw > 0 ? .iw : .nelbo }
+
+    /// Whether it needs a background model.
+    public var needsBackground: Bool { self == .ratio }
+
+    /// Whether its draws are importance samples (K, default 100) rather than −ELBO draws averaged (default 1).
+    public func importanceSamples(for model: any VariationalModel) -> Bool {
+        self == .iw || ((self == .complexity || self == .ratio) && Self.likelihood(of: model) == .iw)
+    }
 }
 
 /// One anomaly score per image (higher = more anomalous), in the model's own loss.
 public func anomalyScores(model: any VariationalModel, images: [[Float]], conditions: [[Float]]? = nil, metric: AnomalyMetric,
                           samples: Int = 1, seed: UInt64 = 0) -> [Double] {
     precondition(samples >= 1)
+    precondition([.nelbo, .recon, .iw].contains(metric), "AnomalyScorer composes \(metric.rawValue) from the model's own scores")
     var rng = RandomGenerator(seed: seed, stream: .evaluation)
     var scores: [Double] = []
     scores.reserveCapacity(images.count)

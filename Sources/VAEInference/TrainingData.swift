@@ -20,6 +20,11 @@ public struct TrainingData: Equatable, Sendable {
     public var binarized: Bool
     /// Class c's name (a folder's subfolders), or nil for numbered classes (MNIST's digits).
     public var classNames: [String]?
+    /// A background model's training data (Ren et al. 2019, "Likelihood
+    /// ratios for out-of-distribution detection", §3): each time an image is
+    /// drawn, each pixel is replaced with this probability by one of the 256
+    /// levels chosen uniformly at random; nil: images as they are.
+    public var perturbation: Float?
     /// The images were brought to the model's size (`--image-size`), centre-
     /// cropped rather than resized (`--crop`), and to its channels (`--channels`).
     public var resized: Bool
@@ -29,8 +34,10 @@ public struct TrainingData: Equatable, Sendable {
     public var testSplit: (fraction: Double, seed: UInt64)?
 
     public init(classes: [Int]? = nil, holdout: Int = 0, binarized: Bool = false, classNames: [String]? = nil,
-                resized: Bool = false, crop: Bool = false, rechanneled: Bool = false, testSplit: (fraction: Double, seed: UInt64)? = nil) {
+                resized: Bool = false, crop: Bool = false, rechanneled: Bool = false, testSplit: (fraction: Double, seed: UInt64)? = nil,
+                perturbation: Float? = nil) {
         self.classes = classes
+        self.perturbation = perturbation
         self.holdout = holdout
         self.binarized = binarized
         self.classNames = classNames
@@ -44,6 +51,7 @@ public struct TrainingData: Equatable, Sendable {
         a.classes == b.classes && a.holdout == b.holdout && a.binarized == b.binarized && a.classNames == b.classNames
             && a.resized == b.resized && a.crop == b.crop && a.rechanneled == b.rechanneled
             && a.testSplit?.fraction == b.testSplit?.fraction && a.testSplit?.seed == b.testSplit?.seed
+            && a.perturbation == b.perturbation
     }
 
     /// The name of class `label`.
@@ -86,7 +94,7 @@ public struct TrainingData: Equatable, Sendable {
 
     /// Metadata keys: binarize (dynamic|none), and only when set: digits
     /// (the classes kept, "0,1,…,8"), holdout, class_names (a JSON array),
-    /// resize (scale|crop), rechannel (true), test_fraction and split_seed.
+    /// resize (scale|crop), rechannel (true), test_fraction and split_seed, perturb.
     public var metadata: [String: String] {
         var m = ["binarize": binarized ? "dynamic" : "none"]
         if let classes { m["digits"] = commaSeparated(classes) }
@@ -96,6 +104,7 @@ public struct TrainingData: Equatable, Sendable {
         }
         if resized { m["resize"] = crop ? "crop" : "scale" }
         if rechanneled { m["rechannel"] = "true" }
+        if let perturbation { m["perturb"] = String(perturbation) }
         if let testSplit {
             m["test_fraction"] = String(testSplit.fraction)
             m["split_seed"] = String(testSplit.seed)
@@ -126,7 +135,10 @@ public struct TrainingData: Equatable, Sendable {
                   classNames: names, resized: m.has("resize"),
                   crop: try m.choice("resize", default: false, expected: "scale or crop") { ["scale": false, "crop": true][$0] },
                   rechanneled: try m.choice("rechannel", default: false, expected: "true") { $0 == "true" ? true : nil },
-                  testSplit: split)
+                  testSplit: split,
+                  perturbation: m.has("perturb") ? try m.choice("perturb", expected: "a fraction in (0, 1]") { text in
+                      Float(text).flatMap { $0 > 0 && $0 <= 1 ? $0 : nil }
+                  } : nil)
     }
 }
 

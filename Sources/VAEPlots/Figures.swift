@@ -20,15 +20,19 @@ public enum Figures {
         return Figure(chart)
     }
 
-    /// The ROC curve with its AUROC, beside histograms of the normal and
-    /// anomalous scores over `histogramRange`, with the threshold. `roc`: the curve's corners.
-    public static func anomalyPlot(roc: [(x: Double, y: Double)], auroc: Double, scores: [Double], anomalous: [Bool],
-                                   threshold: Double, histogramRange: (Double, Double), scoreName: String,
+    /// The ROC curve of each metric with its AUROC, beside histograms of one
+    /// metric's normal and anomalous scores over `histogramRange`, with its
+    /// threshold. A curve is its corners.
+    public static func anomalyPlot(rocs: [(name: String, curve: [(x: Double, y: Double)], auroc: Double)], scores: [Double],
+                                   anomalous: [Bool], threshold: Double, histogramRange: (Double, Double), scoreName: String,
                                    anomalyName: String) -> Figure {
-        var rocChart = Chart(title: String(format: "ROC, AUROC %.3f", auroc), xLabel: "false positive rate",
-                             yLabel: "true positive rate",
-                             series: [.line([(0, 0), (1, 1)], .grey, name: "chance", dashed: true),
-                                      .line(roc, Chart.palette[0], name: "ROC")])
+        let title = rocs.count == 1 ? String(format: "ROC, AUROC %.3f", rocs[0].auroc) : "ROC of each metric"
+        var rocChart = Chart(title: title, xLabel: "false positive rate", yLabel: "true positive rate",
+                             series: [.line([(0, 0), (1, 1)], .grey, name: "chance", dashed: true)]
+                                + rocs.enumerated().map { i, roc in
+                                    .line(roc.curve, Chart.palette[i % Chart.palette.count],
+                                          name: rocs.count == 1 ? roc.name : String(format: "%@ %.3f", roc.name, roc.auroc))
+                                })
         rocChart.xRange = (0, 1)
         rocChart.yRange = (0, 1)
         rocChart.width = 520

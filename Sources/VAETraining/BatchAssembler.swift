@@ -5,7 +5,7 @@ import VAEModels
 
 /// The images of each training step as the model sees them. Each epoch's
 /// order comes from a generator derived from (seed, epoch); each batch's
-/// binarisation, corruption and ε from generators derived from (seed, epoch,
+/// perturbation, binarisation, corruption and ε from generators derived from (seed, epoch,
 /// batch). So any batch can be rebuilt exactly, which is what makes a run
 /// resumed at any batch continue as if it had not stopped.
 public final class BatchAssembler {
@@ -48,6 +48,11 @@ public final class BatchAssembler {
         let x = target.matrix(rows: rows, columns: images.pixelsPerImage)
         images.gather(order[lower..<upper], into: x.pointer)
         let stream = UInt64(epoch) << 32 | UInt64(b)
+        if let rate = settings.data.perturbation {
+            // Input and target alike: the background model learns the perturbed images.
+            var rng = RandomGenerator(seed: settings.seed, stream: .perturbation, index: stream)
+            for i in 0..<x.count where rng.uniform() < rate { x.pointer[i] = Float(min(255, Int(rng.uniform() * 256))) / 255 }
+        }
         if settings.data.binarized {
             var coin = RandomGenerator(seed: settings.seed, stream: .binarization, index: stream)
             for i in 0..<x.count { x.pointer[i] = coin.uniform() < x.pointer[i] ? 1 : 0 }

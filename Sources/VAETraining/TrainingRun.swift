@@ -50,6 +50,8 @@ public struct TrainingRequest {
     /// `.some(nil)` turns a resumed run's corruption off.
     public var corruption: Corruption??
     public var holdout: Int?
+    /// A background model's pixel replacement rate (Ren et al. 2019); fixed when a run starts.
+    public var perturbation: Float?
 
     // Quick runs: the first images of each split.
     public var trainImages: Int?
@@ -228,7 +230,8 @@ public final class TrainingRun {
             + (s.warmupEpochs > 0 ? ", KL warm-up \(s.warmupEpochs) epochs" : "")
             + (s.schedule != .constant ? ", lr decay \(s.schedule.text)" : "")
             + (s.adamEpsilon != 1e-8 ? ", Adam ε \(s.adamEpsilon)" : "")
-            + (s.data.binarized ? ", dynamically binarised" : "") + ") on \(trainCount) images"
+            + (s.data.binarized ? ", dynamically binarised" : "")
+            + (s.data.perturbation.map { String(format: ", %g%% of pixels replaced at random (a background model)", 100 * $0) } ?? "") + ") on \(trainCount) images"
             + (s.data.classes.map { " of classes \($0.map(s.data.className).joined(separator: ","))" } ?? "")
             + (s.data.holdout > 0 ? " (\(s.data.holdout) held out)" : "") + " from \(dataDescription)"
             + resumeNote
@@ -317,9 +320,13 @@ extension TrainingRequest {
             if let holdout, holdout != base.data.holdout {
                 throw RequestError("--holdout \(holdout) differs from the checkpoint's \(base.data.holdout)")
             }
+            if let perturbation, perturbation != base.data.perturbation {
+                throw RequestError("--perturb \(perturbation) differs from the checkpoint's \(base.data.perturbation.map { String($0) } ?? "none")")
+            }
         } else {
             s.data.classes = kept
             s.data.holdout = holdout ?? 0
+            s.data.perturbation = perturbation
             s.data.classNames = data.classNames
             s.data.resized = loading.size != nil
             s.data.crop = loading.size != nil && loading.mode == .crop

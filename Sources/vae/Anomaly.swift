@@ -61,34 +61,62 @@ struct Anomaly: ParsableCommand {
         let loaded = try Checkpoint.load(path: modelOptions.model)
         let data = try dataOptions.load(for: loaded)
         let classCount = data.classNames?.count ?? Conditioning.classes(of: data.train) ?? 0
+        let scorer = try scoring.scorer(for: loaded, seed: seedOptions.seed)
         let benchmark = try AnomalyBenchmark(
-            scorer: try AnomalyScorer(model: loaded.model, metric: scoring.metric, samples: scoring.draws, seed: seedOptions.seed),
-            trainingData: loaded.trainingData, classCount: classCount, anomalies: try anomalies(loaded, classCount: classCount),
+            scorer: scorer, trainingData: loaded.trainingData, classCount: classCount, anomalies: try anomalies(loaded, classCount: classCount),
             falsePositiveRate: fpr, fallbackCalibrationCount: calibrationImages)
-        let r = benchmark.run(test: data.test, train: data.train, trainingData: loaded.trainingData)
+        let results = benchmark.runEveryMetric(test: data.test, train: data.train, trainingData: loaded.trainingData)
         let classes = benchmark.anomalies.sorted().map(loaded.trainingData.className).joined(separator: ",")
+        let first = results[0].result
 
-        print("anomalies: class(es) \(classes); \(r.anomalousCount) anomalous and \(r.normalCount) normal test images; metric \(scoring.metric.rawValue)")
-        print(String(format: "AUROC %.4f   average precision %.4f", r.auroc, r.averagePrecision))
-        print(String(format: "threshold %.3f for FPR %.3f, calibrated on %@", r.threshold, fpr, r.calibrationNote))
-        print(String(format: "on the test set: FPR %.4f, recall (TPR) %.4f, precision %.4f", r.outcome.falsePositiveRate,
-                     r.outcome.truePositiveRate, r.outcome.precision))
+        print("anomalies: class(es) \(classes); \(first.anomalousCount) anomalous and \(first.normalCount) normal test images; "
+              + "metric \(results.count == 1 ? results[0].metric.rawValue : "all")")
+        if results.count == 1 {
+            let r = first
+            print(String(format: "AUROC %.4f   average precision %.4f", r.auroc, r.averagePrecision))
+            print(String(format: "threshold %.3f for FPR %.3f, calibrated on %@", r.threshold, fpr, r.calibrationNote))
+            print(String(format: "on the test set: FPR %.4f, recall (TPR) %.4f, precision %.4f", r.outcome.falsePositiveRate,
+                         r.outcome.truePositiveRate, r.outcome.precision))
+        } else {
+            print(String(format: "thresholds for FPR %.3f, calibrated on %@", fpr, first.calibrationNote))
+            print("metric       AUROC  avg prec   threshold  test FPR    recall  precision  mean score normal / anomalous")
+            for (metric, r) in results {
+                let name = metric.rawValue + String(repeating: " ", count: max(0, 10 - metric.rawValue.count))
+                print(name + String(format: "  %.4f    %.4f  %10.3f    %.4f    %.4f     %.4f  %10.3f / %.3f", r.auroc, r.averagePrecision,
+                             r.threshold, r.outcome.falsePositiveRate, r.outcome.truePositiveRate, r.outcome.precision,
+                             r.meanScore(anomalous: false), r.meanScore(anomalous: true)))
+            }
+        }
         if let json {
-            try writeJSON([
-                "auroc": r.auroc, "average_precision": r.averagePrecision, "threshold": r.threshold, "fpr_target": fpr,
-                "test_fpr": r.outcome.falsePositiveRate, "test_tpr": r.outcome.truePositiveRate, "precision": r.outcome.precision,
-                "n_normal": r.normalCount, "n_anomalous": r.anomalousCount, "metric": scoring.metric.rawValue,
+            func figures(_ metric: AnomalyMetric, _ r: AnomalyBenchmark.Result) -> [String: Any] {
+                ["metric": metric.rawValue, "auroc": r.auroc, "average_precision": r.averagePrecision, "threshold": r.threshold,
+                 "test_fpr": r.outcome.falsePositiveRate, "test_tpr": r.outcome.truePositiveRate, "precision": r.outcome.precision,
+                 "samples": scorer.draws(metric), "mean_score_normal": r.meanScore(anomalous: false),
+                 "mean_score_anomalous": r.meanScore(anomalous: true)]
+            }
+            let common: [String: Any] = [
+                "fpr_target": fpr, "n_normal": first.normalCount, "n_anomalous": first.anomalousCount,
                 "anomaly_digits": benchmark.anomalies.sorted(), "anomaly_classes": benchmark.anomalies.sorted().map(loaded.trainingData.className),
-                "calibration_n": r.calibrationCount, "samples": scoring.draws, "latent": loaded.model.latentSize,
-            ], to: json)
+                "calibration_n": first.calibrationCount, "latent": loaded.model.latentSize,
+            ]
+            let doc = results.count == 1 ? figures(results[0].metric, first)
+                : ["metric": "all", "metrics": results.map { figures($0.metric, $0.result) }]
+            try writeJSON(common.merging(doc) { $1 }, to: json)
         }
         if let plot {
-            let scoreName = ["nelbo": "−ELBO (nats)", "recon": "reconstruction −log p(x|z) (nats)", "iw": "−log p(x), importance-weighted (nats)"][scoring.metric.rawValue]!
-            try Figures.anomalyPlot(roc: rocCurve(scores: r.scores, anomalous: r.anomalous), auroc: r.auroc, scores: r.scores,
-                                    anomalous: r.anomalous, threshold: r.threshold,
+            // The histogram of the metric that separates best.
+            let (best, r) = results.max { $0.result.auroc < $1.result.auroc }!
+            try Figures.anomalyPlot(rocs: results.map { (results.count == 1 ? "ROC" : $0.metric.rawValue,
+                                                         rocCurve(scores: $0.result.scores, anomalous: $0.result.anomalous), $0.result.auroc) },
+                                    scores: r.scores, anomalous: r.anomalous, threshold: r.threshold,
                                     histogramRange: (percentile(r.scores, 0.1), percentile(r.scores, 99.9)),
-                                    scoreName: scoreName, anomalyName: "class " + classes).write(to: plot)
-            print("plotted the ROC curve and score histograms to \(plot)")
+                                    scoreName: Self.scoreNames[best]!, anomalyName: "class " + classes).write(to: plot)
+            print("plotted the ROC curve\(results.count == 1 ? "" : "s") and score histograms to \(plot)")
         }
     }
+
+    static let scoreNames: [AnomalyMetric: String] = [
+        .nelbo: "−ELBO (nats)", .recon: "reconstruction −log p(x|z) (nats)", .iw: "−log p(x), importance-weighted (nats)",
+        .complexity: "−log p(x) − L(x), complexity-corrected (nats)", .ratio: "−log p(x) + log p_bg(x), likelihood ratio (nats)",
+    ]
 }

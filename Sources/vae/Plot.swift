@@ -67,13 +67,18 @@ struct Plot: ParsableCommand {
             var cells: [(category: String, group: String, value: Double)] = []
             for path in results {
                 let bytes = try readFile(path, limit: 16 << 20)
-                guard let doc = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
-                      let value = (doc[value.key] as? NSNumber)?.doubleValue,
-                      let classes = doc["anomaly_classes"] as? [String], let metric = doc["metric"] as? String else {
+                let doc = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any]
+                // One metric's figures at the top level, or --metric all's list of them.
+                let entries = (doc?["metrics"] as? [[String: Any]]) ?? doc.map { [$0] } ?? []
+                let figures = entries.compactMap { entry -> (String, Double)? in
+                    guard let metric = entry["metric"] as? String, let number = (entry[value.key] as? NSNumber)?.doubleValue else { return nil }
+                    return (metric, number)
+                }
+                guard let classes = doc?["anomaly_classes"] as? [String], !figures.isEmpty, figures.count == entries.count else {
                     throw FileError(path, "expected the file vae anomaly --json writes (\(value.key), anomaly_classes, metric)")
                 }
-                let latent = (doc["latent"] as? NSNumber).map { ", latent \($0.intValue)" } ?? ""
-                cells.append((classes.joined(separator: ","), metric + latent, value))
+                let latent = (doc?["latent"] as? NSNumber).map { ", latent \($0.intValue)" } ?? ""
+                cells += figures.map { (classes.joined(separator: ","), $0.0 + latent, $0.1) }
             }
             let categories = ordered(cells.map(\.category))
             let groups = ordered(cells.map(\.group)).map { group in
@@ -83,6 +88,15 @@ struct Plot: ParsableCommand {
                 throw CLIError("\(groups.count) metric and latent-size groups: at most \(Chart.palette.count) fit one chart's colours")
             }
             let name = value == .auroc ? "AUROC" : "average precision"
+            // The same figures as a Markdown table: a row per group, a column per class, and their mean.
+            print("| \(name) | " + categories.joined(separator: " | ") + " | mean |")
+            print("| --- |" + String(repeating: " --- |", count: categories.count + 1))
+            for group in groups {
+                let known = group.values.filter(\.isFinite)
+                let cells = group.values.map { $0.isFinite ? String(format: "%.3f", $0) : "–" }
+                print("| \(group.name) | " + cells.joined(separator: " | ") + " | "
+                      + (known.count == categories.count ? String(format: "%.3f", known.reduce(0, +) / Double(known.count)) : "–") + " |")
+            }
             try Figures.groupedBars(title: "\(name) per held-out class", categories: categories, groups: groups,
                                     xLabel: "anomalous (held-out) class", yLabel: name, yRange: (0, 1),
                                     reference: value == .auroc ? (0.5, "chance") : nil).write(to: output)

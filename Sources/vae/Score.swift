@@ -3,22 +3,63 @@ import Foundation
 import VAEData
 import VAEInference
 
-/// `--metric` and `--samples`, shared by `score` and `anomaly`.
+/// `--metric`, `--samples` and `--background`, shared by `score` and `anomaly`.
 struct ScoringOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Anomaly score: nelbo (−ELBO in nats), recon (reconstruction term at z = μ) or iw (importance-weighted −log p(x)).",
-                               valueName: "nelbo|recon|iw"))
-    var metric: AnomalyMetric = .nelbo
+    @Option(help: ArgumentHelp("Anomaly score: nelbo (−ELBO in nats), recon (reconstruction term at z = μ), iw (importance-weighted −log p(x)), complexity (−log p(x) less the image's PNG length in nats, Serrà et al. 2020), ratio (−log p(x) less the background model's, Ren et al. 2019; needs --background), or all (vae anomaly: every one, ratio with --background).",
+                               valueName: "metric"))
+    var metric: MetricChoice = .one(.nelbo)
 
-    @Option(help: "Draws of z per image: averaged for --metric nelbo, the K of --metric iw (default: 1, or 100 for iw).")
+    @Option(help: "Draws of z per image: averaged for --metric nelbo, the K of the importance-weighted −log p(x) of iw, complexity and ratio (default: 1 for nelbo, 100 for the others).")
     var samples: Int?
 
-    /// The draws to use: as given, else 1 (nelbo) or 100 (iw).
-    var draws: Int { samples ?? (metric == .iw ? 100 : 1) }
+    @Option(help: ArgumentHelp("For --metric ratio: a model of the same architecture trained on perturbed images (vae train --perturb 0.2).", valueName: "path"))
+    var background: String?
+
+    /// `--metric`: one metric, or every one.
+    enum MetricChoice: ExpressibleByArgument, Equatable {
+        case one(AnomalyMetric)
+        case all
+
+        init?(argument: String) {
+            if argument == "all" { self = .all } else if let metric = AnomalyMetric(rawValue: argument) { self = .one(metric) } else { return nil }
+        }
+
+        static var allValueStrings: [String] { AnomalyMetric.allCases.map(\.rawValue) + ["all"] }
+
+        var defaultValueDescription: String {
+            switch self {
+            case .one(let metric): metric.rawValue
+            case .all: "all"
+            }
+        }
+    }
 
     func validate() throws {
         if let samples, !(1...10_000).contains(samples) {
             throw ValidationError("--samples must be in 1...10000, got \(samples)")
         }
+        if metric == .one(.ratio) && background == nil {
+            throw ValidationError("--metric ratio needs --background MODEL (the same architecture trained with vae train --perturb 0.2)")
+        }
+        if background != nil && metric != .one(.ratio) && metric != .all {
+            throw ValidationError("--background goes with --metric ratio or all")
+        }
+    }
+
+    /// The metrics asked for: one, or every one (ratio only with a background model).
+    var metrics: [AnomalyMetric] {
+        switch metric {
+        case .one(let metric): return [metric]
+        case .all: return AnomalyMetric.allCases.filter { background != nil || !$0.needsBackground }
+        }
+    }
+
+    /// A scorer for `loaded`'s model, with the background model loaded when one is given.
+    func scorer(for loaded: Checkpoint.Loaded, seed: UInt64) throws -> AnomalyScorer {
+        let backgroundModel = try background.map { try Checkpoint.load(path: $0).model }
+        var metrics = self.metrics
+        if metric == .all { metrics.removeAll { $0 == .iw && loaded.model.noisePerDraw == 0 } }
+        return try AnomalyScorer(model: loaded.model, metrics: metrics, samples: samples, seed: seed, background: backgroundModel)
     }
 }
 
@@ -60,7 +101,8 @@ struct Score: ParsableCommand {
         if let output { try checkWritable(output, flag: "-o") }
         if let json { try checkWritable(json, flag: "--json") }
         let loaded = try Checkpoint.load(path: modelOptions.model)
-        let scorer = try AnomalyScorer(model: loaded.model, metric: scoring.metric, samples: scoring.draws, seed: seedOptions.seed)
+        if scoring.metric == .all { throw CLIError("--metric all goes with vae anomaly; vae score writes one score per image: choose one metric") }
+        let scorer = try scoring.scorer(for: loaded, seed: seedOptions.seed)
         let images = try inputs.load(for: loaded)
         let scores = scorer.scores(images.map(\.pixels),
                                    conditions: try inputs.imageOptions.conditions(for: images, loaded: loaded, modelPath: modelOptions.model))
@@ -79,7 +121,7 @@ struct Score: ParsableCommand {
         }
         if let output {
             try AtomicFile.write(Array(csv.utf8), to: output)
-            print("scored \(images.count) images (\(scoring.metric.rawValue)) into \(output)")
+            print("scored \(images.count) images (\(scorer.metric.rawValue)) into \(output)")
         } else {
             let width = max(6, images.map(\.source.count).max() ?? 0)
             func pad(_ text: String, _ n: Int) -> String { text + String(repeating: " ", count: max(0, n - text.count)) }
@@ -94,7 +136,7 @@ struct Score: ParsableCommand {
             print(String(format: "threshold %.3f (%@): %d of %d images anomalous", chosen.value, chosen.method, flagged, images.count))
         }
         if let json {
-            var doc: [String: Any] = ["metric": scoring.metric.rawValue, "n": images.count, "samples": scoring.draws]
+            var doc: [String: Any] = ["metric": scorer.metric.rawValue, "n": images.count, "samples": scorer.draws(scorer.metric)]
             if let chosen {
                 doc["threshold"] = chosen.value
                 doc["threshold_method"] = chosen.method

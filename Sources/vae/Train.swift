@@ -124,6 +124,10 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Hold back the last n kept training images, for calibrating anomaly thresholds (default: 0).", valueName: "n"))
     var holdout: Int?
 
+    @Option(help: ArgumentHelp("Train a background model for --metric ratio (Ren et al. 2019): each pixel of every image drawn is replaced with probability r by a level drawn uniformly at random.",
+                               valueName: "r"))
+    var perturb: Float?
+
     @Option(help: ArgumentHelp("Train on the first n training images only (quick runs).", valueName: "n"))
     var trainImages: Int?
 
@@ -133,6 +137,7 @@ struct Train: ParsableCommand {
     func validate() throws {
         try validateTrainingFlags(epochs: epochs, batchSize: batchSize, lr: lr, trainImages: trainImages, testImages: testImages)
         if let plot { try checkChartExtension(plot, flag: "--plot") }
+        if let perturb, !(perturb > 0 && perturb <= 1) { throw ValidationError("--perturb must be in (0, 1], got \(perturb)") }
         if let adamEpsilon, !(adamEpsilon.isFinite && adamEpsilon > 0 && adamEpsilon <= 1) {
             throw ValidationError("--adam-epsilon must be in (0, 1], got \(adamEpsilon)")
         }
@@ -219,6 +224,7 @@ struct Train: ParsableCommand {
         request.corruption = try corruption()
         request.classes = try classSelection()
         request.holdout = holdout
+        request.perturbation = perturb
         request.trainImages = trainImages
         request.testImages = testImages
 

@@ -12,6 +12,10 @@ final class AnomalyTests: XCTestCase {
         trained = try? VAEBinary.run(["train", "--data", VAEBinary.data, "--exclude-digits", "1", "--holdout", "500",
                                       "--epochs", "2", "--train-images", "8000", "--test-images", "500", "--hidden", "128",
                                       "--latent", "8", "--lr", "0.002", "--threads", "2", "--model", "no1.safetensors"], in: shared)
+        // Its background model for the likelihood ratio: the same, on perturbed images.
+        _ = try? VAEBinary.run(["train", "--data", VAEBinary.data, "--exclude-digits", "1", "--holdout", "500", "--perturb", "0.2",
+                                "--epochs", "1", "--train-images", "4000", "--test-images", "100", "--hidden", "128",
+                                "--latent", "8", "--threads", "2", "--model", "bg.safetensors"], in: shared)
     }
 
     override class func tearDown() { try? FileManager.default.removeItem(atPath: shared) }
@@ -86,6 +90,38 @@ final class AnomalyTests: XCTestCase {
         let both = try vae("score", "test:0", "--threshold", "1", "--calibrate", "train")
         XCTAssertNotEqual(both.status, 0)
         XCTAssert(both.stderr.contains("use --threshold or --calibrate, not both"))
+    }
+
+    /// --metric all: every metric in one run, each as it is alone; the
+    /// complexity correction turns the 1s from the likeliest digit to the oddest.
+    func testEveryMetricAtOnceAgreesWithEachAlone() throws {
+        let all = try vae("anomaly", "--metric", "all", "--background", "bg.safetensors", "--samples", "20", "--json", "all.json",
+                          "--plot", "all.svg")
+        XCTAssertEqual(all.status, 0, all.stderr)
+        let figures = try XCTUnwrap(try json("all.json")["metrics"] as? [[String: Any]])
+        XCTAssertEqual(figures.compactMap { $0["metric"] as? String }, ["nelbo", "recon", "iw", "complexity", "ratio"])
+        for metric in ["complexity", "ratio"] {
+            let run = try VAEBinary.run(["anomaly", "--metric", metric, "--samples", "20", "--json", "\(metric).json", "--model", "no1.safetensors",
+                                         "--data", VAEBinary.data] + (metric == "ratio" ? ["--background", "bg.safetensors"] : []), in: Self.shared)
+            XCTAssertEqual(run.status, 0, run.stderr)
+            let alone = try json("\(metric).json")
+            let together = try XCTUnwrap(figures.first { $0["metric"] as? String == metric })
+            for key in ["auroc", "average_precision", "threshold", "mean_score_normal", "mean_score_anomalous"] {
+                XCTAssertEqual(together[key] as? Double, alone[key] as? Double, "\(metric) \(key)")
+            }
+        }
+        let auroc = { (metric: String) in figures.first { $0["metric"] as? String == metric }?["auroc"] as? Double ?? .nan }
+        XCTAssertLessThan(auroc("iw"), 0.5, "1s are likely under a model that never saw one")
+        XCTAssertGreaterThan(auroc("complexity"), 0.8, "but simple, so the corrected score finds them")
+        // Without a background model, all means every metric but the ratio; score takes one metric.
+        XCTAssertEqual(try vae("anomaly", "--metric", "all", "--samples", "5", "--json", "four.json").status, 0)
+        XCTAssertEqual((try json("four.json")["metrics"] as? [[String: Any]])?.count, 4)
+        let ratio = try vae("anomaly", "--metric", "ratio")
+        XCTAssertNotEqual(ratio.status, 0)
+        XCTAssertTrue(ratio.stderr.contains("--background"), ratio.stderr)
+        let score = try vae("score", "test:0", "--metric", "all")
+        XCTAssertEqual(score.status, 1)
+        XCTAssertTrue(score.stderr.contains("--metric all goes with vae anomaly"), score.stderr)
     }
 
     func testImportanceWeightedScoresAreTighter() throws {

@@ -16,20 +16,21 @@ final class TrainerTests: XCTestCase {
 
     let configuration = ModelConfiguration(hidden: [64], latent: 8)
 
-    func settings(seed: UInt64, learningRate: Float = 1e-3, corruption: Corruption? = nil) -> TrainingSettings {
+    func settings(seed: UInt64, learningRate: Float = 1e-3, corruption: Corruption? = nil, perturbation: Float? = nil) -> TrainingSettings {
         var settings = TrainingSettings()
         settings.batchSize = 64   // 600 = 9·64 + 24: the last batch is partial
         settings.seed = seed
         settings.learningRate = learningRate
         settings.adamEpsilon = 3e-5   // not the default, so a checkpoint's copy is seen to come back
         settings.corruption = corruption
+        settings.data.perturbation = perturbation
         return settings
     }
 
     func makeTrainer(seed: UInt64 = 1, position: TrainingPosition? = nil, model: (any VariationalModel)? = nil, adam: Adam? = nil,
-                     learningRate: Float = 1e-3, corruption: Corruption? = nil) -> Trainer {
+                     learningRate: Float = 1e-3, corruption: Corruption? = nil, perturbation: Float? = nil) -> Trainer {
         let model = model ?? { let m = GaussianVAE(configuration: configuration); m.initialize(seed: seed); return m }()
-        let settings = settings(seed: seed, learningRate: learningRate, corruption: corruption)
+        let settings = settings(seed: seed, learningRate: learningRate, corruption: corruption, perturbation: perturbation)
         return Trainer(model: model, optimizer: adam ?? Adam(parameters: model.parameters, learningRate: learningRate, epsilon: settings.adamEpsilon),
                        settings: settings, train: train, test: heldOut, position: position)
     }
@@ -108,14 +109,14 @@ final class TrainerTests: XCTestCase {
 
     /// Stopped after a few steps mid-epoch, saved, loaded and continued: the
     /// same bits as an uninterrupted run, wherever the stop falls; for plain
-    /// and denoising training (the corruption is drawn again, exactly, for
-    /// each remaining batch).
+    /// denoising training and a background model's (the corruption or
+    /// perturbation is drawn again, exactly, for each remaining batch).
     func testStopMidEpochAndResumeMatchesUninterruptedRun() throws {
-        for corruption in [nil, Corruption.noise(0.3), .mask(0.4)] {
-            let straight = makeTrainer(seed: 31, corruption: corruption)
+        for (corruption, perturbation) in [(nil, nil), (Corruption.noise(0.3), nil), (.mask(0.4), nil), (nil, Float(0.2))] {
+            let straight = makeTrainer(seed: 31, corruption: corruption, perturbation: perturbation)
             for _ in 0..<2 { _ = try straight.finishEpoch() }
             for stopAfter in [1, 4, 12] {   // 10 batches an epoch: stops in epochs 1, 1 and 2
-                let first = makeTrainer(seed: 31, corruption: corruption)
+                let first = makeTrainer(seed: 31, corruption: corruption, perturbation: perturbation)
                 var steps = 0
                 var position: TrainingPosition?
                 while position == nil {
@@ -126,10 +127,12 @@ final class TrainerTests: XCTestCase {
                 let loaded = try saveAndLoad(first, position: position!)
                 XCTAssertEqual(loaded.position, position)
                 XCTAssertEqual(loaded.settings.corruption, corruption)
+                XCTAssertEqual(loaded.settings.data.perturbation, perturbation)
                 let resumed = makeTrainer(seed: 31, position: loaded.position, model: loaded.model, adam: loaded.optimizer,
-                                          corruption: loaded.settings.corruption)
+                                          corruption: loaded.settings.corruption, perturbation: loaded.settings.data.perturbation)
                 while resumed.completedEpochs < 2 { _ = try resumed.finishEpoch() }
-                XCTAssertEqual(bits(resumed.model), bits(straight.model), "\(corruption?.spec ?? "plain"): stopped after \(stopAfter) steps")
+                XCTAssertEqual(bits(resumed.model), bits(straight.model),
+                               "\(corruption?.spec ?? perturbation.map { "perturb \($0)" } ?? "plain"): stopped after \(stopAfter) steps")
             }
         }
     }
@@ -163,6 +166,33 @@ final class TrainerTests: XCTestCase {
         XCTAssertNotEqual(copy(b.batch(epoch: 2, index: 4, order: order).batch.input), input, "another batch")
         XCTAssertNotEqual(copy(b.batch(epoch: 3, index: 3, order: order).batch.input), input, "another epoch")
         XCTAssertNotEqual(copy(c.batch(epoch: 2, index: 3, order: order).batch.input), input, "another seed")
+    }
+
+    /// A background model's images (Ren et al. 2019): about 20% of the pixels
+    /// replaced by random levels, in the input and the target alike, the same
+    /// for the same (seed, epoch, batch).
+    func testPerturbationReplacesPixelsOfInputAndTarget() {
+        func assembler(seed: UInt64) -> BatchAssembler {
+            BatchAssembler(images: train, settings: settings(seed: seed, perturbation: 0.2), noisePerDraw: 8, draws: 1, classes: 0)
+        }
+        let a = assembler(seed: 7)
+        let order = a.order(epoch: 1)
+        let batch = a.batch(epoch: 1, index: 2, order: order).batch
+        let (input, target) = (batch.input.array, batch.target.array)
+        XCTAssertEqual(input, target, "the background model learns the perturbed images themselves")
+        let clean = Tensor(shape: [64, 784])
+        train.gather(order[(2 * 64)..<(3 * 64)], into: clean.pointer)
+        // A replaced pixel keeps its value only when the random level happens to be it (about 1 in 256).
+        let changed = Double(zip(input, clean.array).filter { $0 != $1 }.count) / Double(input.count)
+        XCTAssert((0.18...0.22).contains(changed), "\(changed) of the pixels changed")
+        XCTAssert(input.allSatisfy { abs($0 * 255 - ($0 * 255).rounded()) < 1e-3 && $0 >= 0 && $0 <= 1 }, "values are levels k/255")
+        XCTAssertEqual(assembler(seed: 7).batch(epoch: 1, index: 2, order: order).batch.input.array, input)
+        XCTAssertNotEqual(assembler(seed: 8).batch(epoch: 1, index: 2, order: order).batch.input.array, input)
+        var metadata = settings(seed: 1, perturbation: 0.2).metadata
+        XCTAssertEqual(metadata["perturb"], "0.2")
+        XCTAssertEqual(try TrainingSettings(metadata: metadata).data.perturbation, 0.2)
+        metadata["perturb"] = "1.5"
+        XCTAssertThrowsError(try TrainingSettings(metadata: metadata))
     }
 
     func testDivergenceStopsBeforeTheWeightsChange() throws {

@@ -1,0 +1,82 @@
+import VAEData
+import VAEEngine
+import VAEInference
+import VAEModels
+import XCTest
+
+/// The complexity and ratio metrics (Serrà et al. 2020; Ren et al. 2019)
+/// built from the model's own scores, and every metric scored at once agreeing
+/// with each scored alone.
+final class AnomalyScorerTests: XCTestCase {
+    let shape = ImageShape(channels: 1, height: 28, width: 28)
+
+    func model(seed: UInt64) -> GaussianVAE {
+        let model = GaussianVAE(configuration: ModelConfiguration(hidden: [32], latent: 4))
+        model.initialize(seed: seed)
+        return model
+    }
+
+    /// Twelve images: blanks, strokes and noise.
+    var images: [[Float]] {
+        var rng = RandomGenerator(seed: 5)
+        return (0..<12).map { (i: Int) -> [Float] in
+            (0..<784).map { (j: Int) -> Float in
+                switch i % 3 {
+                case 0: return 0
+                case 1: return j % 28 == 14 ? 1 : 0
+                default: return rng.uniform()
+                }
+            }
+        }
+    }
+
+    func testCompressedLengthOfKnownImages() {
+        let blank = compressedLength(of: [Float](repeating: 0, count: 784), shape: shape)
+        var rng = RandomGenerator(seed: 1)
+        let noise = compressedLength(of: (0..<784).map { _ in Float(Int(rng.uniform() * 256)) / 255 }, shape: shape)
+        let stroke = compressedLength(of: (0..<784).map { $0 % 28 == 14 ? 1 : 0 }, shape: shape)
+        // 784 random bytes do not compress: at least 784 · 8 bits, in nats.
+        XCTAssertGreaterThanOrEqual(noise, 784 * 8 * log(2))
+        XCTAssertLessThan(noise, (784 + 200) * 8 * log(2))
+        // A blank image is a few dozen bytes (PNG's chunks and a deflated run), a stroke a little more.
+        XCTAssertLessThan(blank, 100 * 8 * log(2))
+        XCTAssertLessThan(blank, stroke)
+        XCTAssertLessThan(stroke, noise / 5)
+        // Colour: three planes interleaved, each of them noise, is three times the bytes.
+        let colour = compressedLength(of: (0..<(3 * 784)).map { _ in Float(Int(rng.uniform() * 256)) / 255 },
+                                      shape: ImageShape(channels: 3, height: 28, width: 28))
+        XCTAssertGreaterThanOrEqual(colour, 3 * 784 * 8 * log(2))
+    }
+
+    func testComplexityAndRatioAreTheirDefinitions() throws {
+        let (m, background) = (model(seed: 1), model(seed: 2))
+        let images = self.images
+        let iw = anomalyScores(model: m, images: images, metric: .iw, samples: 10, seed: 3)
+        let backgroundIW = anomalyScores(model: background, images: images, metric: .iw, samples: 10, seed: 3)
+        let complexity = try AnomalyScorer(model: m, metric: .complexity, samples: 10, seed: 3).scores(images, conditions: nil)
+        let ratio = try AnomalyScorer(model: m, metric: .ratio, samples: 10, seed: 3, background: background).scores(images, conditions: nil)
+        for i in images.indices {
+            XCTAssertEqual(complexity[i], iw[i] - compressedLength(of: images[i], shape: shape), accuracy: 1e-9)
+            XCTAssertEqual(ratio[i], iw[i] - backgroundIW[i], accuracy: 1e-9)
+        }
+        // A model against itself: no evidence either way.
+        let itself = try AnomalyScorer(model: m, metric: .ratio, samples: 10, seed: 3, background: m).scores(images, conditions: nil)
+        XCTAssertEqual(itself, [Double](repeating: 0, count: images.count))
+        // The ratio needs its background model, of the same shape.
+        XCTAssertThrowsError(try AnomalyScorer(model: m, metric: .ratio, samples: nil, seed: 0))
+        let other = GaussianVAE(configuration: ModelConfiguration(shape: ImageShape(channels: 1, height: 20, width: 20), hidden: [32], latent: 4))
+        XCTAssertThrowsError(try AnomalyScorer(model: m, metric: .ratio, samples: nil, seed: 0, background: other))
+    }
+
+    func testEveryMetricAtOnceAgreesWithEachAlone() throws {
+        let (m, background) = (model(seed: 4), model(seed: 6))
+        let images = self.images
+        let all = try AnomalyScorer(model: m, metrics: AnomalyMetric.allCases, samples: nil, seed: 9, background: background)
+        let together = all.scoresByMetric(images, conditions: nil)
+        for (metric, scores) in zip(AnomalyMetric.allCases, together) {
+            let alone = try AnomalyScorer(model: m, metric: metric, samples: nil, seed: 9, background: background)
+            XCTAssertEqual(alone.scores(images, conditions: nil), scores, metric.rawValue)
+            XCTAssertEqual(all.draws(metric), metric == .nelbo || metric == .recon ? 1 : 100, metric.rawValue)
+        }
+    }
+}
