@@ -97,4 +97,4 @@ install: build
 	install -m 644 Data/mnist/*.gz $(DESTDIR)$(PREFIX)/share/vae/mnist/
 
 clean:
-	rm -rf .build .build-fuzz demo
+	rm -rf .build $(TEST_BUILD) .build-fuzz demo
