@@ -166,6 +166,8 @@ final class TrainerTests: XCTestCase {
         XCTAssertNotEqual(copy(b.batch(epoch: 2, index: 4, order: order).batch.input), input, "another batch")
         XCTAssertNotEqual(copy(b.batch(epoch: 3, index: 3, order: order).batch.input), input, "another epoch")
         XCTAssertNotEqual(copy(c.batch(epoch: 2, index: 3, order: order).batch.input), input, "another seed")
+        // The batches read above are views of the assemblers' buffers.
+        withExtendedLifetime((a, b, c)) {}
     }
 
     /// A background model's images (Ren et al. 2019): about 20% of the pixels
@@ -177,8 +179,10 @@ final class TrainerTests: XCTestCase {
         }
         let a = assembler(seed: 7)
         let order = a.order(epoch: 1)
-        let batch = a.batch(epoch: 1, index: 2, order: order).batch
-        let (input, target) = (batch.input.array, batch.target.array)
+        let (input, target) = withExtendedLifetime(a) {
+            let batch = a.batch(epoch: 1, index: 2, order: order).batch
+            return (batch.input.array, batch.target.array)
+        }
         XCTAssertEqual(input, target, "the background model learns the perturbed images themselves")
         let clean = Tensor(shape: [64, 784])
         train.gather(order[(2 * 64)..<(3 * 64)], into: clean.pointer)
@@ -186,8 +190,12 @@ final class TrainerTests: XCTestCase {
         let changed = Double(zip(input, clean.array).filter { $0 != $1 }.count) / Double(input.count)
         XCTAssert((0.18...0.22).contains(changed), "\(changed) of the pixels changed")
         XCTAssert(input.allSatisfy { abs($0 * 255 - ($0 * 255).rounded()) < 1e-3 && $0 >= 0 && $0 <= 1 }, "values are levels k/255")
-        XCTAssertEqual(assembler(seed: 7).batch(epoch: 1, index: 2, order: order).batch.input.array, input)
-        XCTAssertNotEqual(assembler(seed: 8).batch(epoch: 1, index: 2, order: order).batch.input.array, input)
+        // The batches are views of each assembler's buffers: keep the assemblers alive while reading them.
+        let (same, other) = (assembler(seed: 7), assembler(seed: 8))
+        withExtendedLifetime((same, other)) {
+            XCTAssertEqual(same.batch(epoch: 1, index: 2, order: order).batch.input.array, input)
+            XCTAssertNotEqual(other.batch(epoch: 1, index: 2, order: order).batch.input.array, input)
+        }
         var metadata = settings(seed: 1, perturbation: 0.2).metadata
         XCTAssertEqual(metadata["perturb"], "0.2")
         XCTAssertEqual(try TrainingSettings(metadata: metadata).data.perturbation, 0.2)
