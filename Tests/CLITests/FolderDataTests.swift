@@ -156,6 +156,14 @@ final class FolderDataTests: XCTestCase {
         // likely: the known failure of likelihood scores. This checks the protocol, not the score.)
         XCTAssert((0...1).contains(try XCTUnwrap(doc["auroc"] as? Double)))
         XCTAssertEqual(doc["calibration_n"] as? Int, 30, "the held-out tail of normal training images")
+        // Every metric on colour images: the complexity term compresses all three channels.
+        let all = try succeeds(["anomaly", "--data", "shapes", "--skip-unreadable", "--model", "no-triangles.safetensors",
+                                "--metric", "all", "--samples", "5", "--json", "all.json"])
+        XCTAssert(all.stdout.contains("complexity"), all.stdout)
+        let every = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.shared + "/all.json"))) as! [String: Any]
+        let metrics = try XCTUnwrap(every["metrics"] as? [[String: Any]])
+        XCTAssertEqual(metrics.compactMap { $0["metric"] as? String }, ["nelbo", "recon", "iw", "complexity"])
+        XCTAssert(metrics.allSatisfy { ($0["auroc"] as? Double).map { (0...1).contains($0) } ?? false })
     }
 }
 
