@@ -41,8 +41,12 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
-        .systemLibrary(name: "CCairo", pkgConfig: "cairo",
-                       providers: [.apt(["libcairo2-dev", "libfontconfig-dev"])]),
+        // Cairo's and fontconfig's headers only: CCairoLoader loads the
+        // libraries when the first chart is drawn, so no other command pays for them.
+        // No pkgConfig: it would link the libraries. The headers are found as
+        // <cairo/cairo.h> and <fontconfig/fontconfig.h> under /usr/include.
+        .systemLibrary(name: "CCairo", providers: [.apt(["libcairo2-dev", "libfontconfig-dev"])]),
+        .target(name: "CCairoLoader", dependencies: ["CCairo"], linkerSettings: [.linkedLibrary("dl")]),
 
         // The run path prefers Debian's OpenMP build of OpenBLAS when it is
         // installed (same ABI and soname as the pthreads build): its thread
@@ -52,7 +56,7 @@ let package = Package(
         // VAEModels shares one vocabulary type with VAEData, ImageShape; it reads and writes no files.
         .target(name: "VAEModels", dependencies: ["VAEEngine", "VAEData"], swiftSettings: numerical),
         .target(name: "VAEData", dependencies: ["CZlib", "CPNG"]),
-        .target(name: "VAEPlots", dependencies: ["VAEData", "CCairo"]),
+        .target(name: "VAEPlots", dependencies: ["VAEData", "CCairo", "CCairoLoader"]),
         .target(name: "VAEInference", dependencies: ["VAEEngine", "VAEModels", "VAEData"], swiftSettings: numerical),
         .target(name: "VAETraining", dependencies: ["VAEEngine", "VAEModels", "VAEData", "VAEInference"], swiftSettings: numerical),
         // Checks, in baseline code, that the processor runs what `numerical` targets.

@@ -1,4 +1,5 @@
 import CCairo
+import CCairoLoader
 import Foundation
 import VAEData
 
@@ -240,6 +241,10 @@ struct Font: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if let font = found[family] { return font }
+        // Every chart starts here, so Cairo and fontconfig are loaded before any of their functions is called.
+        if let problem = vae_load_cairo() {
+            throw FileError(path, "cannot load the chart library: \(String(cString: problem)) (install libcairo2 and libfontconfig1)")
+        }
         guard FcInit() != 0 else { throw FileError(path, "fontconfig could not start, so no font can be found for the chart") }
         guard let pattern = FcNameParse(family) else { throw FileError(path, "fontconfig cannot parse the font name \(family)") }
         defer { FcPatternDestroy(pattern) }
