@@ -30,18 +30,7 @@ final class ChartCommandTests: XCTestCase {
     }
     func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: folder + "/" + name) }
 
-    func pdfText(_ name: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["pdftotext", folder + "/" + name, "-"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, "pdftotext (poppler-utils, which make test installs) opens \(name)")
-        return String(decoding: data, as: UTF8.self)
-    }
+    func pdfText(_ name: String) throws -> String { try readPDFText(folder + "/" + name) }
 
     func testTrainingCurvesFromTrainPlotAndFromJSONFiles() throws {
         // train --plot redrew the curves after each epoch; the PDF opens and holds its titles.

@@ -95,8 +95,10 @@ final class FolderDataTests: XCTestCase {
             _ = try succeeds(["arithmetic", "test:0", "test:1", "test:2", "-o", "a.png"] + m)
             _ = try succeeds(["traverse", "--dims", "0,1", "--steps", "3", "-o", "t.png", "--model", model] + label)
             _ = try succeeds(["traverse", "test:4", "--dims", "0,1", "--steps", "3", "-o", "t.png"] + m)
-            let encode = try succeeds(["encode", "--split", "test", "-o", "e.csv", "--plot", "e.png"] + m)
+            let encode = try succeeds(["encode", "--split", "test", "-o", "e.csv", "--plot", "e.pdf"] + m)
             XCTAssert(encode.stdout.contains("k = 4"), encode.stdout)
+            let legend = try readPDFText(Self.shared + "/e.pdf")
+            XCTAssert(Self.classes.allSatisfy(legend.contains), "the legend names the classes: \(legend)")
             _ = try succeeds(["eval", "--iw-samples", "10"] + m)
             // A conditional model calibrates on labelled images (the data set's); any other on a folder of files too.
             let calibration = model == "cmlp.safetensors" ? "test" : "shapes/circle"

@@ -78,6 +78,20 @@ struct RunningVAE {
     }
 }
 
+/// The text pdftotext (poppler-utils, which `make test` installs) reads from a PDF.
+func readPDFText(_ path: String) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["pdftotext", path, "-"]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    XCTAssertEqual(process.terminationStatus, 0, "pdftotext opens \(path)")
+    return String(decoding: data, as: UTF8.self)
+}
+
 /// A test case with a fresh temporary folder, removed afterwards.
 class FolderTestCase: XCTestCase {
     var folder = ""
