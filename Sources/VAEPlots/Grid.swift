@@ -48,12 +48,14 @@ public struct LabelledGrid {
     let border: Int
     public let rowNames: [String]
     public let columnNames: [String]
+    /// What the rows and columns are, above the row names ("z₁ \\ z₀": rows z₁, columns z₀).
+    public let axes: String?
     let scale: Double
 
     static let textSize = 11.0
 
     /// Rows of tiles (short rows filled out with black) with up to one name per row and per column.
-    public init(rows: [[Picture]], rowNames: [String] = [], columnNames: [String] = []) {
+    public init(rows: [[Picture]], rowNames: [String] = [], columnNames: [String] = [], axes: String? = nil) {
         grid = makeGrid(rows: rows)
         let first = rows.first { !$0.isEmpty }![0]
         tileWidth = first.width
@@ -61,12 +63,16 @@ public struct LabelledGrid {
         border = 2
         self.rowNames = rowNames
         self.columnNames = columnNames
+        self.axes = axes
         scale = first.height <= 32 ? 2 : 1
     }
 
     /// Room for names, estimated from DejaVu Sans's average advance (about 0.62 em).
-    private var leftMargin: Double { rowNames.isEmpty ? 4 : 12 + 0.62 * Self.textSize * Double(rowNames.map(\.count).max() ?? 0) }
-    private var topMargin: Double { columnNames.isEmpty ? 4 : 8 + 1.6 * Self.textSize }
+    private var leftMargin: Double {
+        let widest = (rowNames + (axes.map { [$0] } ?? [])).map(\.count).max() ?? 0
+        return widest == 0 ? 4 : 12 + 0.62 * Self.textSize * Double(widest)
+    }
+    private var topMargin: Double { columnNames.isEmpty && axes == nil ? 4 : 8 + 1.6 * Self.textSize }
 
     var size: (width: Double, height: Double) {
         (leftMargin + Double(grid.width) * scale + 4, topMargin + Double(grid.height) * scale + 4)
@@ -79,6 +85,7 @@ public struct LabelledGrid {
             let centre = top + (Double(border + row * (tileHeight + border)) + Double(tileHeight) / 2) * scale
             canvas.text(name, x: left - 6, y: centre + 4, size: Self.textSize, anchor: .right)
         }
+        if let axes { canvas.text(axes, x: left - 6, y: top - 6, size: Self.textSize, anchor: .right, colour: .grey) }
         for (column, name) in columnNames.enumerated() {
             let centre = left + (Double(border + column * (tileWidth + border)) + Double(tileWidth) / 2) * scale
             canvas.text(name, x: centre, y: top - 6, size: Self.textSize, anchor: .centre)

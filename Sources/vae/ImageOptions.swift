@@ -148,12 +148,13 @@ struct GridLabelOptions: ParsableArguments {
     }
 
     /// Writes rows of tiles as one grid, named when --labels asks; returns its size in pixels (points for SVG and PDF).
-    func write(_ rows: [[Picture]], rowNames: [String] = [], columnNames: [String] = [], to path: String) throws -> (width: Int, height: Int) {
+    func write(_ rows: [[Picture]], rowNames: [String] = [], columnNames: [String] = [], axes: String? = nil,
+               to path: String) throws -> (width: Int, height: Int) {
         guard labels else {
             let grid = try writeGrid(rows, to: path)
             return (grid.width, grid.height)
         }
-        let figure = Figure(LabelledGrid(rows: rows, rowNames: rowNames, columnNames: columnNames))
+        let figure = Figure(LabelledGrid(rows: rows, rowNames: rowNames, columnNames: columnNames, axes: axes))
         try figure.write(to: path)
         return (Int(figure.size.width.rounded(.up)), Int(figure.size.height.rounded(.up)))
     }

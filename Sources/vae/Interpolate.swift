@@ -44,7 +44,7 @@ struct Interpolate: ParsableCommand {
         let labelPath = conditions.map { interpolate($0[0], $0[1], steps: steps, spherical: false) }
         let strip = [model.picture(inputs[0].pixels)] + model.decodedPictures(path, conditions: labelPath) + [model.picture(inputs[1].pixels)]
         let fractions = (0..<steps).map { coordinateName(Double($0) / Double(steps - 1)) }
-        let grid = try gridLabels.write([strip], columnNames: ["a"] + fractions + ["b"], to: output)
+        let grid = try gridLabels.write([strip], columnNames: ["a"] + fractions + ["b"], axes: "t", to: output)
         print("wrote \(output) (\(grid.width)x\(grid.height)): \(a), \(steps) \(slerp ? "slerp" : "linear") steps, \(b)")
     }
 }

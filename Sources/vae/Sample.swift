@@ -89,7 +89,8 @@ struct Sample: ParsableCommand {
             let rows = stride(from: 0, to: tiles.count, by: side).map { Array(tiles[$0..<($0 + side)]) }
             // Row r holds z1 = latents[r·side][1]; column c, z0 = latents[c][0].
             let grid = try gridLabels.write(rows, rowNames: (0..<side).map { coordinateName(Double(latents[$0 * side][1])) },
-                                            columnNames: (0..<side).map { coordinateName(Double(latents[$0][0])) }, to: output)
+                                            columnNames: (0..<side).map { coordinateName(Double(latents[$0][0])) }, axes: "z₁ \\ z₀",
+                                            to: output)
             print("wrote the \(side)x\(side) latent manifold to \(output) (\(grid.width)x\(grid.height))")
             return
         }
@@ -105,7 +106,7 @@ struct Sample: ParsableCommand {
                 sampleImages(model: model, count: perClass, labels: Array(repeating: c, count: perClass), seed: seedOptions.seed,
                              temperature: temperature)
             }
-            let grid = try gridLabels.write(rows, rowNames: (0..<classes).map(loaded.trainingData.className), to: output)
+            let grid = try gridLabels.write(rows, rowNames: (0..<classes).map(loaded.trainingData.className), axes: "class", to: output)
             print("wrote \(perClass) samples of each of \(classes) classes to \(output) (\(grid.width)x\(grid.height)), one row per class")
             return
         }

@@ -69,7 +69,7 @@ struct Traverse: ParsableCommand {
         let rows = stride(from: 0, to: tiles.count, by: steps).map { Array(tiles[$0..<($0 + steps)]) }
         let offsets = (0..<steps).map { Double(-range + 2 * range * Float($0) / Float(steps - 1)) }
         let grid = try gridLabels.write(rows, rowNames: dimensions.map { "z\($0)" },
-                                        columnNames: offsets.map { coordinateName($0, signed: true) }, to: output)
+                                        columnNames: offsets.map { coordinateName($0, signed: true) }, axes: "dim \\ Δ", to: output)
         print("wrote \(output) (\(grid.width)x\(grid.height)): dimensions \(dimensions.map(String.init).joined(separator: ",")), ±\(range)")
     }
 }
