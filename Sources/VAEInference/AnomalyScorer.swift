@@ -37,7 +37,7 @@ public struct AnomalyScorer {
                   background.configuration.classes == model.configuration.classes else {
                 throw RequestError("--background: it takes \(background.configuration.shape) images\(background.configuration.isConditional ? " with \(background.configuration.classes) classes" : ""), the model \(model.configuration.shape)\(model.configuration.isConditional ? " with \(model.configuration.classes) classes" : ""); they must match")
             }
-            if model is VQVAE == false, AnomalyMetric.likelihood(of: background) != AnomalyMetric.likelihood(of: model) {
+            if !(model is VQVAE), ModelScore.likelihood(of: background) != ModelScore.likelihood(of: model) {
                 throw RequestError("--background: its −log p(x) estimate must be of the same kind as the model's (both draw z, or neither)")
             }
             if background is VQVAE, let problem = background.priorProblem { throw RequestError("--background: \(problem)") }
@@ -55,9 +55,9 @@ public struct AnomalyScorer {
     }
 
     /// The draws `metric` uses: as given, else 100 importance samples or one −ELBO draw.
-    public func draws(_ metric: AnomalyMetric) -> Int {
-        samples ?? (metric.importanceSamples(for: model) ? 100 : 1)
-    }
+    public func draws(_ metric: AnomalyMetric) -> Int { draws(metric.modelScore ?? ModelScore.likelihood(of: model)) }
+
+    func draws(_ score: ModelScore) -> Int { samples ?? (score == .iw ? 100 : 1) }
 
     /// The first metric's scores.
     public func scores(_ images: [[Float]], conditions: [[Float]]?) -> [Double] {
@@ -67,23 +67,27 @@ public struct AnomalyScorer {
     /// Each metric's scores, in the order of `metrics`.
     public func scoresByMetric(_ images: [[Float]], conditions: [[Float]]?) -> [[Double]] {
         // The model's base scores, each computed once however many metrics use it.
-        var cache: [AnomalyMetric: [Double]] = [:]
-        func base(_ metric: AnomalyMetric) -> [Double] {
-            if let cached = cache[metric] { return cached }
-            let scores = anomalyScores(model: model, images: images, conditions: conditions, metric: metric, samples: draws(metric), seed: seed)
-            cache[metric] = scores
+        var cache: [ModelScore: [Double]] = [:]
+        func base(_ score: ModelScore) -> [Double] {
+            if let cached = cache[score] { return cached }
+            let scores = anomalyScores(model: model, images: images, conditions: conditions, metric: score, samples: draws(score), seed: seed)
+            cache[score] = scores
             return scores
         }
-        let likelihood = AnomalyMetric.likelihood(of: model)
+        let likelihood = ModelScore.likelihood(of: model)
         return metrics.map { metric in
             switch metric {
-            case .nelbo, .recon, .iw: return base(metric)
+            case .nelbo: return base(.nelbo)
+            case .recon: return base(.recon)
+            case .iw: return base(.iw)
             case .complexity:
                 let lengths = images.map { compressedLength(of: $0, shape: model.configuration.shape) }
                 return zip(base(likelihood), lengths).map { $0 - $1 }
             case .ratio:
-                let backgroundScores = anomalyScores(model: background!, images: images, conditions: conditions, metric: likelihood,
-                                                     samples: draws(likelihood), seed: seed)
+                // init refuses ratio without a background model.
+                let backgroundScores = background.map {
+                    anomalyScores(model: $0, images: images, conditions: conditions, metric: likelihood, samples: draws(likelihood), seed: seed)
+                } ?? base(likelihood)
                 return zip(base(likelihood), backgroundScores).map { $0 - $1 }
             }
         }

@@ -28,24 +28,35 @@ public enum AnomalyMetric: String, CaseIterable, Sendable {
     /// keeps what is specific to the data.
     case ratio
 
-    /// The estimate of −log p(x) that complexity and ratio correct: the
-    /// importance-weighted one where the model draws z, else its bound (a VQ-VAE's).
-    public static func likelihood(of model: any VariationalModel) -> AnomalyMetric { model.noisePerDraw > 0 ? .iw : .nelbo }
-
     /// Whether it needs a background model.
     public var needsBackground: Bool { self == .ratio }
 
-    /// Whether its draws are importance samples (K, default 100) rather than −ELBO draws averaged (default 1).
-    public func importanceSamples(for model: any VariationalModel) -> Bool {
-        self == .iw || ((self == .complexity || self == .ratio) && Self.likelihood(of: model) == .iw)
+    /// The model's own score this metric is, or nil for those composed from
+    /// one (complexity and ratio, built on `ModelScore.likelihood(of:)`).
+    public var modelScore: ModelScore? {
+        switch self {
+        case .nelbo: .nelbo
+        case .recon: .recon
+        case .iw: .iw
+        case .complexity, .ratio: nil
+        }
     }
 }
 
+/// The scores a model gives an image by itself, in its own loss: what every
+/// anomaly metric is, or is built from.
+public enum ModelScore: Sendable {
+    case nelbo, recon, iw
+
+    /// The estimate of −log p(x) that complexity and ratio correct: the
+    /// importance-weighted one where the model draws z, else its bound (a VQ-VAE's).
+    public static func likelihood(of model: any VariationalModel) -> ModelScore { model.noisePerDraw > 0 ? .iw : .nelbo }
+}
+
 /// One anomaly score per image (higher = more anomalous), in the model's own loss.
-public func anomalyScores(model: any VariationalModel, images: [[Float]], conditions: [[Float]]? = nil, metric: AnomalyMetric,
+public func anomalyScores(model: any VariationalModel, images: [[Float]], conditions: [[Float]]? = nil, metric: ModelScore,
                           samples: Int = 1, seed: UInt64 = 0) -> [Double] {
     precondition(samples >= 1)
-    precondition([.nelbo, .recon, .iw].contains(metric), "AnomalyScorer composes \(metric.rawValue) from the model's own scores")
     var rng = RandomGenerator(seed: seed, stream: .evaluation)
     var scores: [Double] = []
     scores.reserveCapacity(images.count)

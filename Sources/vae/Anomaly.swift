@@ -110,13 +110,21 @@ struct Anomaly: ParsableCommand {
                                                          rocCurve(scores: $0.result.scores, anomalous: $0.result.anomalous), $0.result.auroc) },
                                     scores: r.scores, anomalous: r.anomalous, threshold: r.threshold,
                                     histogramRange: (percentile(r.scores, 0.1), percentile(r.scores, 99.9)),
-                                    scoreName: Self.scoreNames[best]!, anomalyName: "class " + classes).write(to: plot)
+                                    scoreName: best.axisName, anomalyName: "class " + classes).write(to: plot)
             print("plotted the ROC curve\(results.count == 1 ? "" : "s") and score histograms to \(plot)")
         }
     }
+}
 
-    static let scoreNames: [AnomalyMetric: String] = [
-        .nelbo: "−ELBO (nats)", .recon: "reconstruction −log p(x|z) (nats)", .iw: "−log p(x), importance-weighted (nats)",
-        .complexity: "−log p(x) − L(x), complexity-corrected (nats)", .ratio: "−log p(x) + log p_bg(x), likelihood ratio (nats)",
-    ]
+extension AnomalyMetric {
+    /// The score's name on a histogram's axis.
+    var axisName: String {
+        switch self {
+        case .nelbo: "−ELBO (nats)"
+        case .recon: "reconstruction −log p(x|z) (nats)"
+        case .iw: "−log p(x), importance-weighted (nats)"
+        case .complexity: "−log p(x) − L(x), complexity-corrected (nats)"
+        case .ratio: "−log p(x) + log p_bg(x), likelihood ratio (nats)"
+        }
+    }
 }
