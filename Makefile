@@ -90,11 +90,13 @@ fuzz: setup
 	  status=$${PIPESTATUS[0]}; [ $$status -eq 0 ] || { echo "fuzz: $$t found a problem (see $(FUZZ_BUILD)/finding-$$t-*)"; exit 1; }; \
 	done
 
-## install: the binary to $(PREFIX)/bin, the MNIST files to $(PREFIX)/share/vae/mnist.
+## install: the binary to $(PREFIX)/bin, the MNIST files to $(PREFIX)/share/vae/mnist,
+## the judge to $(PREFIX)/share/vae/judge.safetensors.
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/vae/mnist
 	install -m 755 $(VAE) $(DESTDIR)$(PREFIX)/bin/vae
 	install -m 644 Data/mnist/*.gz $(DESTDIR)$(PREFIX)/share/vae/mnist/
+	install -m 644 Data/judge.safetensors $(DESTDIR)$(PREFIX)/share/vae/judge.safetensors
 
 clean:
 	rm -rf .build $(TEST_BUILD) .build-fuzz demo

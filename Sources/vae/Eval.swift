@@ -30,6 +30,11 @@ struct Eval: ParsableCommand {
     @Option(help: ArgumentHelp("Draw the KL of each latent dimension as bars, active units marked: .png, .svg or .pdf.", valueName: "path"))
     var plot: String?
 
+    @Option(help: ArgumentHelp("Judge N samples from the prior: class histogram and entropy, mean confidence, Fréchet distances of samples and of reconstructions to the test split; a conditional model: the share read as the class asked for.",
+                               valueName: "N"))
+    var sampleQuality: Int?
+
+    @OptionGroup var judgeOptions: JudgeOptions
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var seedOptions: SeedOptions
@@ -39,6 +44,9 @@ struct Eval: ParsableCommand {
         guard (0...100_000).contains(iwSamples) else { throw ValidationError("--iw-samples must be in 0...100000, got \(iwSamples)") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
         if let plot { try checkChartExtension(plot, flag: "--plot") }
+        if let sampleQuality, !(2...100_000).contains(sampleQuality) {
+            throw ValidationError("--sample-quality must be in 2...100000, got \(sampleQuality)")
+        }
     }
 
     func run() throws {
@@ -56,14 +64,24 @@ struct Eval: ParsableCommand {
         if iwSamples > 0 && model.noisePerDraw == 0 {
             throw CLIError("--iw-samples: \(modelOptions.model) draws no z from q(z|x), so there is nothing to importance-sample")
         }
+        let judge = try sampleQuality.map { _ in try judgeOptions.load() }
+        if let judge, judge.judge.configuration.shape != model.configuration.shape {
+            throw CLIError("--sample-quality: the judge reads \(judge.judge.configuration.shape) images; \(modelOptions.model) draws \(model.configuration.shape)")
+        }
+        if sampleQuality != nil, let problem = model.priorProblem { throw CLIError("--sample-quality: \(problem)") }
         let data = try dataOptions.load(for: loaded)
+        var quality: [String: Any]?
+        if let judge, let sampleQuality {
+            quality = reportSampleQuality(model: model, judge: judge, count: sampleQuality, reference: data.test,
+                                          classNames: (0..<model.configuration.classes).map { loaded.trainingData.className($0) })
+        }
         var images = split == .train ? data.train : data.test
         if let limit, limit < images.count { images = images.subset(0..<limit) }
         try model.checkInput(images, source: "the \(split.rawValue) split")
         let binary = binarize.map { $0 == .fixed } ?? loaded.trainingData.binarized
         if binary { images = binarized(images, seed: seedOptions.seed) }
         if let vq = model as? VQVAE {
-            try report(vq, images: images, binary: binary)
+            try report(vq, images: images, binary: binary, quality: quality)
             return
         }
         let isTerminal = isatty(STDOUT_FILENO) != 0
@@ -102,6 +120,7 @@ struct Eval: ParsableCommand {
                 doc["kl_per_dimension_per_layer"] = result.layers.map { $0.klPerDimension.map { $0 as Any } ?? NSNull() }
             }
             if let nll = result.importanceWeightedNLL { doc["iw_nll"] = nll; doc["iw_seconds"] = result.importanceSeconds }
+            if let quality { doc["sample_quality"] = quality }
             try writeJSON(doc, to: json)
         }
         if let plot {
@@ -114,7 +133,7 @@ struct Eval: ParsableCommand {
 
 extension Eval {
     /// A VQ-VAE's figures (van den Oord et al. 2017 report the bound in bits per dimension).
-    func report(_ model: VQVAE, images: ImageSet, binary: Bool) throws {
+    func report(_ model: VQVAE, images: ImageSet, binary: Bool, quality: [String: Any]?) throws {
         let e = evaluateCodeModel(model, images: images)
         print("\(images.count) \(split.rawValue) images\(binary ? ", binarised (fixed seed \(seedOptions.seed))" : ", grey levels")")
         print(String(format: "reconstruction −log p(x|z_q) %.3f nats per image; per-pixel MSE %.5f; codebook distance %.3f", e.reconstruction,
@@ -134,7 +153,35 @@ extension Eval {
         if let ce = e.priorCrossEntropyPerCode { doc["prior_ce_per_code"] = ce }
         if let bound = e.boundNats { doc["bound_nats"] = bound }
         if let bits = e.bitsPerDimension { doc["bound_bits_per_dim"] = bits }
+        if let quality { doc["sample_quality"] = quality }
         try writeJSON(doc, to: json)
+    }
+
+    /// `--sample-quality N`: prints the judge's figures and returns them for the JSON.
+    func reportSampleQuality(model: any VariationalModel, judge: JudgeFile.Loaded, count: Int, reference: ImageSet,
+                             classNames: [String]) -> [String: Any] {
+        let q = measureSampleQuality(model: model, judge: judge.judge, count: count, reference: reference, seed: seedOptions.seed)
+        let names = judge.classNames ?? (0..<judge.judge.classes).map(String.init)
+        print("sample quality: \(count) samples read by the judge \(judgeOptions.judge ?? (try? JudgeFile.locate(explicit: nil)) ?? "")"
+              + (judge.testAccuracy.map { String(format: " (%.2f%% on its test split)", 100 * $0) } ?? ""))
+        print(QualityReport.lines(q.samples, classNames: names).map { "  " + $0 }.joined(separator: "\n"))
+        var doc = QualityReport.json(q.samples)
+        let test = q.reference
+        print(String(format: "  the test split (%d images): class entropy %.3f, mean confidence %.3f, read as its label %.2f%%", test.count,
+                     test.classEntropy, test.meanConfidence, reference.labels.map { 100 * test.agreement(with: $0.map(Int.init)) } ?? .nan))
+        doc["test_class_entropy"] = test.classEntropy
+        doc["test_mean_confidence"] = test.meanConfidence
+        if let d = q.frechetDistance { doc["frechet_distance"] = d }
+        if let d = q.reconstructionFrechetDistance { doc["reconstruction_frechet_distance"] = d }
+        print(String(format: "  Fréchet distance to the test split: samples %.3f, reconstructions of the test split %.3f",
+                     q.frechetDistance ?? .nan, q.reconstructionFrechetDistance ?? .nan))
+        if let share = q.conditionalShare, let byClass = q.conditionalShareByClass {
+            print(String(format: "  read as the class asked for: %.2f%%; per class: ", 100 * share)
+                  + zip(classNames, byClass).map { String(format: "%@ %.1f%%", $0, 100 * $1) }.joined(separator: ", "))
+            doc["conditional_share"] = share
+            doc["conditional_share_by_class"] = byClass
+        }
+        return doc
     }
 
     /// `--binarize`: the images binarised once with a fixed seed, or grey levels.

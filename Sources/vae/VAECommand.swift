@@ -26,7 +26,7 @@ struct VAECommand: ParsableCommand {
             """,
         version: "vae 0.1.0",
         subcommands: [Train.self, TrainPrior.self, Sample.self, Interpolate.self, Encode.self, Reconstruct.self,
-                      Arithmetic.self, Traverse.self, Augment.self, Score.self, Anomaly.self, Eval.self, Plot.self, Bench.self, Export.self]
+                      Arithmetic.self, Traverse.self, Augment.self, Score.self, Anomaly.self, Eval.self, JudgeCommand.self, Plot.self, Bench.self, Export.self]
     )
 
     /// Parses, runs, and turns any error into one line on stderr and a

@@ -200,3 +200,27 @@ final class ExportTests: FolderTestCase {
         XCTAssert(again.stderr.contains("already holds train/"), again.stderr)
     }
 }
+
+extension FolderDataTests {
+    /// A judge for your own data set: trained on the colour shapes, it reads
+    /// their test split by class name, and judges the conditional model's samples.
+    func testAJudgeForAFolderDataSet() throws {
+        let trained = try succeeds(["judge", "train", "--data", "shapes", "--skip-unreadable", "--epochs", "25", "--lr-decay", "1",
+                                  "-o", "shapes-judge.safetensors"])
+        XCTAssert(trained.stdout.contains("32x32 colour, 3 classes"), trained.stdout)
+        let read = try succeeds(["judge", "read", "--split", "test", "--data", "shapes", "--skip-unreadable",
+                                 "--judge", "shapes-judge.safetensors", "--json", "shapes-read.json"])
+        XCTAssert(read.stdout.contains("classes circle square triangle"), read.stdout)
+        let doc = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.shared + "/shapes-read.json"))) as! [String: Any]
+        XCTAssertGreaterThan(doc["accuracy"] as? Double ?? 0, 0.8, "three plain shapes are easy: \(read.stdout)")
+        let quality = try succeeds(["eval", "--model", "cmlp.safetensors", "--data", "shapes", "--skip-unreadable",
+                                    "--judge", "shapes-judge.safetensors", "--sample-quality", "60"])
+        XCTAssert(quality.stdout.contains("read as the class asked for"), quality.stdout)
+        XCTAssert(quality.stdout.contains("circle "), quality.stdout)
+        // The MNIST judge cannot read colour 32x32 images: one line.
+        let mismatch = try vae(["eval", "--model", "cmlp.safetensors", "--data", "shapes", "--skip-unreadable", "--sample-quality", "60"])
+        XCTAssertNotEqual(mismatch.status, 0)
+        XCTAssert(mismatch.stderr.contains("the judge reads 28x28 grey images"), mismatch.stderr)
+        XCTAssertEqual(mismatch.stderr.split(separator: "\n").count, 1, mismatch.stderr)
+    }
+}

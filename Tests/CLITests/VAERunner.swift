@@ -41,6 +41,8 @@ enum VAEBinary {
         process.currentDirectoryURL = URL(fileURLWithPath: folder)
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "VAE_DATA")
+        // The shipped judge, wherever the test runs (a test may name another).
+        env["VAE_JUDGE"] = repository.appendingPathComponent("Data/judge.safetensors").path
         for (k, v) in environment { env[k] = v }
         process.environment = env
         // Output goes to files: nothing can block on a full pipe.
