@@ -47,8 +47,15 @@ public struct JudgeReading {
         return Double(zip(predictions, labels).filter { $0 == $1 }.count) / Double(max(count, 1))
     }
 
-    /// The mean and covariance of the features.
-    public var featureMoments: GaussianMoments { GaussianMoments(rows: features, dimension: featureSize) }
+    /// The mean and covariance of the features (nil for fewer than two images).
+    public var featureMoments: GaussianMoments? { count >= 2 ? GaussianMoments(rows: features, dimension: featureSize) : nil }
+
+    /// The Fréchet distance of these images' features to `other`'s: nil when
+    /// either set has fewer than two images (no covariance) or LAPACK fails.
+    public func frechetDistance(to other: JudgeReading) -> Double? {
+        guard let mine = featureMoments, let theirs = other.featureMoments else { return nil }
+        return VAEInference.frechetDistance(mine, theirs)
+    }
 }
 
 /// Reads `count` images, image i's intensities written by `fill(i, out)`, in batches.
@@ -177,19 +184,26 @@ public struct SampleQuality {
     }
 }
 
-/// Draws `count` samples (a conditional model: class i mod classes for sample
-/// i, so every class equally), has `judge` read them and `reference`, and
+/// `count` samples as `vae sample` draws them (8-bit pictures), read by the
+/// judge; a conditional model draws class i mod classes as sample i, so every
+/// class equally, and `asked` says which.
+public func judgedSamples(model: any VariationalModel, judge: Judge, count: Int, seed: UInt64,
+                          temperature: Float = 1) -> (reading: JudgeReading, asked: [Int]?) {
+    precondition(judge.configuration.shape == model.configuration.shape)
+    let classes = model.configuration.classes
+    let asked = model.configuration.isConditional ? (0..<count).map { $0 % classes } : nil
+    let pictures = sampleImages(model: model, count: count, labels: asked, seed: seed, temperature: temperature)
+    return (readImages(judge, intensities: pictures.map { $0.planes(channels: judge.configuration.shape.channels) }), asked)
+}
+
+/// Draws `count` samples (`judgedSamples`), has `judge` read them and `reference`, and
 /// measures the Fréchet distances of the samples and of the reference's
 /// reconstructions (points of q(z|x), decoded) to the reference.
 public func measureSampleQuality(model: any VariationalModel, judge: Judge, count: Int, reference: ImageSet,
                                  seed: UInt64, temperature: Float = 1) -> SampleQuality {
     precondition(judge.configuration.shape == model.configuration.shape && reference.shape == judge.configuration.shape)
-    let classes = model.configuration.classes
-    let asked = model.configuration.isConditional ? (0..<count).map { $0 % classes } : nil
-    let pictures = sampleImages(model: model, count: count, labels: asked, seed: seed, temperature: temperature)
-    let samples = readImages(judge, intensities: pictures.map { $0.planes(channels: judge.configuration.shape.channels) })
+    let (samples, asked) = judgedSamples(model: model, judge: judge, count: count, seed: seed, temperature: temperature)
     let real = readImages(judge, reference)
-    let referenceMoments = real.featureMoments
     let images = (0..<reference.count).map { i in
         [Float](unsafeUninitializedCapacity: reference.pixelsPerImage) { out, n in
             reference.gather(CollectionOfOne(i), into: out.baseAddress!); n = reference.pixelsPerImage
@@ -198,6 +212,6 @@ public func measureSampleQuality(model: any VariationalModel, judge: Judge, coun
     let conditions = model.conditions(of: reference)
     let points = model.encodings(images, conditions: conditions).map(\.point)
     let reconstructions = readImages(judge, intensities: model.decodedIntensities(points, conditions: conditions))
-    return SampleQuality(samples: samples, reference: real, frechetDistance: frechetDistance(samples.featureMoments, referenceMoments),
-                         reconstructionFrechetDistance: frechetDistance(reconstructions.featureMoments, referenceMoments), asked: asked)
+    return SampleQuality(samples: samples, reference: real, frechetDistance: samples.frechetDistance(to: real),
+                         reconstructionFrechetDistance: reconstructions.frechetDistance(to: real), asked: asked)
 }

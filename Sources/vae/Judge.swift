@@ -194,7 +194,7 @@ struct JudgeRead: ParsableCommand {
             print(String(format: "read as their label: %.2f%%", 100 * accuracy))
             doc["accuracy"] = accuracy
         }
-        if reading.count >= 2, let distance = frechetDistance(reading.featureMoments, reference.featureMoments) {
+        if let distance = reading.frechetDistance(to: reference) {
             print(String(format: "Fréchet distance to the test split (%d images): %.3f", reference.count, distance))
             doc["frechet_distance"] = distance
         }
@@ -214,10 +214,7 @@ struct JudgeRead: ParsableCommand {
                 throw CLIError("--model \(model) draws \(loaded.model.configuration.shape) images; the judge reads \(shape)")
             }
             if let problem = loaded.model.priorProblem { throw CLIError("--model \(model): \(problem)") }
-            let classes = loaded.model.configuration.classes
-            let asked = loaded.model.configuration.isConditional ? (0..<n).map { $0 % classes } : nil
-            let pictures = sampleImages(model: loaded.model, count: n, labels: asked, seed: seedOptions.seed)
-            let reading = readImages(judge, intensities: pictures.map { $0.planes(channels: shape.channels) })
+            let (reading, asked) = judgedSamples(model: loaded.model, judge: judge, count: n, seed: seedOptions.seed)
             return (reading, asked, "\(n) samples of \(model)" + (asked == nil ? "" : " (every class in turn; 'label' is the class asked for)"))
         }
         var images: [[Float]] = [], labels: [Int]? = []
