@@ -98,6 +98,9 @@ struct JudgeTrain: ParsableCommand {
         LoadingProgress.finish(skipped: data.skipped)
         var train = data.train
         if let n = trainImages, n < train.count { train = train.subset(0..<n) }
+        guard train.shape == data.test.shape else {
+            throw CLIError("--data \(directory): the training images are \(train.shape), the test images \(data.test.shape)")
+        }
         guard let labels = train.labels, data.test.labels != nil else {
             throw CLIError("--data \(directory): a judge learns from labelled images, and these have no labels")
         }
@@ -181,6 +184,9 @@ struct JudgeRead: ParsableCommand {
         loading.skipUnreadable = dataOptions.skipUnreadable
         let data = try DataSplits.load(directory: directory, options: loading, progress: LoadingProgress.terminal)
         LoadingProgress.finish(skipped: data.skipped)
+        guard data.train.shape == shape && data.test.shape == shape else {
+            throw CLIError("--data \(directory) holds \(data.test.shape) images; the judge reads \(shape)")
+        }
         let reference = readImages(judge, data.test)
         let (reading, labels, what) = try readSource(judge: judge, data: data)
         guard reading.count >= 1 else { throw CLIError("no images to read") }

@@ -222,5 +222,8 @@ extension FolderDataTests {
         XCTAssertNotEqual(mismatch.status, 0)
         XCTAssert(mismatch.stderr.contains("the judge reads 28x28 grey images"), mismatch.stderr)
         XCTAssertEqual(mismatch.stderr.split(separator: "\n").count, 1, mismatch.stderr)
+        // MNIST for the shapes judge is read at the judge's size and channels, as a model reads it.
+        let other = try succeeds(["judge", "read", "--split", "test", "--judge", "shapes-judge.safetensors", "--data", VAEBinary.data])
+        XCTAssert(other.stdout.contains("10000 test images"), other.stdout)
     }
 }
