@@ -43,6 +43,14 @@ public struct ImageSet {
         }
     }
 
+    /// Image i as intensities in [0, 1] (x/255).
+    public func intensities(_ i: Int) -> [Float] {
+        [Float](unsafeUninitializedCapacity: pixelsPerImage) { out, n in
+            gather(CollectionOfOne(i), into: out.baseAddress!)
+            n = pixelsPerImage
+        }
+    }
+
     /// The images whose indices are given, in that order (labels and class names kept).
     public func subset<C: Collection>(_ indices: C) -> ImageSet where C.Element == Int {
         let d = pixelsPerImage

@@ -28,18 +28,25 @@ public struct SymmetricEigen {
         vectors = a   // column-major: column j, eigenvector j, is contiguous
     }
 
-    /// V f(Λ) Vᵀ, the matrix function of the eigenvalues (row-major).
+    /// V f(Λ) Vᵀ, the matrix function of the eigenvalues (row-major). Read
+    /// row-major, `vectors` is Vᵀ (row j, eigenvector j), so this is
+    /// Vᵀᵀ (f(Λ) Vᵀ): the rows scaled, then one product.
     public func applying(_ f: (Double) -> Double) -> [Double] {
         let n = dimension
-        var out = [Double](repeating: 0, count: n * n)
+        var scaled = vectors
         for j in 0..<n {
-            let scale = f(values[j])
-            let v = vectors[(j * n)..<((j + 1) * n)]
-            for r in 0..<n {
-                let vr = v[v.startIndex + r] * scale
-                for c in 0..<n { out[r * n + c] += vr * v[v.startIndex + c] }
-            }
+            let s = f(values[j])
+            for c in 0..<n { scaled[j * n + c] *= s }
         }
-        return out
+        return doubleProduct(vectors, scaled, size: n, transposeFirst: true)
     }
+}
+
+/// a b (or aᵀ b) of two square row-major matrices in double precision, through `cblas_dgemm`.
+public func doubleProduct(_ a: [Double], _ b: [Double], size n: Int, transposeFirst: Bool = false) -> [Double] {
+    precondition(a.count == n * n && b.count == n * n)
+    var c = [Double](repeating: 0, count: n * n)
+    let size = Int32(n)
+    cblas_dgemm(CblasRowMajor, transposeFirst ? CblasTrans : CblasNoTrans, CblasNoTrans, size, size, size, 1, a, size, b, size, 0, &c, size)
+    return c
 }

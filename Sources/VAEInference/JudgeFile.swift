@@ -25,6 +25,8 @@ public enum JudgeFile {
 
     public struct Loaded {
         public let judge: Judge
+        /// Where it was read from.
+        public let path: String
         public let classNames: [String]?
         /// The test accuracy it reached when trained.
         public let testAccuracy: Double?
@@ -98,7 +100,7 @@ public enum JudgeFile {
             let values = file.tensor(slot.spec.name)!.values
             values.withUnsafeBufferPointer { (judge.parameters.values.pointer + slot.offset).update(from: $0.baseAddress!, count: values.count) }
         }
-        return Loaded(judge: judge, classNames: classNames, testAccuracy: file.metadata["test_accuracy"].flatMap(Double.init),
+        return Loaded(judge: judge, path: path, classNames: classNames, testAccuracy: file.metadata["test_accuracy"].flatMap(Double.init),
                       metadata: file.metadata)
     }
 }

@@ -29,7 +29,7 @@ public struct JudgeReading {
     /// collapse). MNIST's test set: 2.30 (its classes are nearly balanced).
     public var classEntropy: Double {
         let n = Double(max(count, 1))
-        return -histogram.filter { $0 > 0 }.map { Double($0) / n }.reduce(0) { $0 + $1 * log($1) }
+        return histogram.filter { $0 > 0 }.map { Double($0) / n }.reduce(0) { $0 - $1 * log($1) }
     }
 
     /// The mean probability of the top class (how sure the judge is the image is some digit).
@@ -142,16 +142,8 @@ public func frechetDistance(_ a: GaussianMoments, _ b: GaussianMoments) -> Doubl
     let traces = (0..<n).reduce(0) { $0 + a.covariance[$1 * n + $1] + b.covariance[$1 * n + $1] }
     guard let eigenA = SymmetricEigen(a.covariance, dimension: n) else { return nil }
     let rootA = eigenA.applying { max($0, 0).squareRoot() }
-    // rootA · Σ₂ · rootA, in double precision (k is the judge's feature width).
-    var left = [Double](repeating: 0, count: n * n), middle = [Double](repeating: 0, count: n * n)
-    for r in 0..<n { for k in 0..<n where rootA[r * n + k] != 0 {
-        let s = rootA[r * n + k]
-        for c in 0..<n { left[r * n + c] += s * b.covariance[k * n + c] }
-    } }
-    for r in 0..<n { for k in 0..<n where left[r * n + k] != 0 {
-        let s = left[r * n + k]
-        for c in 0..<n { middle[r * n + c] += s * rootA[k * n + c] }
-    } }
+    var middle = doubleProduct(doubleProduct(rootA, b.covariance, size: n), rootA, size: n)
+    // Symmetric up to rounding; dsyev reads one triangle, so make both agree.
     for r in 0..<n { for c in 0..<r { let m = (middle[r * n + c] + middle[c * n + r]) / 2; middle[r * n + c] = m; middle[c * n + r] = m } }
     guard let eigenM = SymmetricEigen(middle, dimension: n) else { return nil }
     let crossTrace = eigenM.values.reduce(0) { $0 + max($1, 0).squareRoot() }
@@ -204,11 +196,7 @@ public func measureSampleQuality(model: any VariationalModel, judge: Judge, coun
     precondition(judge.configuration.shape == model.configuration.shape && reference.shape == judge.configuration.shape)
     let (samples, asked) = judgedSamples(model: model, judge: judge, count: count, seed: seed, temperature: temperature)
     let real = readImages(judge, reference)
-    let images = (0..<reference.count).map { i in
-        [Float](unsafeUninitializedCapacity: reference.pixelsPerImage) { out, n in
-            reference.gather(CollectionOfOne(i), into: out.baseAddress!); n = reference.pixelsPerImage
-        }
-    }
+    let images = (0..<reference.count).map(reference.intensities)
     let conditions = model.conditions(of: reference)
     let points = model.encodings(images, conditions: conditions).map(\.point)
     let reconstructions = readImages(judge, intensities: model.decodedIntensities(points, conditions: conditions))

@@ -162,8 +162,7 @@ extension Eval {
                              classNames: [String]) -> [String: Any] {
         let q = measureSampleQuality(model: model, judge: judge.judge, count: count, reference: reference, seed: seedOptions.seed)
         let names = judge.classNames ?? (0..<judge.judge.classes).map(String.init)
-        print("sample quality: \(count) samples read by the judge \(judgeOptions.judge ?? (try? JudgeFile.locate(explicit: nil)) ?? "")"
-              + (judge.testAccuracy.map { String(format: " (%.2f%% on its test split)", 100 * $0) } ?? ""))
+        print("sample quality: \(count) samples read by \(QualityReport.judgeName(judge))")
         print(QualityReport.lines(q.samples, classNames: names).map { "  " + $0 }.joined(separator: "\n"))
         var doc = QualityReport.json(q.samples)
         let test = q.reference

@@ -178,11 +178,7 @@ struct JudgeRead: ParsableCommand {
         let judge = loaded.judge
         let shape = judge.configuration.shape
         let directory = try dataOptions.locate()
-        var loading = ImageLoading()
-        loading.size = shape
-        loading.channels = shape.channels
-        loading.skipUnreadable = dataOptions.skipUnreadable
-        let data = try DataSplits.load(directory: directory, options: loading, progress: LoadingProgress.terminal)
+        let data = try DataSplits.load(directory: directory, options: loading(at: shape), progress: LoadingProgress.terminal)
         LoadingProgress.finish(skipped: data.skipped)
         guard data.train.shape == shape && data.test.shape == shape else {
             throw CLIError("--data \(directory) holds \(data.test.shape) images; the judge reads \(shape)")
@@ -191,8 +187,7 @@ struct JudgeRead: ParsableCommand {
         let (reading, labels, what) = try readSource(judge: judge, data: data)
         guard reading.count >= 1 else { throw CLIError("no images to read") }
         let names = loaded.classNames ?? (0..<judge.classes).map(String.init)
-        print("\(what), read by the judge \(judgeOptions.judge ?? (try? JudgeFile.locate(explicit: nil)) ?? "")"
-              + (loaded.testAccuracy.map { String(format: " (%.2f%% on its test split)", 100 * $0) } ?? ""))
+        print("\(what), read by \(QualityReport.judgeName(loaded))")
         print(QualityReport.lines(reading, classNames: names).joined(separator: "\n"))
         var doc = QualityReport.json(reading)
         if let labels {
@@ -223,26 +218,26 @@ struct JudgeRead: ParsableCommand {
             let (reading, asked) = judgedSamples(model: loaded.model, judge: judge, count: n, seed: seedOptions.seed)
             return (reading, asked, "\(n) samples of \(model)" + (asked == nil ? "" : " (every class in turn; 'label' is the class asked for)"))
         }
-        var images: [[Float]] = [], labels: [Int]? = []
-        for input in inputs {
-            let set = try readInput(input, shape: shape)
-            images += (0..<set.count).map { i in
-                [Float](unsafeUninitializedCapacity: set.pixelsPerImage) { out, n in
-                    set.gather(CollectionOfOne(i), into: out.baseAddress!); n = set.pixelsPerImage
-                }
-            }
-            if let l = set.labels, labels != nil { labels! += l.map(Int.init) } else { labels = nil }
-        }
+        let sets = try inputs.map { try readInput($0, shape: shape) }
+        // Labels count only when every input has them and the judge knows each class.
+        var labels = sets.allSatisfy { $0.labels != nil } ? sets.flatMap { $0.labels!.map(Int.init) } : nil
         if let l = labels, l.contains(where: { $0 >= judge.classes }) { labels = nil }
-        return (readImages(judge, intensities: images), labels, "\(images.count) images from \(inputs.joined(separator: ", "))")
+        let all = ImageSet(pixels: sets.flatMap(\.pixels), count: sets.reduce(0) { $0 + $1.count }, shape: shape)
+        return (readImages(judge, all), labels, "\(all.count) images from \(inputs.joined(separator: ", "))")
     }
 
-    /// An IDX file, a folder (class subfolders give labels) or one image, at the judge's shape.
-    func readInput(_ path: String, shape: ImageShape) throws -> ImageSet {
+    /// Images read at the judge's size and channels, as a model of that shape reads them.
+    func loading(at shape: ImageShape) -> ImageLoading {
         var options = ImageLoading()
         options.size = shape
         options.channels = shape.channels
         options.skipUnreadable = dataOptions.skipUnreadable
+        return options
+    }
+
+    /// An IDX file, a folder (class subfolders give labels) or one image, at the judge's shape.
+    func readInput(_ path: String, shape: ImageShape) throws -> ImageSet {
+        let options = loading(at: shape)
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { throw FileError(path, "no such file or folder") }
         if isFolder.boolValue {
@@ -267,6 +262,11 @@ struct JudgeRead: ParsableCommand {
 
 /// The judge's figures as lines and as JSON, shared by `judge read` and `eval --sample-quality`.
 enum QualityReport {
+    /// "the judge PATH (99.21% on its test split)".
+    static func judgeName(_ judge: JudgeFile.Loaded) -> String {
+        "the judge \(judge.path)" + (judge.testAccuracy.map { String(format: " (%.2f%% on its test split)", 100 * $0) } ?? "")
+    }
+
     static func lines(_ r: JudgeReading, classNames: [String]) -> [String] {
         [
             "classes " + (classNames.count <= 10 ? classNames.joined(separator: " ") : "0–\(classNames.count - 1)") + ": "

@@ -128,12 +128,3 @@ final class ArchitectureTests: XCTestCase {
         }
     }
 }
-
-extension ImageSet {
-    /// Image i as intensities in [0, 1].
-    func intensities(_ i: Int) -> [Float] {
-        var out = [Float](repeating: 0, count: pixelsPerImage)
-        out.withUnsafeMutableBufferPointer { gather([i], into: $0.baseAddress!) }
-        return out
-    }
-}
