@@ -27,13 +27,14 @@ public func analogy(_ a: [Float], minus b: [Float], plus c: [Float]) -> [Float] 
 }
 
 /// One row per dimension in `dimensions`: `base` with that dimension offset
-/// by `steps` values evenly spaced in [−range, +range].
-public func traversal(base: [Float], dimensions: [Int], range: Float, steps: Int) -> [[Float]] {
-    precondition(steps >= 2)
+/// by `steps` values evenly spaced in [−range, +range], times `scale[d]`
+/// (a prior's σ of that dimension) when given.
+public func traversal(base: [Float], dimensions: [Int], range: Float, steps: Int, scale: [Float]? = nil) -> [[Float]] {
+    precondition(steps >= 2 && (scale?.count ?? base.count) == base.count)
     return dimensions.flatMap { d in
         (0..<steps).map { i -> [Float] in
             var z = base
-            z[d] += -range + 2 * range * Float(i) / Float(steps - 1)
+            z[d] += (-range + 2 * range * Float(i) / Float(steps - 1)) * (scale?[d] ?? 1)
             return z
         }
     }

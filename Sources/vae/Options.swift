@@ -184,6 +184,7 @@ struct LayerWidths: ExpressibleByArgument {
 extension Architecture: ExpressibleByArgument {}
 extension ReconstructionLikelihood: ExpressibleByArgument {}
 extension ActivationKind: ExpressibleByArgument {}
+extension ClassPrior: ExpressibleByArgument {}
 extension MNISTSplit: ExpressibleByArgument {}
 extension AnomalyMetric: ExpressibleByArgument {}
 

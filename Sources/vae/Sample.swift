@@ -72,8 +72,8 @@ struct Sample: ParsableCommand {
         let classes = model.configuration.classes
         let chosen = try chosenClass(loaded)
         if manifold {
-            guard model.hasStandardNormalPrior else {
-                throw CLIError("--manifold: \(modelOptions.model)'s prior is not N(0, I) over z, so its quantiles mean nothing"
+            guard model.hasGaussianPrior else {
+                throw CLIError("--manifold: \(modelOptions.model)'s prior is not a Gaussian over z, so its quantiles mean nothing"
                                + (model is VQVAE ? " (a VQ-VAE's latents are discrete codes)" : ""))
             }
             guard model.latentSize == 2 else {
@@ -85,7 +85,8 @@ struct Sample: ParsableCommand {
             let side = nrow ?? 20
             let latents = manifoldLatents(side: side)
             let labels = chosen.map { Array(repeating: $0, count: latents.count) }
-            let tiles = model.decodedPictures(latents, conditions: labels.flatMap(model.conditions(labels:)))
+            let conditions = labels.flatMap(model.conditions(labels:))
+            let tiles = model.decodedPictures(model.priorPoints(latents, conditions: conditions), conditions: conditions)
             let rows = stride(from: 0, to: tiles.count, by: side).map { Array(tiles[$0..<($0 + side)]) }
             // Row r holds z1 = latents[r·side][1]; column c, z0 = latents[c][0].
             let grid = try gridLabels.write(rows, rowNames: (0..<side).map { coordinateName(Double(latents[$0 * side][1])) },
@@ -96,7 +97,7 @@ struct Sample: ParsableCommand {
         }
         if let problem = model.priorProblem { throw CLIError("\(modelOptions.model): \(problem)") }
         let temperature = self.temperature ?? 1
-        if temperature != 1 && !model.hasStandardNormalPrior && !(model is VQVAE) {
+        if temperature != 1 && !model.hasGaussianPrior && !(model is VQVAE) {
             throw CLIError("--temperature: \(modelOptions.model) draws z ancestrally through its layers; temperature goes with an N(0, I) prior or a VQ-VAE's")
         }
         if model.configuration.isConditional && chosen == nil {

@@ -46,7 +46,11 @@ struct Train: ParsableCommand {
     @Flag(help: "Train a conditional VAE: encoder and decoder also see the one-hot class label, so `vae sample --class c` draws a chosen class.")
     var conditional = false
 
-    @Option(help: ArgumentHelp("Dimensions of the latent z (default: 20); two sizes, e.g. 100,50, for a model with two stochastic layers (Burda et al. 2015).", valueName: "k|k1,k2"))
+    @Option(help: ArgumentHelp("A conditional VAE's prior over z: learned, one Gaussian N(μ_y, σ_y²) per class, so samples of a class come from where its images' codes are (default); or standard, N(0, I) for every class.",
+                               valueName: "learned|standard"))
+    var classPrior: ClassPrior?
+
+    @Option(help: ArgumentHelp("Dimensions of the latent z (default: 20; 10 for a conditional conv model); two sizes, e.g. 100,50, for a model with two stochastic layers (Burda et al. 2015).", valueName: "k|k1,k2"))
     var latent: CommaSeparated<Int>?
 
     @Option(help: ArgumentHelp("Hidden layer widths of the encoder, mirrored by the decoder (default: 512,256 for mlp, where '400' is the classic VAE; one width, 256, for conv's fully connected layer); for two stochastic layers, each layer's widths separated by / (default: 200,200/100,100).",
@@ -210,6 +214,7 @@ struct Train: ParsableCommand {
         request.likelihood = loss
         request.activation = activation
         request.conditional = conditional
+        request.classPrior = classPrior
         request.convChannels = convChannels?.values
         request.loading = loadingOptions.loading(seed: seedOptions.seed, skipUnreadable: dataOptions.skipUnreadable)
         request.batchSize = batchSize

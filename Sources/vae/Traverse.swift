@@ -47,24 +47,29 @@ struct Traverse: ParsableCommand {
         let loaded = try loadModel(modelOptions)
         let model = loaded.model
         try gridLabels.checkOutput(output, model: model)
-        guard model.hasStandardNormalPrior else {
-            throw CLIError("\(modelOptions.model): its prior is not N(0, I) over z, so there are no dimensions to traverse by ±σ"
+        guard model.hasGaussianPrior else {
+            throw CLIError("\(modelOptions.model): its prior is not a Gaussian over z, so there are no dimensions to traverse by ±σ"
                            + (model is VQVAE ? " (a VQ-VAE's latents are discrete codes)" : ""))
         }
         let k = model.latentSize
         let dimensions = try dims.map { try parseDims($0, latent: k) } ?? Array(0..<min(k, 20))
-        var base = [Float](repeating: 0, count: k)
-        let condition: [Float]?
+        let condition: [Float]?, image: InputImage?
         if let input {
-            let image = try imageOptions.reader(for: loaded).loadOne(input)
-            try model.checkInput([image])
-            let conditions = try imageOptions.conditions(for: [image], loaded: loaded, modelPath: modelOptions.model)
-            base = model.encodings([image.pixels], conditions: conditions)[0].point
-            condition = conditions?[0]
+            let loadedImage = try imageOptions.reader(for: loaded).loadOne(input)
+            try model.checkInput([loadedImage])
+            image = loadedImage
+            condition = try imageOptions.conditions(for: [loadedImage], loaded: loaded, modelPath: modelOptions.model)?[0]
         } else {
+            image = nil
             condition = try imageOptions.drawingCondition(loaded: loaded, modelPath: modelOptions.model)
         }
-        let latents = traversal(base: base, dimensions: dimensions, range: range, steps: steps)
+        // The prior's centre and σ per dimension (0 and 1 for N(0, I)); a
+        // traversal steps in σ of the prior, from the image's μ or the centre.
+        let centre = model.priorPoints([[Float](repeating: 0, count: k), [Float](repeating: 1, count: k)],
+                                       conditions: condition.map { [$0, $0] })
+        let sigma = zip(centre[1], centre[0]).map { $0 - $1 }
+        let base = image.map { model.encodings([$0.pixels], conditions: condition.map { [$0] })[0].point } ?? centre[0]
+        let latents = traversal(base: base, dimensions: dimensions, range: range, steps: steps, scale: sigma)
         let tiles = model.decodedPictures(latents, conditions: condition.map { Array(repeating: $0, count: latents.count) })
         let rows = stride(from: 0, to: tiles.count, by: steps).map { Array(tiles[$0..<($0 + steps)]) }
         let offsets = (0..<steps).map { Double(-range + 2 * range * Float($0) / Float(steps - 1)) }

@@ -130,8 +130,8 @@ final class FamilyCommandTests: XCTestCase {
     /// What the prior of a two-layer model does not allow, refused in one line.
     func testRefusalsNameTheReason() throws {
         let refusals: [(String, [String], String)] = [
-            ("two", ["traverse", "-o", "refused-t.png"], "its prior is not N(0, I) over z"),
-            ("two", ["sample", "--manifold", "-o", "m.png"], "prior is not N(0, I) over z"),
+            ("two", ["traverse", "-o", "refused-t.png"], "its prior is not a Gaussian over z"),
+            ("two", ["sample", "--manifold", "-o", "m.png"], "prior is not a Gaussian over z"),
         ]
         for (model, arguments, message) in refusals {
             let run = try vae(model, arguments)

@@ -59,6 +59,72 @@ final class ELBOGradientTests: XCTestCase {
                                activation: .tanh, classes: 4), beta: 1)
     }
 
+    /// A conditional model with a learned class prior p(z|y) = N(μ_y, σ_y²):
+    /// KL(q(z|x, y) ‖ p(z|y)) in closed form, its gradient into q and into
+    /// the prior's table, for both architectures and for the importance-
+    /// weighted bound (log q − log p(z|y) sampled, K draws sharing y's prior).
+    /// The prior's parameters are moved off their zero start first.
+    func testLearnedClassPriorGradient() {
+        let configurations = [
+            ModelConfiguration(shape: ImageShape(height: 2, width: 5), hidden: [8, 6], latent: 3, classes: 4, learnedClassPrior: true),
+            ModelConfiguration(architecture: .conv, shape: ImageShape(height: 4, width: 4), hidden: [5], latent: 3,
+                               activation: .tanh, classes: 3, learnedClassPrior: true),
+        ]
+        for c in configurations {
+            let model = GaussianVAE(configuration: c)
+            model.initialize(seed: 5)
+            let slot = model.parameters.slot("class_prior.weight")
+            XCTAssertEqual(slot.spec.shape, [2 * c.latent, c.classes])
+            XCTAssertEqual(model.parameters.slot("class_prior.bias").spec.shape, [2 * c.latent])
+            var rng = RandomGenerator(seed: 12)
+            for name in ["class_prior.weight", "class_prior.bias"] {
+                let s = model.parameters.slot(name)
+                XCTAssertTrue((0..<s.spec.count).allSatisfy { model.parameters.values.pointer[s.offset + $0] == 0 }, "\(name) starts at zero")
+                for i in 0..<s.spec.count { model.parameters.values.pointer[s.offset + i] = rng.uniform(-0.5, 0.5) }
+            }
+            checkObjectiveGradient(model, .elbo, beta: 1.5, batch: 4)
+            checkObjectiveGradient(model, .importanceWeighted(samples: 3), beta: 1, batch: 3, maxChecks: 30)
+        }
+    }
+
+    /// Draws from a learned class prior have class y's mean and σ: with
+    /// W's column y = [μ_y | log σ_y²] and b = 0, 20,000 draws per class.
+    func testLearnedClassPriorDraws() {
+        let c = ModelConfiguration(shape: ImageShape(height: 2, width: 2), hidden: [4], latent: 2, classes: 2, learnedClassPrior: true)
+        let model = GaussianVAE(configuration: c)
+        model.initialize(seed: 1)
+        let w = model.parameters.values("class_prior.weight")  // (4, 2): rows μ0, μ1, log σ²0, log σ²1
+        let table: [[Float]] = [[1.5, -2], [0.5, 0], [0, log(4)], [log(0.25), 0]]
+        for (r, row) in table.enumerated() { for (y, v) in row.enumerated() { w[r, y] = v } }
+        let n = 20_000, z = Tensor(shape: [n, 2]), labels = Tensor(shape: [n, 2])
+        for r in 0..<n { labels.pointer[r * 2 + r % 2] = 1 }
+        var rng = RandomGenerator(seed: 3)
+        model.drawPrior(into: z.matrix(rows: n, columns: 2), condition: labels.matrix(rows: n, columns: 2), rng: &rng)
+        for y in 0..<2 {
+            for j in 0..<2 {
+                let values = stride(from: y, to: n, by: 2).map { Double(z.pointer[$0 * 2 + j]) }
+                let mean = values.reduce(0, +) / Double(values.count)
+                let sd = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count)).squareRoot()
+                let expectedSD = exp(0.5 * Double(table[2 + j][y]))
+                XCTAssertEqual(mean, Double(table[j][y]), accuracy: 4 * expectedSD / Double(values.count).squareRoot(), "class \(y) dim \(j)")
+                XCTAssertEqual(sd, expectedSD, accuracy: 0.03 * expectedSD, "class \(y) dim \(j)")
+            }
+        }
+        // Standard-normal coordinates u map to μ_y + σ_y ⊙ u (a manifold's grid, a traversal's steps).
+        let points = Tensor(shape: [2, 2], values: [0, 0, 1, -2]), classes = Tensor(shape: [2, 2], values: [0, 1, 1, 0])
+        model.placeInPrior(points.matrix(rows: 2, columns: 2), condition: classes.matrix(rows: 2, columns: 2))
+        XCTAssertEqual(Array(points.array[0..<2]), [-2, 0])
+        XCTAssertEqual(points.array[2], 1.5 + 1, accuracy: 1e-6)
+        XCTAssertEqual(points.array[3], 0.5 - 2 * 0.5, accuracy: 1e-6)
+        // Without a learned prior the same draws are N(0, I) itself.
+        let plain = GaussianVAE(configuration: ModelConfiguration(shape: c.shape, hidden: [4], latent: 2, classes: 2))
+        let u = Tensor(shape: [4, 2]), v = Tensor(shape: [4, 2])
+        var a = RandomGenerator(seed: 4), b = RandomGenerator(seed: 4)
+        plain.drawPrior(into: u.matrix(rows: 4, columns: 2), condition: labels.matrix(rows: 4, columns: 2), rng: &a)
+        b.fillNormal(v.pointer, count: 8)
+        XCTAssertEqual(u.array, v.array)
+    }
+
     /// The denoising criterion: the encoder reads a corrupted input, the
     /// likelihood scores the clean one (Im et al. 2017).
     func testDenoisingGradient() {

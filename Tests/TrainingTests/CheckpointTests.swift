@@ -133,13 +133,7 @@ final class CheckpointTests: XCTestCase {
     /// A conditional conv model comes back as it was: architecture, classes, weights.
     func testConditionalConvRoundTrip() throws {
         let c = ModelConfiguration(architecture: .conv, shape: ImageShape(height: 8, width: 8), hidden: [12], latent: 4, classes: 3)
-        let (model, _) = trainedModel(c)
-        let p = folder + "/conv.safetensors"
-        try Checkpoint.save(model: model, metadata: TrainingData().metadata, to: p)
-        let loaded = try Checkpoint.load(path: p)
-        XCTAssertEqual(loaded.model.configuration, c)
-        XCTAssertEqual(bits(loaded.model.parameters.values), bits(model.parameters.values))
-        let raw = try SafeTensors.read(path: p)
+        let raw = try savedAndReadBack(trainedModel(c).0, name: "conv")
         XCTAssertEqual(raw.metadata["arch"], "conv")
         XCTAssertEqual(raw.metadata["conditional"], "true")
         XCTAssertEqual(raw.metadata["classes"], "3")
@@ -165,10 +159,45 @@ final class CheckpointTests: XCTestCase {
             (["hidden": "65536", "height": "4096", "width": "4096", "input_size": String(4096 * 4096)], "holds more than 3145728 values"),
             (["hidden": "65536", "height": "1024", "width": "1024", "input_size": String(1024 * 1024)], "expected [65536, 4194307]"),
         ]
+        try expectLoadErrors(raw, changes)
+    }
+
+    /// A learned class prior is two more tensors and one metadata key; a
+    /// damaged or contradictory key is one error, and a file without the
+    /// key (older checkpoints) is a model with N(0, I).
+    func testLearnedClassPriorRoundTrip() throws {
+        let c = ModelConfiguration(shape: ImageShape(height: 4, width: 4), hidden: [8], latent: 3, classes: 3, learnedClassPrior: true)
+        let (model, _) = trainedModel(c)
+        let prior = model.parameters.slot("class_prior.bias")
+        XCTAssertTrue((0..<prior.spec.count).contains { model.parameters.values.pointer[prior.offset + $0] != 0 }, "training moved the prior")
+        let raw = try savedAndReadBack(model, name: "cprior")
+        XCTAssertEqual(raw.metadata["class_prior"], "learned")
+        XCTAssertEqual(raw.tensor("class_prior.weight")?.shape, [6, 3])
+        let changes: [([String: String?], String)] = [
+            (["class_prior": "sometimes"], "metadata class_prior is sometimes, expected learned or standard"),
+            (["class_prior": "standard"], "class_prior.weight"),
+            (["class_prior": nil], "class_prior.weight"),
+            (["conditional": "false"], "learned class prior goes with a conditional"),
+        ]
+        try expectLoadErrors(raw, changes)
+    }
+
+    /// Saves `model`, loads it back (the same configuration and bits) and returns the file as written.
+    func savedAndReadBack(_ model: any VariationalModel, name: String, line: UInt = #line) throws -> SafeTensorsFile {
+        let p = folder + "/\(name).safetensors"
+        try Checkpoint.save(model: model, metadata: TrainingData().metadata, to: p)
+        let loaded = try Checkpoint.load(path: p)
+        XCTAssertEqual(loaded.model.configuration, model.configuration, line: line)
+        XCTAssertEqual(bits(loaded.model.parameters.values), bits(model.parameters.values), line: line)
+        return try SafeTensors.read(path: p)
+    }
+
+    /// `raw` with each change of its metadata (nil removes a key) is refused with that problem.
+    func expectLoadErrors(_ raw: SafeTensorsFile, _ changes: [([String: String?], String)], line: UInt = #line) throws {
         for (metadata, problem) in changes {
             var changed = raw
             for (key, value) in metadata { changed.metadata[key] = value }
-            try expectLoadError(changed, problem)
+            try expectLoadError(changed, problem, line: line)
         }
     }
 

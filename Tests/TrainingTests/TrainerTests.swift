@@ -137,6 +137,28 @@ final class TrainerTests: XCTestCase {
         }
     }
 
+    /// A conditional model with a learned class prior, stopped mid-epoch and
+    /// resumed: the same bits, the prior's table included (and it has moved).
+    func testLearnedClassPriorResumesBitExactly() throws {
+        let c = ModelConfiguration(hidden: [64], latent: 8, classes: 10, learnedClassPrior: true)
+        func fresh() -> GaussianVAE { let m = GaussianVAE(configuration: c); m.initialize(seed: 41); return m }
+        let straight = makeTrainer(seed: 41, model: fresh())
+        for _ in 0..<2 { _ = try straight.finishEpoch() }
+        let first = makeTrainer(seed: 41, model: fresh())
+        var steps = 0
+        var position: TrainingPosition?
+        while position == nil {
+            if case .interrupted(let p) = try first.trainEpoch(shouldStop: { steps += 1; return steps >= 6 }) { position = p }
+        }
+        let loaded = try saveAndLoad(first, position: position!)
+        XCTAssertEqual(loaded.model.configuration, c)
+        let resumed = makeTrainer(seed: 41, position: loaded.position, model: loaded.model, adam: loaded.optimizer)
+        while resumed.completedEpochs < 2 { _ = try resumed.finishEpoch() }
+        XCTAssertEqual(bits(resumed.model), bits(straight.model))
+        let prior = straight.model.parameters.slot("class_prior.weight")
+        XCTAssertTrue((0..<prior.spec.count).contains { straight.model.parameters.values.pointer[prior.offset + $0] != 0 })
+    }
+
     /// Each batch's corruption is a function of (seed, epoch, batch) alone:
     /// drawn again it is the same, another batch or seed gives another, and
     /// the target stays the clean image.

@@ -11,7 +11,8 @@ import VAEData
 ///   (each layer's widths), for a flow model flow ("planar:10", "iaf:4"),
 ///   for a VQ-VAE codes (K), latent (D, each code's length), commitment,
 ///   vq_ema (the decay, absent without), and once it has a prior
-///   prior_channels and prior_blocks.
+///   prior_channels and prior_blocks; class_prior ("learned", absent for
+///   N(0, I)) for a conditional model whose p(z|y) is learned.
 ///
 /// A format-1 checkpoint has no shape keys: its images are square and grey,
 /// input_size pixels. A family's own keys go here too.
@@ -42,6 +43,7 @@ extension ModelConfiguration {
             m["commitment"] = String(quantiser.commitment)
             if let decay = quantiser.emaDecay { m["vq_ema"] = String(decay) }
         }
+        if learnedClassPrior { m["class_prior"] = "learned" }
         if let codePrior {
             m["prior_channels"] = String(codePrior.channels)
             m["prior_blocks"] = String(codePrior.blocks)
@@ -97,7 +99,8 @@ extension ModelConfiguration {
                 : nil,
             codePrior: m.has("prior_channels")
                 ? CodePrior(channels: try m.integer("prior_channels", in: 1...1024), blocks: try m.integer("prior_blocks", in: 0...32))
-                : nil)
+                : nil,
+            learnedClassPrior: try m.choice("class_prior", default: false, expected: "learned or standard") { ["learned": true, "standard": false][$0] })
         if let problem { throw MetadataError("metadata describes no buildable model: \(problem)") }
     }
 }

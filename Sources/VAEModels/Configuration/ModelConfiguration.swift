@@ -22,6 +22,9 @@ public struct ModelConfiguration: Equatable, Sendable {
     /// Classes of a conditional VAE, whose encoder and decoder both see the
     /// one-hot label; 0 for an unconditional model.
     public var classes: Int
+    /// A conditional model's prior p(z|y) = N(μ_y, diag σ_y²), learned per
+    /// class, instead of N(0, I) whatever the class (`--class-prior`).
+    public var learnedClassPrior: Bool
     /// The hierarchical family's second stochastic layer: its size, and the
     /// hidden widths of q(z2|z1) (p(z1|z2) mirrors them).
     public var upperLayer: UpperLayer?
@@ -35,8 +38,10 @@ public struct ModelConfiguration: Equatable, Sendable {
     public init(family: ModelFamily = .gaussian, architecture: Architecture = .mlp, shape: ImageShape = .mnist,
                 hidden: [Int] = [512, 256], latent: Int = 20, likelihood: ReconstructionLikelihood = .bernoulli,
                 activation: ActivationKind = .relu, classes: Int = 0, convChannels: [Int] = ModelConfiguration.defaultConvChannels,
-                upperLayer: UpperLayer? = nil, flow: Flow? = nil, quantiser: Quantiser? = nil, codePrior: CodePrior? = nil) {
+                upperLayer: UpperLayer? = nil, flow: Flow? = nil, quantiser: Quantiser? = nil, codePrior: CodePrior? = nil,
+                learnedClassPrior: Bool = false) {
         self.family = family
+        self.learnedClassPrior = learnedClassPrior
         self.quantiser = quantiser
         self.codePrior = codePrior
         self.architecture = architecture
@@ -67,6 +72,9 @@ public struct ModelConfiguration: Equatable, Sendable {
         if let problem = shape.problem { return problem }
         if hidden.contains(where: { $0 < 1 }) { return "hidden widths must be positive" }
         if let problem = family.problem(self) { return problem }
+        if learnedClassPrior && (!isConditional || family != .gaussian) {
+            return "a learned class prior goes with a conditional one-layer Gaussian VAE"
+        }
         guard architecture == .conv, family != .vq else { return nil }
         if hidden.count != 1 { return "the conv architecture has one hidden fully connected layer, not \(hidden.count)" }
         guard (1...6).contains(convChannels.count), convChannels.allSatisfy({ (1...1024).contains($0) }) else {
@@ -87,10 +95,19 @@ public struct ModelConfiguration: Equatable, Sendable {
             body = ([image] + convChannels.map { "c\($0)" } + bottleneck).joined(separator: "-")
         }
         return "\(arch) \(body)" + family.summarySuffix(self) + (isConditional ? " conditional on \(classes) classes" : "")
+            + (learnedClassPrior ? " with a learned prior p(z|class)" : "")
     }
 
     /// Every parameter the model has, in memory order, checked before any is allocated.
     public var parameterSpecs: [ParameterSpec] { family.parameterSpecs(self) }
+}
+
+/// A conditional Gaussian VAE's prior over z (`--class-prior`).
+public enum ClassPrior: String, CaseIterable, Sendable {
+    /// p(z|y) = N(μ_y, diag σ_y²), learned per class.
+    case learned
+    /// p(z|y) = N(0, I) whatever the class (Sohn et al.'s baseline CVAE).
+    case standard
 }
 
 /// A second stochastic layer (Burda et al. 2015, §5): z2 of `latent`

@@ -147,7 +147,7 @@ public final class FlowVAE: VariationalModel {
     // MARK: using a trained model
 
     public var latentSize: Int { configuration.latent }
-    public var hasStandardNormalPrior: Bool { true }
+    public var hasGaussianPrior: Bool { true }
 
     /// q0(z0|x), and as the point, the flow of μ (the draw at ε = 0).
     public func encode(_ x: Matrix, condition: Matrix?) -> Encoding {

@@ -140,8 +140,8 @@ public final class HierarchicalVAE: VariationalModel {
     // MARK: using a trained model
 
     public var latentSize: Int { configuration.latent }
-    /// The prior over z1 is p(z1|z2), not N(0, I).
-    public var hasStandardNormalPrior: Bool { false }
+    /// The prior over z1, ∫ p(z1|z2) p(z2) dz2, is no Gaussian.
+    public var hasGaussianPrior: Bool { false }
 
     /// q(z1|x), and q(z2|z1) at z1 = μ1.
     public func encode(_ x: Matrix, condition: Matrix?) -> Encoding {

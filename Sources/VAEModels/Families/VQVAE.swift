@@ -163,7 +163,7 @@ public final class VQVAE: VariationalModel {
     // MARK: using a trained model
 
     public var latentSize: Int { quantisation.dimensions * positions }
-    public var hasStandardNormalPrior: Bool { false }
+    public var hasGaussianPrior: Bool { false }
 
     public var priorProblem: String? {
         prior == nil ? "it has no prior over its codes yet: train one with `vae train-prior`" : nil

@@ -42,9 +42,11 @@ public protocol VariationalModel: AnyObject {
 
     /// Dimensions of the decoder's input z.
     var latentSize: Int { get }
-    /// True when the prior is N(0, I) over z itself, so its quantiles and
-    /// ±3σ ranges mean something (`sample --manifold`, `traverse`).
-    var hasStandardNormalPrior: Bool { get }
+    /// True when the prior is a diagonal Gaussian over z itself given the
+    /// class, N(0, I) or a learned N(μ_y, σ_y²), so its quantiles and ±3σ
+    /// ranges mean something (`sample --manifold`, `traverse`, `--temperature`):
+    /// z = μ_y + σ_y ⊙ u with u ~ N(0, I) (`placeInPrior`).
+    var hasGaussianPrior: Bool { get }
 
     /// q(z|x, y) of a batch (x (B, D) in [0, 1]; condition (B, classes) or nil).
     func encode(_ x: Matrix, condition: Matrix?) -> Encoding
@@ -56,12 +58,16 @@ public protocol VariationalModel: AnyObject {
     func drawPosterior(_ x: Matrix, condition: Matrix?, noise: Matrix, draws: Int) -> Matrix
     /// Fills z (n, latentSize) with draws from the prior p(z | y).
     func drawPrior(into z: Matrix, condition: Matrix?, rng: inout RandomGenerator)
+    /// For a Gaussian prior: standard-normal coordinates u (n, latentSize) →
+    /// z = μ_y + σ_y ⊙ u in place (nothing to do for N(0, I)).
+    func placeInPrior(_ u: Matrix, condition: Matrix?)
     /// Why `drawPrior` cannot be called (a VQ-VAE before its prior is trained), or nil.
     var priorProblem: String? { get }
 }
 
 public extension VariationalModel {
     var priorProblem: String? { nil }
+    func placeInPrior(_ u: Matrix, condition: Matrix?) {}
 }
 
 /// A batch as a model sees it. The encoder reads `input`, the likelihood

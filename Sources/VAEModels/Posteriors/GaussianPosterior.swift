@@ -47,6 +47,7 @@ public final class GaussianPosterior {
     private var divergence = Tensor(shape: [0])
     private var last: (q: DiagonalGaussian, eps: ColumnSlice, z: Matrix, draws: Int)?
     private var lastEstimate = DivergenceEstimate.closedForm
+    private var lastPrior: DiagonalGaussian?
 
     /// The heads over the store's parameters named `names` (see `specs`).
     public init(store: ParameterStore, names: HeadNames = .separate(mu: "mu", logVar: "logvar")) {
@@ -137,27 +138,39 @@ public final class GaussianPosterior {
         draw(q, noise: ColumnSlice(eps, columns: 0..<eps.columns), draws: draws)
     }
 
-    /// The divergence from the prior N(0, I) of the last draws, (B·draws, 1):
-    /// in closed form (one draw per row), or sampled,
+    /// The divergence of the last draws from the prior, (B·draws, 1): from
+    /// N(0, I), or from `prior` p(z) = N(μ_p, σ_p²) (one row per row of q,
+    /// shared by its draws: a conditional model's learned p(z|y)). In closed
+    /// form (one draw per row, GaussianKL), or sampled,
     ///
-    ///   log q(z|h) − log p(z) = Σ_j (−½ ε_j² − ½ log σ²_j) − Σ_j (−½ z_j²)
+    ///   log q(z|h) − log p(z) = Σ_j (−½ ε_j² − ½ log σ²_j) − Σ_j (−½ log σ²_p,j − ½ (z_j − μ_p,j)² / σ²_p,j)
     ///
-    /// (the 2π terms cancel).
-    public func divergence(_ estimate: DivergenceEstimate) -> Matrix {
+    /// (the 2π terms cancel; N(0, I) has μ_p = 0, log σ²_p = 0).
+    public func divergence(_ estimate: DivergenceEstimate, from prior: DiagonalGaussian? = nil) -> Matrix {
         guard let (q, eps, z, draws) = last else { preconditionFailure("divergence before draw") }
+        precondition(prior.map { $0.rows == q.rows && $0.dimensions == latent } ?? true, "a prior of the wrong shape")
         lastEstimate = estimate
+        lastPrior = prior
         switch estimate {
         case .closedForm:
             precondition(draws == 1, "the closed-form KL goes with one draw per row")
-            return kl.forward(q)
+            return kl.forward(q, to: prior)
         case .sampled:
             let out = divergence.pointer, k = latent
-            parallelRows(z.rows, workPerRow: 2 * k) { rows in
+            parallelRows(z.rows, workPerRow: 4 * k) { rows in
                 for r in rows {
                     let zr = z.row(r)
-                    var prior: Float = 0
-                    for j in 0..<k { prior -= 0.5 * zr[j] * zr[j] }
-                    out[r] = q.logDensityOfDraws(noise: eps, draws: draws, row: r) - prior
+                    var logP: Float = 0
+                    if let prior {
+                        let mu = prior.mu.row(r / draws), logVar = prior.logVar.row(r / draws)
+                        for j in 0..<k {
+                            let d = zr[j] - mu[j]
+                            logP -= 0.5 * (logVar[j] + d * d * exp(-logVar[j]))
+                        }
+                    } else {
+                        for j in 0..<k { logP -= 0.5 * zr[j] * zr[j] }
+                    }
+                    out[r] = q.logDensityOfDraws(noise: eps, draws: draws, row: r) - logP
                 }
             }
             return divergence.matrix(rows: z.rows, columns: 1)
@@ -178,10 +191,20 @@ public final class GaussianPosterior {
     /// Given dL/dz (B·draws, k) of what follows the draws (overwritten), adds
     /// the gradient of the last `divergence`, weight β and each draw's weight
     /// w_r (nil: all 1), and returns dL/dh (B, in) through the heads.
-    /// `inputGradient: false` when h is the data itself.
-    public func backward(_ dz: Matrix, drawWeights w: UnsafePointer<Float>?, beta: Float, inputGradient: Bool) -> Matrix {
-        guard let (q, eps, z, _) = last else { preconditionFailure("GaussianPosterior.backward before draw") }
+    /// `inputGradient: false` when h is the data itself. When the divergence
+    /// had a `prior`, `priorGradient` (B, k each) receives dL/d[μ_p | log σ²_p],
+    /// its draws summed.
+    public func backward(_ dz: Matrix, drawWeights w: UnsafePointer<Float>?, beta: Float, inputGradient: Bool,
+                         priorGradient dP: DiagonalGaussian? = nil) -> Matrix {
+        guard let (q, eps, z, draws) = last else { preconditionFailure("GaussianPosterior.backward before draw") }
+        precondition((lastPrior == nil) == (dP == nil), "a prior's gradient exactly when the divergence had a prior")
         let k = latent
+        if let dP {
+            for b in 0..<q.rows {
+                dP.mu.row(b).update(repeating: 0, count: k)
+                dP.logVar.row(b).update(repeating: 0, count: k)
+            }
+        }
         switch lastEstimate {
         case .closedForm:
             precondition(w == nil, "the closed-form KL is not weighted per draw")
@@ -194,13 +217,25 @@ public final class GaussianPosterior {
                     dLogVar[j] = g[j] * e[j] * 0.5 * exp(0.5 * logVar[j])
                 }
             }
-            kl.backward(weight: beta, into: dQ)
+            kl.backward(weight: beta, into: dQ, prior: dP)
             return heads.backward(dHeads.matrix(rows: q.rows, columns: heads.outputSize), inputGradient: inputGradient)
         case .sampled:
-            // −β w ∂ log p(z)/∂z = β w z, through z; then log q's own terms.
+            // −β w ∂ log p(z)/∂z = β w (z − μ_p) / σ²_p, through z; and into
+            // the prior, ∂/∂μ_p = −that, ∂/∂log σ²_p = ½ β w (1 − (z − μ_p)² / σ²_p).
             for r in 0..<z.rows {
-                let g = dz.row(r), zr = z.row(r), wr = w?[r] ?? 1
-                for j in 0..<k { g[j] += beta * wr * zr[j] }
+                let g = dz.row(r), zr = z.row(r), c = beta * (w?[r] ?? 1)
+                if let prior = lastPrior, let dP {
+                    let b = r / draws, mu = prior.mu.row(b), logVar = prior.logVar.row(b)
+                    let dMu = dP.mu.row(b), dLogVar = dP.logVar.row(b)
+                    for j in 0..<k {
+                        let precision = exp(-logVar[j]), d = zr[j] - mu[j]
+                        g[j] += c * d * precision
+                        dMu[j] -= c * d * precision
+                        dLogVar[j] += c * 0.5 * (1 - d * d * precision)
+                    }
+                } else {
+                    for j in 0..<k { g[j] += c * zr[j] }
+                }
             }
             return backwardLogDensity(dz, drawWeights: w, beta: beta, inputGradient: inputGradient)
         }
