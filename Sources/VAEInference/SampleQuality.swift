@@ -47,6 +47,15 @@ public struct JudgeReading {
         return Double(zip(predictions, labels).filter { $0 == $1 }.count) / Double(max(count, 1))
     }
 
+    /// The indices of the `count` images read most confidently (most sure
+    /// first) and of the `count` read least confidently (least sure first);
+    /// ties keep the images' order.
+    public func extremes(count n: Int) -> (most: [Int], least: [Int]) {
+        let order = confidences.indices.sorted { (confidences[$0], $1) > (confidences[$1], $0) }
+        let k = min(n, count)
+        return (Array(order.prefix(k)), Array(order.suffix(k).reversed()))
+    }
+
     /// The mean and covariance of the features (nil for fewer than two images).
     public var featureMoments: GaussianMoments? { count >= 2 ? GaussianMoments(rows: features, dimension: featureSize) : nil }
 
@@ -180,12 +189,12 @@ public struct SampleQuality {
 /// judge; a conditional model draws class i mod classes as sample i, so every
 /// class equally, and `asked` says which.
 public func judgedSamples(model: any VariationalModel, judge: Judge, count: Int, seed: UInt64,
-                          temperature: Float = 1) -> (reading: JudgeReading, asked: [Int]?) {
+                          temperature: Float = 1) -> (reading: JudgeReading, asked: [Int]?, pictures: [Picture]) {
     precondition(judge.configuration.shape == model.configuration.shape)
     let classes = model.configuration.classes
     let asked = model.configuration.isConditional ? (0..<count).map { $0 % classes } : nil
     let pictures = sampleImages(model: model, count: count, labels: asked, seed: seed, temperature: temperature)
-    return (readImages(judge, intensities: pictures.map { $0.planes(channels: judge.configuration.shape.channels) }), asked)
+    return (readImages(judge, intensities: pictures.map { $0.planes(channels: judge.configuration.shape.channels) }), asked, pictures)
 }
 
 /// Draws `count` samples (`judgedSamples`), has `judge` read them and `reference`, and
@@ -194,7 +203,7 @@ public func judgedSamples(model: any VariationalModel, judge: Judge, count: Int,
 public func measureSampleQuality(model: any VariationalModel, judge: Judge, count: Int, reference: ImageSet,
                                  seed: UInt64, temperature: Float = 1) -> SampleQuality {
     precondition(judge.configuration.shape == model.configuration.shape && reference.shape == judge.configuration.shape)
-    let (samples, asked) = judgedSamples(model: model, judge: judge, count: count, seed: seed, temperature: temperature)
+    let (samples, asked, _) = judgedSamples(model: model, judge: judge, count: count, seed: seed, temperature: temperature)
     let real = readImages(judge, reference)
     let images = (0..<reference.count).map(reference.intensities)
     let conditions = model.conditions(of: reference)

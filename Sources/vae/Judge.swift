@@ -4,6 +4,7 @@ import VAEData
 import VAEEngine
 import VAEInference
 import VAEModels
+import VAEPlots
 import VAETraining
 
 /// `vae judge`: the classifier that says whether images are digits (or any
@@ -160,6 +161,10 @@ struct JudgeRead: ParsableCommand {
     @Option(help: ArgumentHelp("Write the figures as JSON.", valueName: "path"))
     var json: String?
 
+    @Option(help: ArgumentHelp("Also draw the 10 images the judge is surest of and the 10 it is least sure of, one labelled row each (.png, .svg or .pdf).",
+                               valueName: "path"))
+    var extremes: String?
+
     @OptionGroup var judgeOptions: JudgeOptions
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var seedOptions: SeedOptions
@@ -174,6 +179,7 @@ struct JudgeRead: ParsableCommand {
     func run() throws {
         threadOptions.apply()
         if let json { try checkWritable(json, flag: "--json") }
+        if let extremes { try checkChartOutput(extremes, flag: "--extremes") }
         let loaded = try judgeOptions.load()
         let judge = loaded.judge
         let shape = judge.configuration.shape
@@ -184,7 +190,8 @@ struct JudgeRead: ParsableCommand {
             throw CLIError("--data \(directory) holds \(data.test.shape) images; the judge reads \(shape)")
         }
         let reference = readImages(judge, data.test)
-        let (reading, labels, what) = try readSource(judge: judge, data: data)
+        let source = try readSource(judge: judge, data: data)
+        let (reading, labels, what) = (source.reading, source.labels, source.description)
         guard reading.count >= 1 else { throw CLIError("no images to read") }
         let names = loaded.classNames ?? (0..<judge.classes).map(String.init)
         print("\(what), read by \(QualityReport.judgeName(loaded))")
@@ -199,15 +206,35 @@ struct JudgeRead: ParsableCommand {
             print(String(format: "Fréchet distance to the test split (%d images): %.3f", reference.count, distance))
             doc["frechet_distance"] = distance
         }
+        if let extremes {
+            let (most, least) = reading.extremes(count: 10)
+            let grid = LabelledGrid(rows: [most.map(source.picture), least.map(source.picture)], rowNames: ["surest", "least sure"])
+            try Figure(grid).write(to: extremes)
+            func named(_ indices: [Int]) -> String {
+                indices.map { String(format: "%@ %.3f", names[reading.predictions[$0]], reading.confidences[$0]) }.joined(separator: ", ")
+            }
+            print("wrote \(extremes): surest \(named(most)); least sure \(named(least)) (class read, its probability)")
+        }
         if let json { try writeJSON(doc, to: json) }
     }
 
-    /// The judge's reading of the images asked for, their labels if known, and a description.
-    func readSource(judge: Judge, data: DataSplits) throws -> (JudgeReading, [Int]?, String) {
+    /// Images the judge has read.
+    struct JudgedImages {
+        let reading: JudgeReading
+        /// Their labels, when known (a conditional model's samples: the class asked for).
+        let labels: [Int]?
+        let description: String
+        /// Image i as a picture (for --extremes).
+        let picture: (Int) -> Picture
+    }
+
+    /// The judge's reading of the images asked for.
+    func readSource(judge: Judge, data: DataSplits) throws -> JudgedImages {
         let shape = judge.configuration.shape
         if let split {
             let set = split == .train ? data.train : data.test
-            return (readImages(judge, set), set.labels?.map(Int.init), "\(set.count) \(split.rawValue) images")
+            return JudgedImages(reading: readImages(judge, set), labels: set.labels?.map(Int.init), description: "\(set.count) \(split.rawValue) images",
+                              picture: { Picture(planes: set.intensities($0), shape: shape) })
         }
         if let model {
             let loaded = try Checkpoint.load(path: model)
@@ -215,15 +242,18 @@ struct JudgeRead: ParsableCommand {
                 throw CLIError("--model \(model) draws \(loaded.model.configuration.shape) images; the judge reads \(shape)")
             }
             if let problem = loaded.model.priorProblem { throw CLIError("--model \(model): \(problem)") }
-            let (reading, asked) = judgedSamples(model: loaded.model, judge: judge, count: n, seed: seedOptions.seed)
-            return (reading, asked, "\(n) samples of \(model)" + (asked == nil ? "" : " (every class in turn; 'label' is the class asked for)"))
+            let (reading, asked, pictures) = judgedSamples(model: loaded.model, judge: judge, count: n, seed: seedOptions.seed)
+            return JudgedImages(reading: reading, labels: asked,
+                              description: "\(n) samples of \(model)" + (asked == nil ? "" : " (every class in turn; 'label' is the class asked for)"),
+                              picture: { pictures[$0] })
         }
         let sets = try inputs.map { try readInput($0, shape: shape) }
         // Labels count only when every input has them and the judge knows each class.
         var labels = sets.allSatisfy { $0.labels != nil } ? sets.flatMap { $0.labels!.map(Int.init) } : nil
         if let l = labels, l.contains(where: { $0 >= judge.classes }) { labels = nil }
         let all = ImageSet(pixels: sets.flatMap(\.pixels), count: sets.reduce(0) { $0 + $1.count }, shape: shape)
-        return (readImages(judge, all), labels, "\(all.count) images from \(inputs.joined(separator: ", "))")
+        return JudgedImages(reading: readImages(judge, all), labels: labels, description: "\(all.count) images from \(inputs.joined(separator: ", "))",
+                          picture: { Picture(planes: all.intensities($0), shape: shape) })
     }
 
     /// Images read at the judge's size and channels, as a model of that shape reads them.

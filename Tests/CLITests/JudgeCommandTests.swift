@@ -32,9 +32,22 @@ final class JudgeCommandTests: XCTestCase {
     func testTheJudgeReadsFilesAndFolders() throws {
         let test = try MNIST.load(directory: VAEBinary.data, split: .test).subset(0..<60)
         try IDX.writeGzipped(test, imagesPath: Self.folder + "/few-images.idx3-ubyte.gz", labelsPath: Self.folder + "/few-labels.idx1-ubyte.gz")
-        let idx = try vae(["judge", "read", "few-images.idx3-ubyte.gz"])
+        let idx = try vae(["judge", "read", "few-images.idx3-ubyte.gz", "--extremes", "extremes.png"])
         XCTAssertEqual(idx.status, 0, idx.stderr)
         XCTAssert(idx.stdout.contains("60 images from few-images.idx3-ubyte.gz"), idx.stdout)
+        // The picture of the surest and least sure: their probabilities in order, the two rows apart.
+        let line = try XCTUnwrap(idx.stdout.split(separator: "\n").first { $0.hasPrefix("wrote extremes.png: surest ") })
+        let probabilities = line.split(separator: ";").map { part in
+            part.split(separator: ",").compactMap { Double($0.split(separator: " ").last(where: { Double($0) != nil }) ?? "") }
+        }
+        XCTAssertEqual(probabilities.map(\.count), [10, 10], String(line))
+        XCTAssertEqual(probabilities[0], probabilities[0].sorted(by: >))
+        XCTAssertEqual(probabilities[1], probabilities[1].sorted())
+        XCTAssertGreaterThanOrEqual(probabilities[0].min()!, probabilities[1].max()!)
+        XCTAssertLessThan(probabilities[1][0], 0.9, "among 60 test digits, one is read with less than 0.9")
+        let picture = try Picture.read(path: Self.folder + "/extremes.png")
+        XCTAssertGreaterThan(picture.width, 10 * 28)
+        XCTAssertGreaterThan(picture.height, 2 * 28)
         XCTAssertFalse(idx.stdout.contains("read as their label"), "an IDX image file has no labels")
         try ImageFolder.write(test, to: Self.folder + "/digits")
         let folder = try vae(["judge", "read", "digits", "--json", "digits.json"])
@@ -69,6 +82,7 @@ final class JudgeCommandTests: XCTestCase {
             (["judge", "read", "--split", "test", "--judge", "junk.safetensors", "--json", "out.json"], "junk.safetensors"),
             (["judge", "read", "--split", "test", "--judge", "missing.safetensors", "--json", "out.json"], "missing.safetensors"),
             (["judge", "read", "--json", "out.json"], "give inputs, --model or --split"),
+            (["judge", "read", "--split", "test", "--extremes", "out.txt"], "out.txt: unknown chart format"),
             (["judge", "read", "nothing-here.png", "--json", "out.json"], "nothing-here.png: no such file or folder"),
             (["judge", "read", "--model", "m.safetensors", "-n", "1", "--json", "out.json"], "-n must be in 2...100000"),
             (["judge", "train", "--epochs", "0", "-o", "out.json"], "--epochs must be in"),
