@@ -7,7 +7,9 @@
 # `vae bench` alternately RUNS times, so both see the same machine load, then
 # prints samples/s (min / median), encode and decode of 10k images, peak RSS,
 # and how many times better vae is (faster, or smaller) in each alternated
-# pair of runs: the min and median of those ratios.
+# pair of runs: the min and median of those ratios; and the fraction of its
+# bound each vae step reaches (`vae bench`: the step's products timed alone
+# through sgemm on their own shapes, in the same run), min / median.
 # For each family (iwae2: two stochastic layers trained on the IWAE bound
 # with K = 5; planar: planar:10 flows), the same with
 # ../shared/reference/torch_families.py (one epoch, batch 128, Adam) against
@@ -82,6 +84,11 @@ import json, statistics, sys, glob, os
 work, families, archs = sys.argv[1], sys.argv[2].split(), sys.argv[3:]
 def load(pattern): return [json.load(open(p)) for p in sorted(glob.glob(os.path.join(work, pattern)))]
 def mm(xs): return min(xs), statistics.median(xs)
+def bound(name, runs):
+    # vae's step against its own bound (its products timed alone through sgemm in the same run).
+    if runs and "bound_fraction" in runs[0]:
+        (fmin, fmed), (gmin, gmed) = mm([x["bound_fraction"] for x in runs]), mm([x["bound_gflops"] for x in runs])
+        print(f"{name:8} {'bound fraction':16} {fmin:10.2f} / {fmed:9.2f}   (sgemm on the step's shapes: {gmin:.0f} / {gmed:.0f} GFLOP/s)")
 print(f"{'arch':8} {'what':16} {'vae min / median':>22} {'torch min / median':>22} {'vae better: min / median':>26}")
 for arch in archs:
     v = [d[arch] for d in load(f"vae-{arch}-*.json")]
@@ -98,8 +105,10 @@ for arch in archs:
         ratios = [x / y if higher else y / x for x, y in zip(a, b)]
         rmin, rmed = mm(ratios)
         print(f"{arch:8} {what:16} {amin:10.1f} / {amed:9.1f} {bmin:10.1f} / {bmed:9.1f} {rmin:14.2f}x / {rmed:5.2f}x")
+    bound(arch, v)
 for family in families:
     a = [d[family]["train_samples_per_s"] for d in load(f"vaefamily-{family}-*.json")]
+    bound(family, [d[family] for d in load(f"vaefamily-{family}-*.json")])
     b = [e["epochs"][0]["samples_per_s"] for e in load(f"torchfamily-{family}-*.json")]
     (amin, amed), (bmin, bmed) = mm(a), mm(b)
     rmin, rmed = mm([x / y for x, y in zip(a, b)])

@@ -21,7 +21,7 @@ public func matrixProduct(_ a: Matrix, _ transposeA: Transpose = .none,
 
 /// One product given by its operands.
 public func matrixProduct(_ product: MatrixProduct) {
-    MatrixProductStatistics.measure(flops: product.flops) { product.compute() }
+    MatrixProductStatistics.measure([product.shape]) { product.compute() }
 }
 
 /// Two independent products (no output of one is an operand of the other) at
@@ -42,7 +42,7 @@ public func matrixProducts(_ first: MatrixProduct?, _ second: MatrixProduct?) {
         matrixProduct(second)
         return
     }
-    MatrixProductStatistics.measure(flops: first.flops + second.flops) {
+    MatrixProductStatistics.measure([first.shape, second.shape]) {
         openMP.run(2) { part in (part == 0 ? first : second).compute() }
     }
 }
@@ -65,7 +65,8 @@ public struct MatrixProduct {
         self.alpha = alpha; self.beta = beta
     }
 
-    var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
+    var flops: Double { shape.flops }
+    var shape: ProductShape { ProductShape(m: m, n: n, k: k, transposeA: transposeA == .transposed, transposeB: transposeB == .transposed) }
 
     func compute() {
         guard m > 0, n > 0 else { return }
@@ -80,23 +81,77 @@ public struct MatrixProduct {
     }
 }
 
+/// A product's shape: op(a) (m, k) times op(b) (k, n), and which operands
+/// enter transposed (which changes how sgemm walks memory, and so its rate).
+public struct ProductShape: Hashable, Sendable {
+    public let m: Int, n: Int, k: Int
+    public let transposeA: Bool, transposeB: Bool
+
+    public init(m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false) {
+        (self.m, self.n, self.k, self.transposeA, self.transposeB) = (m, n, k, transposeA, transposeB)
+    }
+
+    public var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
+
+    /// Seconds one `cblas_sgemm` of this shape takes on its own, with the
+    /// current thread count: the fastest of `repeats` runs after a warm-up,
+    /// on operands of small values (what a product costs when nothing else
+    /// in the step competes with it: the bound `vae bench` states).
+    public func sgemmSeconds(repeats: Int = 5) -> Double {
+        let a = Tensor(shape: [m * k]), b = Tensor(shape: [k * n]), c = Tensor(shape: [m * n])
+        for i in 0..<a.count { a.pointer[i] = Float(i % 7) * 0.125 }
+        for i in 0..<b.count { b.pointer[i] = Float(i % 5) * 0.25 }
+        let am = transposeA ? a.matrix(rows: k, columns: m) : a.matrix(rows: m, columns: k)
+        let bm = transposeB ? b.matrix(rows: n, columns: k) : b.matrix(rows: k, columns: n)
+        let product = MatrixProduct(am, transposeA ? .transposed : .none, bm, transposeB ? .transposed : .none,
+                                    into: c.matrix(rows: m, columns: n))
+        product.compute()
+        var best = Double.infinity
+        for _ in 0..<max(1, repeats) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            product.compute()
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        return best
+    }
+}
+
 /// Time and work spent in `matrixProduct` while enabled (for `vae bench`:
-/// how much of a training step is matrix products, and at what GFLOP/s).
-/// Off by default; when off it costs one branch per product.
+/// how much of a training step is matrix products, at what GFLOP/s, and
+/// which shapes, so that their time alone can be measured as the step's
+/// bound). Off by default; when off it costs one branch per product.
 public enum MatrixProductStatistics {
     nonisolated(unsafe) public static var isEnabled = false
     nonisolated(unsafe) public static var nanoseconds: UInt64 = 0
     nonisolated(unsafe) public static var flops: Double = 0
+    /// How many times each shape ran, products done another way
+    /// (`NarrowProducts`) included under the shape sgemm would have had.
+    nonisolated(unsafe) public static var shapes: [ProductShape: Int] = [:]
 
-    public static func reset() { nanoseconds = 0; flops = 0 }
+    public static func reset() { nanoseconds = 0; flops = 0; shapes = [:] }
 
-    /// Runs `body` (products worth `flops`), timing it when enabled.
-    static func measure(flops: Double, _ body: () -> Void) {
+    /// Runs `body` (products of these shapes), timing it when enabled.
+    static func measure(_ products: [ProductShape], _ body: () -> Void) {
         guard isEnabled else { body(); return }
         let start = DispatchTime.now().uptimeNanoseconds
         body()
         nanoseconds += DispatchTime.now().uptimeNanoseconds - start
-        self.flops += flops
+        for shape in products {
+            flops += shape.flops
+            shapes[shape, default: 0] += 1
+        }
+    }
+
+    /// Counts a product computed without sgemm (not timed here: its time is
+    /// the step's other work), so that the bound includes it at sgemm's rate.
+    public static func note(_ shape: ProductShape) {
+        if isEnabled { shapes[shape, default: 0] += 1 }
+    }
+
+    /// Seconds the recorded products would take run one by one through
+    /// sgemm on their own: Σ count × `sgemmSeconds` over the shapes.
+    public static func boundSeconds(of shapes: [ProductShape: Int]) -> Double {
+        shapes.reduce(0) { $0 + Double($1.value) * $1.key.sgemmSeconds() }
     }
 }
 

@@ -36,6 +36,8 @@ public enum NarrowProducts {
         precondition(scratch.rows >= planes.rows && scratch.columns == channels * tapCount, "scratch too small")
         precondition(tapStride >= planes.rows * pixels, "rows of taps shorter than the batch's pixels")
         let images = planes.rows, lanes = FloatLanes.scalarCount, whole = pixels / lanes * lanes
+        // As sgemm: planes (C, B·P) times tapsᵀ (B·P, T).
+        MatrixProductStatistics.note(ProductShape(m: channels, n: tapCount, k: images * pixels, transposeB: true))
         parallelRows(images, workPerRow: planes.columns * tapCount) { batch in
             for b in batch {
                 let tapsOfImage = taps + b &* pixels, image = UnsafePointer(planes.row(b)), terms = scratch.row(b)

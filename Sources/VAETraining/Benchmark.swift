@@ -24,6 +24,36 @@ public struct BenchmarkResult {
     /// Peak resident memory of the process after the training steps (before the
     /// 10k-image batches; cumulative over the architectures benchmarked before).
     public let trainingPeakMiB: Double
+    /// The bound of each measured pass, in the same run.
+    public let training: ProductBound
+    public let encoding: ProductBound
+    public let decoding: ProductBound
+}
+
+/// A pass's matrix products set against the time they take on their own:
+/// every product the pass ran (sgemm's, and those done another way under the
+/// shape sgemm would have had) timed again alone through sgemm, shape by
+/// shape, in the same run. `seconds / passSeconds` is the fraction of the
+/// bound the pass reaches: 1 when everything but the products is free.
+public struct ProductBound {
+    /// FLOPs of the products of one pass.
+    public let flops: Double
+    /// Seconds those products take alone at sgemm's rate on their shapes (the bound).
+    public let seconds: Double
+    /// Seconds the pass took.
+    public let passSeconds: Double
+
+    /// sgemm's rate on the pass's own shapes, GFLOP/s.
+    public var gflops: Double { flops / max(seconds, 1e-12) / 1e9 }
+    public var fraction: Double { seconds / max(passSeconds, 1e-12) }
+
+    /// The bound of `passes` passes that took `seconds` and ran `shapes`.
+    init(shapes: [ProductShape: Int], passes: Int, seconds: Double) {
+        let n = Double(max(passes, 1))
+        flops = shapes.reduce(0) { $0 + Double($1.value) * $1.key.flops } / n
+        self.seconds = MatrixProductStatistics.boundSeconds(of: shapes) / n
+        passSeconds = seconds / n
+    }
 }
 
 /// Times `batches` training steps on real MNIST batches after a warm-up (with
@@ -44,6 +74,7 @@ public func benchmark(name: String, configuration: ModelConfiguration, train: Im
     let gflops = training.flops / max(gemmSeconds, 1e-12) / 1e9
     let samples = Double(trainer.batchesPerEpoch * batchSize - warmup * batchSize)
     let trainingPeak = peakResidentMemoryMiB()
+    let trainingBound = ProductBound(shapes: training.shapes, passes: trainer.batchesPerEpoch - warmup, seconds: elapsed)
 
     // The model-level passes over one batch of 10k rows, as PyTorch's
     // `model.encode(x)` and `model.decode(z)` are timed in the reference.
@@ -60,12 +91,13 @@ public func benchmark(name: String, configuration: ModelConfiguration, train: Im
                            matrixProductFraction: gemmSeconds / elapsed, gflops: gflops,
                            encodeSeconds: encode.seconds, decodeSeconds: decode.seconds,
                            encodeGFLOPS: encode.gflops, decodeGFLOPS: decode.gflops, imagesCoded: count,
-                           trainingPeakMiB: trainingPeak)
+                           trainingPeakMiB: trainingPeak, training: trainingBound, encoding: encode.bound, decoding: decode.bound)
 }
 
 /// `body` once untimed (first touch of its buffers), then five timed runs:
-/// the median seconds, and the GFLOP/s of the matrix products over the runs.
-private func timedRepeats(_ body: () -> Void) -> (seconds: Double, gflops: Double) {
+/// the median seconds, the GFLOP/s of the matrix products over the runs,
+/// and the bound of one run.
+private func timedRepeats(_ body: () -> Void) -> (seconds: Double, gflops: Double, bound: ProductBound) {
     body()
     var times: [Double] = []
     let runs = measuringProducts {
@@ -75,16 +107,19 @@ private func timedRepeats(_ body: () -> Void) -> (seconds: Double, gflops: Doubl
             times.append(seconds(since: start))
         }
     }
-    return (times.sorted()[2], runs.flops / max(runs.seconds, 1e-12) / 1e9)
+    let median = times.sorted()[2]
+    return (median, runs.flops / max(runs.seconds, 1e-12) / 1e9, ProductBound(shapes: runs.shapes, passes: 5, seconds: 5 * median))
 }
 
 /// Runs `body` with the matrix-product statistics on: its seconds, and the
-/// seconds and FLOPs of the products inside it.
-private func measuringProducts(_ body: () throws -> Void) rethrows -> (seconds: Double, productSeconds: Double, flops: Double) {
+/// seconds, FLOPs and shapes of the products inside it.
+private func measuringProducts(_ body: () throws -> Void) rethrows
+    -> (seconds: Double, productSeconds: Double, flops: Double, shapes: [ProductShape: Int]) {
     MatrixProductStatistics.reset()
     MatrixProductStatistics.isEnabled = true
     defer { MatrixProductStatistics.isEnabled = false }
     let start = DispatchTime.now().uptimeNanoseconds
     try body()
-    return (seconds(since: start), Double(MatrixProductStatistics.nanoseconds) / 1e9, MatrixProductStatistics.flops)
+    return (seconds(since: start), Double(MatrixProductStatistics.nanoseconds) / 1e9, MatrixProductStatistics.flops,
+            MatrixProductStatistics.shapes)
 }

@@ -9,7 +9,7 @@ import VAETraining
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure training and coding speed, and memory.",
-        discussion: "Times steady-state training steps (batch 128, after a warm-up) on real batches of the data set (MNIST by default; --data DIR for a folder data set, the models built for its image shape), reports samples/s, the share of time in matrix products and their GFLOP/s, encoding and decoding of up to 10,000 images each as one batch, and the peak resident memory.")
+        discussion: "Times steady-state training steps (batch 128, after a warm-up) on real batches of the data set (MNIST by default; --data DIR for a folder data set, the models built for its image shape), reports samples/s, the share of time in matrix products and their GFLOP/s, the bound (every product of a step timed again alone through sgemm on its own shape, in the same run) and the fraction of it the step reaches, encoding and decoding of up to 10,000 images each as one batch, and the peak resident memory.")
 
     @Option(help: ArgumentHelp("What to time: mlp (784-512-256-20), mlp400 (784-400-20), conv (32/64-channel convolutions, fc 256, latent 20); the families as torch_families.py builds them, tanh on dynamically binarised digits: iwae2 (two stochastic layers, 784-200-200-100 / 100-100-50, IWAE K = 5), planar (784-200-200-50 + planar:10), iaf (784-200-200-50 + iaf:4), vq (the VQ-VAE, 128 codes of 16 on a 7x7 grid); all (every one) or models (mlp, mlp400, conv).",
                                valueName: "name|all|models"))
@@ -90,11 +90,17 @@ struct Bench: ParsableCommand {
             print(String(format: "%@: train %.0f samples/s (%.2f s/epoch), matrix products %.1f%% of the step at %.1f GFLOP/s, peak memory %.0f MiB; encode 10k %.1f ms (%.0f GFLOP/s), decode 10k %.1f ms (%.0f GFLOP/s)",
                          name, r.trainSamplesPerSecond, r.epochSeconds, 100 * r.matrixProductFraction, r.gflops,
                          r.trainingPeakMiB, 1000 * r.encodeSeconds, r.encodeGFLOPS, 1000 * r.decodeSeconds, r.decodeGFLOPS))
+            print(String(format: "%@ bound: a step's products %.3f GFLOP, %.2f ms alone at sgemm's %.0f GFLOP/s on their shapes; the step %.2f ms, %.0f%% of the bound; encode %.0f%%, decode %.0f%%",
+                         name, r.training.flops / 1e9, 1000 * r.training.seconds, r.training.gflops, 1000 * r.training.passSeconds,
+                         100 * r.training.fraction, 100 * r.encoding.fraction, 100 * r.decoding.fraction))
             doc[name] = ["train_samples_per_s": r.trainSamplesPerSecond, "epoch_s": r.epochSeconds,
                          "gemm_fraction": r.matrixProductFraction, "gflops": r.gflops,
                          "encode_10k_ms": 1000 * r.encodeSeconds, "decode_10k_ms": 1000 * r.decodeSeconds,
                          "encode_gflops": r.encodeGFLOPS, "decode_gflops": r.decodeGFLOPS,
-                         "peak_rss_mib": r.trainingPeakMiB]
+                         "peak_rss_mib": r.trainingPeakMiB,
+                         "step_gflop": r.training.flops / 1e9, "bound_ms": 1000 * r.training.seconds, "step_ms": 1000 * r.training.passSeconds,
+                         "bound_gflops": r.training.gflops, "bound_fraction": r.training.fraction,
+                         "encode_bound_fraction": r.encoding.fraction, "decode_bound_fraction": r.decoding.fraction]
         }
         if let json { try writeJSON(doc, to: json) }
     }

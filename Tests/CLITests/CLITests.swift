@@ -44,6 +44,26 @@ final class CLITests: FolderTestCase {
         XCTAssert(version.stdout.hasPrefix("vae "))
     }
 
+    /// `vae bench` states each pass against its bound (the same products
+    /// timed alone through sgemm in the same run): the figures exist, are
+    /// finite and consistent (no speed is asserted).
+    func testBenchStatesTheBound() throws {
+        let run = try vae("bench", "--arch", "mlp400", "--batches", "10", "--data", VAEBinary.data, "--json", "bench.json")
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssert(run.stdout.contains("mlp400 bound: a step's products"), run.stdout)
+        let doc = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/bench.json"))) as! [String: Any]
+        let figures = try XCTUnwrap(doc["mlp400"] as? [String: Double])
+        // 784-400-20 with its mirror: each layer's product forward and two
+        // backward, but the first layer's input gradient (x needs none).
+        let layers = 784 * 400 + 400 * 40 + 20 * 400 + 400 * 784
+        XCTAssertEqual(figures["step_gflop"] ?? 0, 2 * 128 * Double(3 * layers - 784 * 400) / 1e9, accuracy: 1e-9)
+        for key in ["bound_ms", "step_ms", "bound_gflops", "bound_fraction", "encode_bound_fraction", "decode_bound_fraction"] {
+            let value = try XCTUnwrap(figures[key], key)
+            XCTAssertTrue(value.isFinite && value > 0, "\(key) \(value)")
+        }
+        XCTAssertEqual(figures["bound_fraction"]!, figures["bound_ms"]! / figures["step_ms"]!, accuracy: 1e-9)
+    }
+
     func testTrainResumeAndSample() throws {
         let first = try trainTiny(extra: ["--json", "train.json"])
         XCTAssertEqual(first.status, 0, first.stderr)

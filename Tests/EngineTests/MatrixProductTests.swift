@@ -121,4 +121,35 @@ final class NarrowProductTests: XCTestCase {
             XCTAssertEqual(results[0], results[1], "one thread and two differ for (\(channels), \(taps), \(pixels))")
         }
     }
+
+    /// What `vae bench` sets a step against: each product's shape is
+    /// counted (a pair's two, and a narrow product under the shape sgemm would
+    /// have had), and the bound times each shape alone.
+    func testStatisticsRecordShapesForTheBound() {
+        let a = Tensor(shape: [6, 4]), b = Tensor(shape: [5, 4]), c = Tensor(shape: [6, 5]), d = Tensor(shape: [4, 5])
+        MatrixProductStatistics.reset()
+        MatrixProductStatistics.isEnabled = true
+        matrixProduct(a.matrix(rows: 6, columns: 4), .none, b.matrix(rows: 5, columns: 4), .transposed, into: c.matrix(rows: 6, columns: 5))
+        matrixProduct(a.matrix(rows: 6, columns: 4), .none, b.matrix(rows: 5, columns: 4), .transposed, into: c.matrix(rows: 6, columns: 5))
+        matrixProducts(MatrixProduct(a.matrix(rows: 6, columns: 4), .transposed, c.matrix(rows: 6, columns: 5), into: d.matrix(rows: 4, columns: 5)),
+                       MatrixProduct(c.matrix(rows: 6, columns: 5), .none, b.matrix(rows: 5, columns: 4), .none, into: a.matrix(rows: 6, columns: 4)))
+        let planes = Tensor(shape: [2, 3 * 4]), taps = Tensor(shape: [9, 8]), gradient = Tensor(shape: [3, 9]), scratch = Tensor(shape: [2, 27])
+        NarrowProducts.accumulateWeightGradient(planes: planes.matrix(rows: 2, columns: 12), taps: taps.pointer, tapStride: 8,
+                                                into: gradient.matrix(rows: 3, columns: 9), scratch: scratch.matrix(rows: 2, columns: 27))
+        MatrixProductStatistics.isEnabled = false
+        let shapes = MatrixProductStatistics.shapes
+        XCTAssertEqual(shapes, [
+            ProductShape(m: 6, n: 5, k: 4, transposeB: true): 2,
+            ProductShape(m: 4, n: 5, k: 6, transposeA: true): 1,
+            ProductShape(m: 6, n: 4, k: 5): 1,
+            ProductShape(m: 3, n: 9, k: 8, transposeB: true): 1,
+        ])
+        XCTAssertEqual(MatrixProductStatistics.flops, 2 * 240 + 240 + 240, "sgemm's FLOPs only (the narrow product is not timed there)")
+        let bound = MatrixProductStatistics.boundSeconds(of: shapes)
+        XCTAssertTrue(bound.isFinite && bound > 0)
+        // Off, nothing is counted.
+        MatrixProductStatistics.reset()
+        matrixProduct(a.matrix(rows: 6, columns: 4), .none, b.matrix(rows: 5, columns: 4), .transposed, into: c.matrix(rows: 6, columns: 5))
+        XCTAssertTrue(MatrixProductStatistics.shapes.isEmpty)
+    }
 }
