@@ -106,7 +106,7 @@ public struct ModelConfiguration: Equatable, Sendable {
 public enum ClassPrior: String, CaseIterable, Sendable {
     /// p(z|y) = N(μ_y, diag σ_y²), learned per class.
     case learned
-    /// p(z|y) = N(0, I) whatever the class (Sohn et al.'s baseline CVAE).
+    /// p(z|y) = N(0, I) whatever the class (the usual conditional VAE's prior).
     case standard
 }
 
