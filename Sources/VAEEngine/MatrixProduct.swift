@@ -65,7 +65,6 @@ public struct MatrixProduct {
         self.alpha = alpha; self.beta = beta
     }
 
-    var flops: Double { shape.flops }
     var shape: ProductShape { ProductShape(m: m, n: n, k: k, transposeA: transposeA == .transposed, transposeB: transposeB == .transposed) }
 
     func compute() {

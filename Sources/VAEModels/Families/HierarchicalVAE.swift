@@ -95,15 +95,7 @@ public final class HierarchicalVAE: VariationalModel {
         if klZ1.count < z1.rows { klZ1 = Tensor(shape: [z1.rows]) }
         let out = klZ1.pointer
         parallelRows(z1.rows, workPerRow: 4 * k1) { rows in
-            for r in rows {
-                let z = z1.row(r), mu = prior.mu.row(r), logVar = prior.logVar.row(r)
-                var logP: Float = 0
-                for j in 0..<k1 {
-                    let d = z[j] - mu[j]
-                    logP -= 0.5 * (logVar[j] + d * d * exp(-logVar[j]))
-                }
-                out[r] = logQ.pointer[r] - logP
-            }
+            for r in rows { out[r] = logQ.pointer[r] - prior.logDensityWithoutConstant(of: z1.row(r), row: r) }
         }
         last = (z1, prior)
         return DrawTerms(terms: lossTerms(estimate),
@@ -119,15 +111,9 @@ public final class HierarchicalVAE: VariationalModel {
         // −β w log p(z1|z2), log p = −½ Σ (log σp² + (z1 − μp)² / σp²).
         let dPrior = p1.headGradients(rows: rows)
         for r in 0..<rows {
-            let c = beta * (w?[r] ?? 1)
-            let z = z1.row(r), mu = prior.mu.row(r), logVar = prior.logVar.row(r)
-            let dMu = dPrior.mu.row(r), dLogVar = dPrior.logVar.row(r), g = dz1.row(r)
-            for j in 0..<k1 {
-                let precision = exp(-logVar[j]), d = z[j] - mu[j]
-                g[j] += c * d * precision
-                dMu[j] = -c * d * precision
-                dLogVar[j] = c * 0.5 * (1 - d * d * precision)
-            }
+            dPrior.mu.row(r).update(repeating: 0, count: k1)
+            dPrior.logVar.row(r).update(repeating: 0, count: k1)
+            prior.accumulateNegativeLogDensityGradient(at: z1.row(r), row: r, weight: beta * (w?[r] ?? 1), dz: dz1.row(r), into: dPrior)
         }
         let dz2 = p1Body.backward(p1.backwardHeads(rows: rows, inputGradient: true))
         // KL(q(z2|z1) ‖ N(0, I)) and z2's path to p(z1|z2), back to z1.

@@ -36,6 +36,34 @@ public struct DiagonalGaussian {
         return s
     }
 
+    /// log N(z; μ, σ²) of a point z (k values) under row r without the
+    /// −(k/2) log 2π (as `logDensityOfDraws`, for a log weight):
+    /// −½ Σ_j (log σ²_j + (z_j − μ_j)² / σ²_j).
+    public func logDensityWithoutConstant(of z: UnsafePointer<Float>, row r: Int) -> Float {
+        let mu = self.mu.row(r), logVar = self.logVar.row(r)
+        var s: Float = 0
+        for j in 0..<dimensions {
+            let d = z[j] - mu[j]
+            s -= 0.5 * (logVar[j] + d * d * exp(-logVar[j]))
+        }
+        return s
+    }
+
+    /// Adds the gradient of −c · log N(z; μ, σ²) under row r: c (z − μ) / σ²
+    /// to `dz`, and to row r of `gradient` ∂/∂μ = −c (z − μ) / σ² and
+    /// ∂/∂log σ² = ½ c (1 − (z − μ)² / σ²).
+    public func accumulateNegativeLogDensityGradient(at z: UnsafePointer<Float>, row r: Int, weight c: Float,
+                                                     dz: UnsafeMutablePointer<Float>, into gradient: DiagonalGaussian) {
+        let mu = self.mu.row(r), logVar = self.logVar.row(r)
+        let dMu = gradient.mu.row(r), dLogVar = gradient.logVar.row(r)
+        for j in 0..<dimensions {
+            let precision = exp(-logVar[j]), d = z[j] - mu[j]
+            dz[j] += c * d * precision
+            dMu[j] -= c * d * precision
+            dLogVar[j] += c * 0.5 * (1 - d * d * precision)
+        }
+    }
+
     /// log N(z; μ, σ²) of an arbitrary point z (k values) under row r, with the
     /// constant: −½ Σ_j (log 2π + log σ²_j + (z_j − μ_j)² / σ²_j).
     public func logDensity(of z: UnsafePointer<Float>, row r: Int) -> Double {

@@ -162,11 +162,7 @@ public final class GaussianPosterior {
                     let zr = z.row(r)
                     var logP: Float = 0
                     if let prior {
-                        let mu = prior.mu.row(r / draws), logVar = prior.logVar.row(r / draws)
-                        for j in 0..<k {
-                            let d = zr[j] - mu[j]
-                            logP -= 0.5 * (logVar[j] + d * d * exp(-logVar[j]))
-                        }
+                        logP = prior.logDensityWithoutConstant(of: zr, row: r / draws)
                     } else {
                         for j in 0..<k { logP -= 0.5 * zr[j] * zr[j] }
                     }
@@ -225,14 +221,7 @@ public final class GaussianPosterior {
             for r in 0..<z.rows {
                 let g = dz.row(r), zr = z.row(r), c = beta * (w?[r] ?? 1)
                 if let prior = lastPrior, let dP {
-                    let b = r / draws, mu = prior.mu.row(b), logVar = prior.logVar.row(b)
-                    let dMu = dP.mu.row(b), dLogVar = dP.logVar.row(b)
-                    for j in 0..<k {
-                        let precision = exp(-logVar[j]), d = zr[j] - mu[j]
-                        g[j] += c * d * precision
-                        dMu[j] -= c * d * precision
-                        dLogVar[j] += c * 0.5 * (1 - d * d * precision)
-                    }
+                    prior.accumulateNegativeLogDensityGradient(at: zr, row: r / draws, weight: c, dz: g, into: dP)
                 } else {
                     for j in 0..<k { g[j] += c * zr[j] }
                 }
