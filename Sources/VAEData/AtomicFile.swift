@@ -46,22 +46,58 @@ public enum AtomicFile {
     }
 }
 
+/// A regular file open for reading, its size checked against a limit before
+/// anything is read; bytes come from positioned reads, so a reader takes
+/// only the parts it needs (a checkpoint's parameters, not its optimiser state).
+public final class ReadableFile {
+    public let path: String
+    public let size: Int
+    private let descriptor: Int32
+
+    public init(_ path: String, limit: Int) throws {
+        self.path = path
+        descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw FileError(path, String(cString: strerror(errno)).lowercased()) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            close(descriptor)
+            throw FileError(path, "not a regular file")
+        }
+        size = Int(info.st_size)
+        guard size <= limit else {
+            close(descriptor)
+            throw FileError(path, "file is \(size) bytes, above the \(limit)-byte limit")
+        }
+    }
+
+    deinit { close(descriptor) }
+
+    /// `count` bytes from `offset` into `target`; the file must still hold them
+    /// (it may have been cut short since it was opened).
+    public func read(_ count: Int, at offset: Int, into target: UnsafeMutableRawPointer) throws {
+        var done = 0
+        while done < count {
+            let n = pread(descriptor, target + done, count - done, off_t(offset + done))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                throw FileError(path, n < 0 ? "could not read: \(String(cString: strerror(errno)))"
+                                            : "could not read the whole file (it ends before byte \(offset + count) of \(size))")
+            }
+            done += n
+        }
+    }
+
+    /// `count` bytes from `offset`, uninitialised until read (the pages are touched once, not zeroed first).
+    public func bytes(_ count: Int, at offset: Int) throws -> [UInt8] {
+        try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if count > 0 { try read(count, at: offset, into: buffer.baseAddress!) }
+            initialized = count
+        }
+    }
+}
+
 /// The whole of a file, refusing files above `limit` bytes before reading them.
 public func readFile(_ path: String, limit: Int) throws -> [UInt8] {
-    guard let file = fopen(path, "rb") else { throw FileError(path, String(cString: strerror(errno)).lowercased()) }
-    defer { fclose(file) }
-    var info = stat()
-    guard fstat(fileno(file), &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-        throw FileError(path, "not a regular file")
-    }
-    let size = Int(info.st_size)
-    guard size <= limit else { throw FileError(path, "file is \(size) bytes, above the \(limit)-byte limit") }
-    // Uninitialised: fread fills it, so the pages are touched once, not zeroed first.
-    var n = 0
-    let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
-        n = size == 0 ? 0 : fread(buffer.baseAddress, 1, size, file)
-        initialized = n
-    }
-    guard n == size else { throw FileError(path, "could not read the whole file (\(n) of \(size) bytes)") }
-    return bytes
+    let file = try ReadableFile(path, limit: limit)
+    return try file.bytes(file.size, at: 0)
 }

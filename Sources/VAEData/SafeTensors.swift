@@ -75,88 +75,125 @@ public enum SafeTensors {
     }
 
     /// The file at `path`. Every entry is validated; only the tensors `reading`
-    /// accepts have their values converted (the others are listed in `unread`).
+    /// accepts are read from disk (the others are listed in `unread`).
     public static func read(path: String, reading: (String) -> Bool = { _ in true }) throws -> SafeTensorsFile {
-        try decode(try readFile(path, limit: maximumFileSize), path: path, reading: reading)
+        let file = try ReadableFile(path, limit: maximumFileSize)
+        guard file.size >= 8 else { throw FileError(path, "not a safetensors file: \(file.size) bytes, shorter than the 8-byte header length") }
+        let prefix = try file.bytes(8, at: 0)
+        let headerSize = try checkedHeaderSize(prefix, fileSize: file.size, path: path)
+        let layout = try Layout(header: try file.bytes(headerSize, at: 8), dataSize: file.size - 8 - headerSize, path: path)
+        let dataStart = 8 + headerSize
+        let tensors = try layout.entries.filter { reading($0.name) }.map { e in
+            let count = (e.end - e.begin) / 4
+            let values = try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                if count > 0 { try file.read(count * 4, at: dataStart + e.begin, into: buffer.baseAddress!) }
+                initialized = count
+            }
+            return NamedTensor(name: e.name, shape: e.shape, values: littleEndian(values))
+        }
+        return layout.file(tensors, reading: reading)
     }
 
+    /// The same from the file's bytes in memory.
     public static func decode(_ bytes: [UInt8], path: String, reading: (String) -> Bool = { _ in true }) throws -> SafeTensorsFile {
-        func fail(_ problem: String) -> FileError { FileError(path, problem) }
-        guard bytes.count >= 8 else { throw fail("not a safetensors file: \(bytes.count) bytes, shorter than the 8-byte header length") }
-        var headerSize: UInt64 = 0
-        for i in 0..<8 { headerSize |= UInt64(bytes[i]) << (8 * UInt64(i)) }
-        guard headerSize <= UInt64(min(maximumHeaderSize, bytes.count - 8)) else {
-            throw fail("header length \(headerSize) is larger than the file (\(bytes.count) bytes) or the \(maximumHeaderSize)-byte limit")
-        }
-        let dataStart = 8 + Int(headerSize)
-        let headerBytes = bytes[8..<dataStart]
-        guard headerBytes.first == UInt8(ascii: "{"),
-              let object = try? JSONSerialization.jsonObject(with: Data(headerBytes)),
-              let header = object as? [String: Any] else {
-            throw fail("safetensors header is not a JSON object")
-        }
-        var metadata: [String: String] = [:]
-        if let raw = header["__metadata__"] {
-            guard let map = raw as? [String: Any] else { throw fail("__metadata__ is not an object") }
-            for (k, v) in map {
-                guard let s = v as? String else { throw fail("__metadata__ value of \(k) is not a string") }
-                metadata[k] = s
-            }
-        }
-        struct Entry { let name: String; let shape: [Int]; let begin: Int; let end: Int }
-        var entries: [Entry] = []
-        let dataSize = bytes.count - dataStart
-        for (name, raw) in header where name != "__metadata__" {
-            guard let info = raw as? [String: Any] else { throw fail("tensor \(name): entry is not an object") }
-            guard let dtype = info["dtype"] as? String else { throw fail("tensor \(name): no dtype") }
-            guard dtype == "F32" else { throw fail("tensor \(name): dtype \(dtype), expected F32") }
-            guard let shape = integers(info["shape"]), shape.allSatisfy({ $0 >= 0 }) else {
-                throw fail("tensor \(name): shape is not a list of non-negative integers")
-            }
-            guard let offsets = integers(info["data_offsets"]), offsets.count == 2,
-                  offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= dataSize else {
-                throw fail("tensor \(name): data_offsets are not [begin, end] within the \(dataSize) data bytes")
-            }
-            var count = 1
-            for d in shape {
-                let (p, overflow) = count.multipliedReportingOverflow(by: d)
-                guard !overflow, p <= dataSize else { throw fail("tensor \(name): shape \(shape) is larger than the file") }
-                count = p
-            }
-            guard count * 4 == offsets[1] - offsets[0] else {
-                throw fail("tensor \(name): shape \(shape) needs \(count * 4) bytes, data_offsets span \(offsets[1] - offsets[0])")
-            }
-            entries.append(Entry(name: name, shape: shape, begin: offsets[0], end: offsets[1]))
-        }
-        entries.sort { ($0.begin, $0.end, $0.name) < ($1.begin, $1.end, $1.name) }
-        var expected = 0
-        for e in entries {
-            guard e.begin == expected else {
-                throw fail(e.begin < expected ? "tensor \(e.name) overlaps the tensor before it"
-                                              : "gap before tensor \(e.name): data bytes \(expected)..<\(e.begin) belong to no tensor")
-            }
-            expected = e.end
-        }
-        guard expected == dataSize else {
-            throw fail("tensors cover \(expected) data bytes but the file has \(dataSize)")
-        }
+        guard bytes.count >= 8 else { throw FileError(path, "not a safetensors file: \(bytes.count) bytes, shorter than the 8-byte header length") }
+        let headerSize = try checkedHeaderSize(Array(bytes[0..<8]), fileSize: bytes.count, path: path)
+        let dataStart = 8 + headerSize
+        let layout = try Layout(header: Array(bytes[8..<dataStart]), dataSize: bytes.count - dataStart, path: path)
         let tensors = bytes.withUnsafeBytes { raw in
-            entries.filter { reading($0.name) }.map { e in
+            layout.entries.filter { reading($0.name) }.map { e in
                 let count = (e.end - e.begin) / 4
-                var values = [Float](repeating: 0, count: count)
-                values.withUnsafeMutableBytes { out in
-                    // The file is little-endian: on a little-endian host the bytes are the floats.
-                    out.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[(dataStart + e.begin)..<(dataStart + e.end)]))
+                let values = [Float](unsafeUninitializedCapacity: count) { out, initialized in
+                    UnsafeMutableRawBufferPointer(out).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[(dataStart + e.begin)..<(dataStart + e.end)]))
+                    initialized = count
                 }
-                #if _endian(big)
-                for i in 0..<count { values[i] = Float(bitPattern: UInt32(littleEndian: values[i].bitPattern)) }
-                #endif
-                return NamedTensor(name: e.name, shape: e.shape, values: values)
+                return NamedTensor(name: e.name, shape: e.shape, values: littleEndian(values))
             }
         }
-        var file = SafeTensorsFile(tensors: tensors, metadata: metadata)
-        file.unread = entries.map(\.name).filter { !reading($0) }
-        return file
+        return layout.file(tensors, reading: reading)
+    }
+
+    /// The 8-byte little-endian header length, within the file and the limit.
+    private static func checkedHeaderSize(_ prefix: [UInt8], fileSize: Int, path: String) throws -> Int {
+        var headerSize: UInt64 = 0
+        for i in 0..<8 { headerSize |= UInt64(prefix[i]) << (8 * UInt64(i)) }
+        guard headerSize <= UInt64(min(maximumHeaderSize, fileSize - 8)) else {
+            throw FileError(path, "header length \(headerSize) is larger than the file (\(fileSize) bytes) or the \(maximumHeaderSize)-byte limit")
+        }
+        return Int(headerSize)
+    }
+
+    /// The file's bytes are little-endian: on a little-endian host they are the floats.
+    private static func littleEndian(_ values: [Float]) -> [Float] {
+        #if _endian(big)
+        return values.map { Float(bitPattern: UInt32(littleEndian: $0.bitPattern)) }
+        #else
+        return values
+        #endif
+    }
+
+    /// The header's metadata and tensor entries, every entry checked against
+    /// the data's size, the entries tiling the data exactly.
+    private struct Layout {
+        struct Entry { let name: String; let shape: [Int]; let begin: Int; let end: Int }
+        var metadata: [String: String] = [:]
+        var entries: [Entry] = []
+
+        init(header headerBytes: [UInt8], dataSize: Int, path: String) throws {
+            func fail(_ problem: String) -> FileError { FileError(path, problem) }
+            guard headerBytes.first == UInt8(ascii: "{"),
+                  let object = try? JSONSerialization.jsonObject(with: Data(headerBytes)),
+                  let header = object as? [String: Any] else {
+                throw fail("safetensors header is not a JSON object")
+            }
+            if let raw = header["__metadata__"] {
+                guard let map = raw as? [String: Any] else { throw fail("__metadata__ is not an object") }
+                for (k, v) in map {
+                    guard let s = v as? String else { throw fail("__metadata__ value of \(k) is not a string") }
+                    metadata[k] = s
+                }
+            }
+            for (name, raw) in header where name != "__metadata__" {
+                guard let info = raw as? [String: Any] else { throw fail("tensor \(name): entry is not an object") }
+                guard let dtype = info["dtype"] as? String else { throw fail("tensor \(name): no dtype") }
+                guard dtype == "F32" else { throw fail("tensor \(name): dtype \(dtype), expected F32") }
+                guard let shape = integers(info["shape"]), shape.allSatisfy({ $0 >= 0 }) else {
+                    throw fail("tensor \(name): shape is not a list of non-negative integers")
+                }
+                guard let offsets = integers(info["data_offsets"]), offsets.count == 2,
+                      offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= dataSize else {
+                    throw fail("tensor \(name): data_offsets are not [begin, end] within the \(dataSize) data bytes")
+                }
+                var count = 1
+                for d in shape {
+                    let (p, overflow) = count.multipliedReportingOverflow(by: d)
+                    guard !overflow, p <= dataSize else { throw fail("tensor \(name): shape \(shape) is larger than the file") }
+                    count = p
+                }
+                guard count * 4 == offsets[1] - offsets[0] else {
+                    throw fail("tensor \(name): shape \(shape) needs \(count * 4) bytes, data_offsets span \(offsets[1] - offsets[0])")
+                }
+                entries.append(Entry(name: name, shape: shape, begin: offsets[0], end: offsets[1]))
+            }
+            entries.sort { ($0.begin, $0.end, $0.name) < ($1.begin, $1.end, $1.name) }
+            var expected = 0
+            for e in entries {
+                guard e.begin == expected else {
+                    throw fail(e.begin < expected ? "tensor \(e.name) overlaps the tensor before it"
+                                                  : "gap before tensor \(e.name): data bytes \(expected)..<\(e.begin) belong to no tensor")
+                }
+                expected = e.end
+            }
+            guard expected == dataSize else {
+                throw fail("tensors cover \(expected) data bytes but the file has \(dataSize)")
+            }
+        }
+
+        func file(_ tensors: [NamedTensor], reading: (String) -> Bool) -> SafeTensorsFile {
+            var file = SafeTensorsFile(tensors: tensors, metadata: metadata)
+            file.unread = entries.map(\.name).filter { !reading($0) }
+            return file
+        }
     }
 
     /// A JSON array of whole numbers, or nil.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A block of Float32 memory that the engine owns: row-major, contiguous,
 /// zero-initialised. Tensors are allocated once (per batch size, or once for
 /// all parameters) and then reused, so hot loops never allocate.
@@ -10,8 +12,14 @@ public final class Tensor {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         self.shape = shape
         self.count = shape.reduce(1, *)
-        self.pointer = .allocate(capacity: max(count, 1))
-        pointer.initialize(repeating: 0, count: max(count, 1))
+        // calloc: a large block comes as fresh zero pages from the kernel, so
+        // memory is touched (and counts toward the resident set) only where
+        // it is written — a buffer reserved for training and unused by a
+        // sampling pass costs nothing — and is not zeroed twice.
+        guard let memory = calloc(max(count, 1), MemoryLayout<Float>.stride) else {
+            fatalError("out of memory for a tensor of \(count) floats")
+        }
+        self.pointer = memory.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
     public convenience init(shape: [Int], values: [Float]) {
@@ -20,7 +28,7 @@ public final class Tensor {
         values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: count) }
     }
 
-    deinit { pointer.deallocate() }
+    deinit { free(pointer) }
 
     public var buffer: UnsafeMutableBufferPointer<Float> { .init(start: pointer, count: count) }
     public var array: [Float] { Array(buffer) }

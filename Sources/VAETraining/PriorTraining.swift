@@ -149,8 +149,9 @@ public final class PriorTrainingRun {
             test = binarized(test, seed: seed)
         }
         guard train.count > 0, test.count > 0 else { throw RequestError("\(request.dataDirectory): no images to fit the prior to") }
-        trainCodes = codes(of: model, images: train)
-        testCodes = codes(of: model, images: test)
+        // Encoded in the prior's batches: the autoencoder's buffers stay that size.
+        trainCodes = codes(of: model, images: train, batchSize: batchSize)
+        testCodes = codes(of: model, images: test, batchSize: batchSize)
         if model.configuration.isConditional {
             guard let a = train.labels, let b = test.labels else { throw RequestError("\(request.dataDirectory): a conditional prior needs labelled images") }
             (trainLabels, testLabels) = (a.map(Int32.init), b.map(Int32.init))

@@ -131,9 +131,14 @@ public final class Trainer {
         }
         let trainSeconds = seconds(since: start)
         position = TrainingPosition(epoch: epoch, partial: LossTerms(objective.terms))
-        let testTerms = test.map { evaluate(model: model, images: $0, seed: settings.seed) } ?? LossTerms(model.lossTerms(.closedForm))
+        // In training-sized batches: the buffers reserved for the steps serve
+        // the test split too, where the larger inference batch would grow
+        // them (a conv model's patches, ~270 kB per image) for the rest of the run.
+        let testBatch = settings.batchSize
+        let testTerms = test.map { evaluate(model: model, images: $0, seed: settings.seed, batchSize: testBatch) }
+            ?? LossTerms(model.lossTerms(.closedForm))
         let codebook = (model as? VQVAE).flatMap { vq in
-            test.map { CodebookUsage(counts: codeCounts(codes(of: vq, images: $0), codebookSize: vq.quantiser.codes)) }
+            test.map { CodebookUsage(counts: codeCounts(codes(of: vq, images: $0, batchSize: testBatch), codebookSize: vq.quantiser.codes)) }
         }
         return .finished(EpochReport(epoch: epoch, trainLoss: totals.loss(beta: Double(settings.beta)) / Double(totals.count),
                                      train: totals, test: testTerms, trainSeconds: trainSeconds,

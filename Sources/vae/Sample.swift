@@ -68,6 +68,8 @@ struct Sample: ParsableCommand {
         threadOptions.apply(light: manifold ? (nrow ?? 20) <= 20 : (n ?? 100) <= 500)
         let loaded = try loadModel(modelOptions)
         let model = loaded.model
+        // A VQ-VAE's draw is heavy (its prior walks the code grid, its decoder is convolutional): every core pays.
+        if model is VQVAE { threadOptions.apply() }
         try gridLabels.checkOutput(output, model: model)
         let classes = model.configuration.classes
         let chosen = try chosenClass(loaded)

@@ -164,6 +164,70 @@ final class VQTests: XCTestCase {
         }
     }
 
+    /// The walk's logits at each position are `forward`'s on the same grid
+    /// (up to the order of float sums), on a grid wider than tall, with and
+    /// without classes; it visits the positions from `first` on, in order.
+    func testWalkMatchesForward() {
+        for classes in [0, 3] {
+            let shape = CodePrior(channels: 4, blocks: 2)
+            let store = ParameterStore(specs: PixelCNN.specs(prefix: "prior", codes: 5, shape: shape, classes: classes))
+            defer { withExtendedLifetime(store) {} }
+            let pixelCNN = PixelCNN(store: store, prefix: "prior", codes: 5, shape: shape, height: 4, width: 5, classes: classes)
+            var rng = RandomGenerator(seed: 7)
+            pixelCNN.initialize(using: &rng)
+            let P = 20, images = 3
+            var grid = randomGrid(images * P, codes: 5, seed: 5)
+            let labels: [Int32]? = classes > 0 ? [2, 0, 1] : nil
+            let full = grid.withUnsafeBufferPointer { Array(pixelCNN.forward($0.baseAddress!, images: images, labels: labels).buffer) }
+            var visited: [Int] = []
+            grid.withUnsafeMutableBufferPointer { g in
+                pixelCNN.walk(g.baseAddress!, images: images, labels: labels, from: 2) { p, logits in
+                    visited.append(p)
+                    for b in 0..<images {
+                        for k in 0..<5 {
+                            let expected = full[b * 5 * P + k * P + p]
+                            XCTAssertEqual(logits[b, k], expected, accuracy: 1e-5 * max(1, abs(expected)), "image \(b), code \(k), position \(p)")
+                        }
+                    }
+                }
+            }
+            XCTAssertEqual(visited, Array(2..<P))
+        }
+    }
+
+    /// Sampling draws what the definition draws: at each position, a whole
+    /// forward pass over the grid so far and a draw from that position's
+    /// softmax (the same uniforms in the same order), also for a completion.
+    func testSamplingFollowsTheFullForwardPass() {
+        let (pixelCNN, store) = prior(side: 4)
+        defer { withExtendedLifetime(store) {} }
+        let P = 16, count = 9, temperature: Float = 0.8
+        let given = randomGrid(count * P, codes: 5, seed: 21)
+        for kept in [0, 6] {
+            var reference = kept == 0 ? [Int32](repeating: 0, count: count * P) : given
+            var rng = RandomGenerator(seed: 4)
+            for p in kept..<P {
+                let logits = reference.withUnsafeBufferPointer { Array(pixelCNN.forward($0.baseAddress!, images: count).buffer) }
+                for b in 0..<count {
+                    let scaled = (0..<5).map { Double(logits[b * 5 * P + $0 * P + p]) / Double(temperature) }
+                    let m = scaled.max()!, weights = scaled.map { exp($0 - m) }
+                    var u = Double(rng.uniform()) * weights.reduce(0, +), code = 4
+                    for j in 0..<5 {
+                        u -= weights[j]
+                        if u < 0 { code = j; break }
+                    }
+                    reference[b * P + p] = Int32(code)
+                }
+            }
+            var drawn = RandomGenerator(seed: 4)
+            let walked = pixelCNN.sample(count: count, temperature: temperature, rng: &drawn, given: kept == 0 ? nil : given, kept: kept)
+            XCTAssertEqual(walked, reference, "kept \(kept)")
+            for b in 0..<count where kept > 0 {
+                XCTAssertEqual(Array(walked[(b * P)..<(b * P + kept)]), Array(given[(b * P)..<(b * P + kept)]), "image \(b)'s kept codes")
+            }
+        }
+    }
+
     func testSamplingIsDeterministic() {
         let (pixelCNN, store) = prior()
         defer { withExtendedLifetime(store) {} }

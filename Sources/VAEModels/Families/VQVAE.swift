@@ -192,7 +192,6 @@ public final class VQVAE: VariationalModel {
     public func drawPrior(into z: Matrix, condition: Matrix?, rng: inout RandomGenerator) {
         guard let prior else { preconditionFailure("drawPrior without a prior: ask priorProblem first") }
         let chunk = 64
-        prior.reserve(batchSize: min(chunk, z.rows))
         let labels = condition.map(Self.labels(of:))
         for lower in stride(from: 0, to: z.rows, by: chunk) {
             let count = min(chunk, z.rows - lower)
@@ -221,7 +220,6 @@ public final class VQVAE: VariationalModel {
         for b in 0..<x.rows {
             for _ in 0..<draws { given += codes[(b * P)..<((b + 1) * P)] }
         }
-        prior.reserve(batchSize: x.rows * draws)
         let labels = condition.map { Self.labels(of: $0).flatMap { Array(repeating: $0, count: draws) } }
         let grids = prior.sample(count: x.rows * draws, temperature: temperature, rng: &rng, given: given,
                                  kept: min(P, keptRows * grid.width), labels: labels)

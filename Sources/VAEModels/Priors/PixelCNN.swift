@@ -203,35 +203,133 @@ public final class PixelCNN {
     }
 
     /// `count` grids drawn in raster order, each code from softmax(logits / T)
-    /// given the codes drawn before it: one pass of the network per position.
-    /// With `given` grids (count·P codes), their first `kept` positions are
-    /// kept and the rest drawn given them (a completion).
+    /// given the codes drawn before it (`walk`: one position at a time, so
+    /// the whole draw costs one pass of the network over the grid). With
+    /// `given` grids (count·P codes), their first `kept` positions are kept
+    /// and the rest drawn given them (a completion). The uniforms are taken
+    /// position by position, image by image within each, before the walk, so
+    /// the grids do not depend on how the images are shared among threads.
     public func sample(count: Int, temperature: Float, rng: inout RandomGenerator, given: [Int32]? = nil, kept: Int = 0,
                        labels: [Int32]? = nil) -> [Int32] {
         precondition(temperature > 0 && (given == nil ? kept == 0 : given!.count == count * positions && kept <= positions))
         let P = positions, K = codes
         var grid = given ?? [Int32](repeating: 0, count: count * P)
-        var probabilities = [Double](repeating: 0, count: K)
-        for p in kept..<P {
-            let logits = grid.withUnsafeBufferPointer { forward($0.baseAddress!, images: count, labels: labels) }
-            for b in 0..<count {
-                let l = logits.row(b)
-                var m = -Double.infinity
-                for j in 0..<K { m = max(m, Double(l[j * P + p]) / Double(temperature)) }
-                var sum = 0.0
-                for j in 0..<K {
-                    probabilities[j] = exp(Double(l[j * P + p]) / Double(temperature) - m)
-                    sum += probabilities[j]
+        var uniforms = [Float](repeating: 0, count: count * (P - kept))
+        for i in uniforms.indices { uniforms[i] = rng.uniform() }
+        // Each thread walks its own images with single-threaded products:
+        // the products of one position are too small to split well.
+        let parts = count >= 8 ? min(concurrentParts, count) : 1, share = (count + parts - 1) / parts
+        grid.withUnsafeMutableBufferPointer { codes in
+            parallelParts(parts) { part in
+                let lower = min(part * share, count), upper = min(lower + share, count)
+                guard lower < upper else { return }
+                var probabilities = [Double](repeating: 0, count: K)
+                walk(codes.baseAddress! + lower * P, images: upper - lower, labels: labels.map { Array($0[lower..<upper]) },
+                     from: kept) { p, logits in
+                    for b in 0..<logits.rows {
+                        let l = logits.row(b)
+                        var m = -Double.infinity
+                        for j in 0..<K { m = max(m, Double(l[j]) / Double(temperature)) }
+                        var sum = 0.0
+                        for j in 0..<K {
+                            probabilities[j] = exp(Double(l[j]) / Double(temperature) - m)
+                            sum += probabilities[j]
+                        }
+                        var u = Double(uniforms[(p - kept) * count + lower + b]) * sum, code = K - 1
+                        for j in 0..<K {
+                            u -= probabilities[j]
+                            if u < 0 { code = j; break }
+                        }
+                        codes[(lower + b) * P + p] = Int32(code)
+                    }
                 }
-                var u = Double(rng.uniform()) * sum, code = K - 1
-                for j in 0..<K {
-                    u -= probabilities[j]
-                    if u < 0 { code = j; break }
-                }
-                grid[b * P + p] = Int32(code)
             }
         }
         return grid
+    }
+
+    /// The network run one position at a time in raster order, for `images`
+    /// grids (B·P codes, image by image). The masks make every layer's value
+    /// at position p depend only on the codes before p, so once those are
+    /// fixed, the values at p are final: each step computes every layer at p
+    /// alone, reading the earlier positions' values kept from their own
+    /// steps. `visit(p, logits)` receives the (B, K) logits at each position
+    /// from `first` on and may write the codes at p before the walk goes on.
+    /// The same function as `forward` (up to the order of float sums), at
+    /// the cost of one forward pass instead of one per position.
+    public func walk(_ grid: UnsafeMutablePointer<Int32>, images: Int, labels: [Int32]? = nil, from first: Int = 0,
+                     visit: (Int, Matrix) -> Void) {
+        precondition((labels != nil) == (classes > 0) && (labels?.count ?? images) == images && (0...positions).contains(first),
+                     "labels go with a conditional prior")
+        let B = images, C = channels, K = codes, P = positions
+        let taps = MaskedConvolution.keptTaps
+        // Each block's kept taps as one (taps·C, C) matrix, row t·C + c, column o:
+        // the product of a row of gathered neighbours (tap-major) with it is the convolution at p.
+        let weights = blocks.map { block -> Tensor in
+            let packed = Tensor(shape: [taps.count * C * C]), w = block.weight.pointer, t = packed.pointer
+            for o in 0..<C {
+                for c in 0..<C {
+                    for (j, tap) in taps.enumerated() { t[(j * C + c) * C + o] = w[(o * C + c) * 9 + tap] }
+                }
+            }
+            return packed
+        }
+        // ReLU(h) entering each block, position-major (B, P, C): what later positions read.
+        let activated = blocks.map { _ in Tensor(shape: [B * P * C]) }
+        // The values at p: the state h, the neighbours a block reads, the output layers'.
+        let buffers = [C, taps.count * C, C, C, K].map { Tensor(shape: [B * $0]) }
+        defer { withExtendedLifetime(buffers) {} }
+        let h = buffers[0].matrix(rows: B, columns: C), neighbours = buffers[1].matrix(rows: B, columns: taps.count * C)
+        let top = buffers[2].matrix(rows: B, columns: C), inner = buffers[3].matrix(rows: B, columns: C)
+        let logits = buffers[4].matrix(rows: B, columns: K)
+        input.prepareWeights()
+        for p in 0..<P {
+            input.forward(at: p, grid, images: B, into: h)
+            if let classBias, let labels {
+                for b in 0..<B {
+                    let row = h.row(b), y = Int(labels[b])
+                    for o in 0..<C { row[o] += classBias.pointer[o * classes + y] }
+                }
+            }
+            for (i, block) in blocks.enumerated() {
+                let kept = activated[i].pointer
+                for b in 0..<B {
+                    let here = kept + (b * P + p) * C, row = h.row(b)
+                    for c in 0..<C { here[c] = max(row[c], 0) }
+                    let gathered = neighbours.row(b)
+                    for (j, tap) in taps.enumerated() {
+                        let y = p / width + tap / 3 - 1, x = p % width + tap % 3 - 1
+                        let target = gathered + j * C
+                        if y >= 0 && x >= 0 && x < width {   // taps never reach below the row of p
+                            target.update(from: kept + (b * P + y * width + x) * C, count: C)
+                        } else {
+                            target.update(repeating: 0, count: C)
+                        }
+                    }
+                }
+                // h ← h + conv(ReLU h) + bias, at p.
+                matrixProduct(neighbours, .none, weights[i].matrix(rows: taps.count * C, columns: C), into: h, beta: 1)
+                addRowBias(block.stored.bias, to: h)
+            }
+            guard p >= first else { continue }
+            for b in 0..<B {
+                let source = h.row(b), target = top.row(b)
+                for c in 0..<C { target[c] = max(source[c], 0) }
+            }
+            matrixProduct(top, .none, hidden.parameters.weight, .transposed, into: inner)
+            addRowBias(hidden.parameters.bias, to: inner)
+            for i in 0..<inner.count { inner.pointer[i] = max(inner.pointer[i], 0) }
+            matrixProduct(inner, .none, output.parameters.weight, .transposed, into: logits)
+            addRowBias(output.parameters.bias, to: logits)
+            visit(p, logits)
+        }
+    }
+
+    private func addRowBias(_ bias: Matrix, to m: Matrix) {
+        for r in 0..<m.rows {
+            let row = m.row(r)
+            for c in 0..<m.columns { row[c] += bias.pointer[c] }
+        }
     }
 
     private func add(_ a: Matrix, _ b: Matrix, into c: Matrix) {
@@ -362,12 +460,8 @@ final class CodeConvolution {
         reserve(batchSize: images)
         self.grid = grid
         rows = images
-        let C = channels, K = codes, k2 = Self.kernel * Self.kernel, w = parameters.weight.pointer, g = gathered.pointer
-        for (t, tap) in taps.enumerated() {
-            for c in 0..<K {
-                for o in 0..<C { g[(t * K + c) * C + o] = w[(o * K + c) * k2 + tap.index] }
-            }
-        }
+        prepareWeights()
+        let C = channels, K = codes, g = gathered.pointer
         let P = positions, y = output.matrix(rows: images, columns: C * P), bias = parameters.bias.pointer
         parallelRows(images, workPerRow: P * taps.count * C) { range in
             var sum = [Float](repeating: 0, count: C)
@@ -385,6 +479,31 @@ final class CodeConvolution {
             }
         }
         return y
+    }
+
+    /// The unmasked weights rearranged as (taps·K, C) in `gathered`.
+    func prepareWeights() {
+        let C = channels, K = codes, k2 = Self.kernel * Self.kernel, w = parameters.weight.pointer, g = gathered.pointer
+        for (t, tap) in taps.enumerated() {
+            for c in 0..<K {
+                for o in 0..<C { g[(t * K + c) * C + o] = w[(o * K + c) * k2 + tap.index] }
+            }
+        }
+    }
+
+    /// The output at position p alone, (B, C) into `y`, summed in `forward`'s
+    /// order (the same bits); `prepareWeights` first.
+    func forward(at p: Int, _ grid: UnsafePointer<Int32>, images: Int, into y: Matrix) {
+        let C = channels, K = codes, P = positions, g = gathered.pointer, bias = parameters.bias.pointer
+        for b in 0..<images {
+            let out = y.row(b)
+            for o in 0..<C { out[o] = bias[o] }
+            for (t, tap) in taps.enumerated() {
+                guard let s = source(p, tap) else { continue }
+                let column = g + (t * K + Int(grid[b * P + s])) * C
+                for o in 0..<C { out[o] += column[o] }
+            }
+        }
     }
 
     /// Accumulates the weight and bias gradients from dL/dy (B, C·P); codes have no gradient.
