@@ -1,5 +1,6 @@
 import CBLAS
 import Dispatch
+import Foundation
 
 /// Whether a matrix operand enters a product as stored or transposed.
 /// Transposes are BLAS flags: no transposed copy is ever made.
@@ -96,22 +97,31 @@ public struct ProductShape: Hashable, Sendable {
     /// current thread count: the fastest of `repeats` runs after a warm-up,
     /// on operands of small values (what a product costs when nothing else
     /// in the step competes with it: the bound `vae bench` states).
-    public func sgemmSeconds(repeats: Int = 5) -> Double {
-        let a = Tensor(shape: [m * k]), b = Tensor(shape: [k * n]), c = Tensor(shape: [m * n])
-        for i in 0..<a.count { a.pointer[i] = Float(i % 7) * 0.125 }
-        for i in 0..<b.count { b.pointer[i] = Float(i % 5) * 0.25 }
-        let am = transposeA ? a.matrix(rows: k, columns: m) : a.matrix(rows: m, columns: k)
-        let bm = transposeB ? b.matrix(rows: n, columns: k) : b.matrix(rows: k, columns: n)
-        let product = MatrixProduct(am, transposeA ? .transposed : .none, bm, transposeB ? .transposed : .none,
-                                    into: c.matrix(rows: m, columns: n))
-        product.compute()
+    ///
+    /// With `concurrent` > 1, that many copies run at once, each single-threaded
+    /// on its own operands (`parallelParts`, as the importance sampler's
+    /// workers run theirs), and the time is the whole round's over `concurrent`:
+    /// the cost of one product when every core is busy with its own.
+    public func sgemmSeconds(repeats: Int = 5, concurrent: Int = 1) -> Double {
+        let copies = max(1, concurrent)
+        let operands = (0..<copies).map { _ in (a: Tensor(shape: [m * k]), b: Tensor(shape: [k * n]), c: Tensor(shape: [m * n])) }
+        let products = operands.map { a, b, c in
+            for i in 0..<a.count { a.pointer[i] = Float(i % 7) * 0.125 }
+            for i in 0..<b.count { b.pointer[i] = Float(i % 5) * 0.25 }
+            let am = transposeA ? a.matrix(rows: k, columns: m) : a.matrix(rows: m, columns: k)
+            let bm = transposeB ? b.matrix(rows: n, columns: k) : b.matrix(rows: k, columns: n)
+            return MatrixProduct(am, transposeA ? .transposed : .none, bm, transposeB ? .transposed : .none,
+                                 into: c.matrix(rows: m, columns: n))
+        }
+        let round = { copies == 1 ? products[0].compute() : parallelParts(copies) { products[$0].compute() } }
+        round()
         var best = Double.infinity
         for _ in 0..<max(1, repeats) {
             let start = DispatchTime.now().uptimeNanoseconds
-            product.compute()
+            round()
             best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
-        return best
+        return withExtendedLifetime(operands) { best / Double(copies) }
     }
 }
 
@@ -127,6 +137,11 @@ public enum MatrixProductStatistics {
     /// (`NarrowProducts`) included under the shape sgemm would have had.
     nonisolated(unsafe) public static var shapes: [ProductShape: Int] = [:]
 
+    /// Products may run on several threads at once (`parallelParts`): the
+    /// records are taken under this lock (only while enabled). With
+    /// concurrent products, `nanoseconds` adds up each thread's time.
+    private static let lock = NSLock()
+
     public static func reset() { nanoseconds = 0; flops = 0; shapes = [:] }
 
     /// Runs `body` (products of these shapes), timing it when enabled.
@@ -134,23 +149,28 @@ public enum MatrixProductStatistics {
         guard isEnabled else { body(); return }
         let start = DispatchTime.now().uptimeNanoseconds
         body()
-        nanoseconds += DispatchTime.now().uptimeNanoseconds - start
-        for shape in products {
-            flops += shape.flops
-            shapes[shape, default: 0] += 1
+        let elapsed = DispatchTime.now().uptimeNanoseconds - start
+        lock.withLock {
+            nanoseconds += elapsed
+            for shape in products {
+                flops += shape.flops
+                shapes[shape, default: 0] += 1
+            }
         }
     }
 
     /// Counts a product computed without sgemm (not timed here: its time is
     /// the step's other work), so that the bound includes it at sgemm's rate.
     public static func note(_ shape: ProductShape) {
-        if isEnabled { shapes[shape, default: 0] += 1 }
+        if isEnabled { lock.withLock { shapes[shape, default: 0] += 1 } }
     }
 
     /// Seconds the recorded products would take run one by one through
-    /// sgemm on their own: Σ count × `sgemmSeconds` over the shapes.
-    public static func boundSeconds(of shapes: [ProductShape: Int]) -> Double {
-        shapes.reduce(0) { $0 + Double($1.value) * $1.key.sgemmSeconds() }
+    /// sgemm on their own: Σ count × `sgemmSeconds` over the shapes. With
+    /// `concurrent` > 1, as that many single-threaded products side by side
+    /// (see `sgemmSeconds`).
+    public static func boundSeconds(of shapes: [ProductShape: Int], concurrent: Int = 1) -> Double {
+        shapes.reduce(0) { $0 + Double($1.value) * $1.key.sgemmSeconds(concurrent: concurrent) }
     }
 }
 

@@ -28,6 +28,22 @@ public struct BenchmarkResult {
     public let training: ProductBound
     public let encoding: ProductBound
     public let decoding: ProductBound
+    /// The importance-weighted estimate as `vae eval --iw-samples` runs it,
+    /// for a model that has one (not the VQ-VAE).
+    public let importance: ImportanceBenchmark?
+}
+
+/// `importanceSamples` draws per image for `images` test images, each
+/// image on one thread with single-threaded products (`ImportanceSampler`);
+/// its bound is every product timed again on its own shape, `concurrency`
+/// at once, each single-threaded, as the sampler runs them.
+public struct ImportanceBenchmark {
+    public let images: Int
+    public let importanceSamples: Int
+    public let concurrency: Int
+    public let bound: ProductBound
+
+    public var imagesPerSecond: Double { 1 / max(bound.passSeconds, 1e-12) }
 }
 
 /// A pass's matrix products set against the time they take on their own:
@@ -48,10 +64,11 @@ public struct ProductBound {
     public var fraction: Double { seconds / max(passSeconds, 1e-12) }
 
     /// The bound of `passes` passes that took `seconds` and ran `shapes`.
-    init(shapes: [ProductShape: Int], passes: Int, seconds: Double) {
+    /// `concurrent` > 1: the pass ran that many single-threaded products side by side.
+    init(shapes: [ProductShape: Int], passes: Int, seconds: Double, concurrent: Int = 1) {
         let n = Double(max(passes, 1))
         flops = shapes.reduce(0) { $0 + Double($1.value) * $1.key.flops } / n
-        self.seconds = MatrixProductStatistics.boundSeconds(of: shapes) / n
+        self.seconds = MatrixProductStatistics.boundSeconds(of: shapes, concurrent: concurrent) / n
         passSeconds = seconds / n
     }
 }
@@ -87,11 +104,29 @@ public func benchmark(name: String, configuration: ModelConfiguration, train: Im
     let xm = x.matrix(rows: count, columns: test.pixelsPerImage), zm = z.matrix(rows: count, columns: latent)
     let encode = timedRepeats { _ = model.encode(xm, condition: nil) }
     let decode = timedRepeats { _ = model.decodeMeans(zm, condition: nil) }
+    let importance = model.noisePerDraw > 0 ? importanceBenchmark(model, test: test, seed: seed) : nil
     return BenchmarkResult(name: name, trainSamplesPerSecond: samples / elapsed, epochSeconds: 60_000 / (samples / elapsed),
                            matrixProductFraction: gemmSeconds / elapsed, gflops: gflops,
                            encodeSeconds: encode.seconds, decodeSeconds: decode.seconds,
                            encodeGFLOPS: encode.gflops, decodeGFLOPS: decode.gflops, imagesCoded: count,
-                           trainingPeakMiB: trainingPeak, training: trainingBound, encoding: encode.bound, decoding: decode.bound)
+                           trainingPeakMiB: trainingPeak, training: trainingBound, encoding: encode.bound, decoding: decode.bound,
+                           importance: importance)
+}
+
+/// K = 5000 importance samples for each of 16 test images (after the same
+/// for as many images as there are threads, untimed: the workers' models
+/// and buffers), its products' bound, and the seconds per image.
+private func importanceBenchmark(_ model: any VariationalModel, test: ImageSet, seed: UInt64,
+                                 images: Int = 16, samples: Int = 5000) -> ImportanceBenchmark {
+    let sampler = ImportanceSampler(model: model, samples: samples)
+    let timed = test.subset(0..<min(images, test.count))
+    _ = sampler.bounds(of: test.subset(0..<min(concurrentParts, test.count)), seed: seed)
+    let run = measuringProducts { _ = sampler.bounds(of: timed, seed: seed) }
+    let groups = (timed.count + sampler.imagesPerBatch - 1) / sampler.imagesPerBatch
+    let concurrency = max(1, min(groups, concurrentParts))
+    return ImportanceBenchmark(images: timed.count, importanceSamples: samples, concurrency: concurrency,
+                               bound: ProductBound(shapes: run.shapes, passes: timed.count, seconds: run.seconds,
+                                                   concurrent: concurrency))
 }
 
 /// `body` once untimed (first touch of its buffers), then five timed runs:

@@ -93,7 +93,12 @@ struct Bench: ParsableCommand {
             print(String(format: "%@ bound: a step's products %.3f GFLOP, %.2f ms alone at sgemm's %.0f GFLOP/s on their shapes; the step %.2f ms, %.0f%% of the bound; encode %.0f%%, decode %.0f%%",
                          name, r.training.flops / 1e9, 1000 * r.training.seconds, r.training.gflops, 1000 * r.training.passSeconds,
                          100 * r.training.fraction, 100 * r.encoding.fraction, 100 * r.decoding.fraction))
-            doc[name] = ["train_samples_per_s": r.trainSamplesPerSecond, "epoch_s": r.epochSeconds,
+            if let iw = r.importance {
+                print(String(format: "%@ importance sampling, K = %d, %d test images: %.2f images/s, products %.2f GFLOP an image, %.0f%% of their bound (%d single-threaded products at once, %.0f GFLOP/s together)",
+                             name, iw.importanceSamples, iw.images, iw.imagesPerSecond, iw.bound.flops / 1e9, 100 * iw.bound.fraction,
+                             iw.concurrency, iw.bound.gflops))
+            }
+            var entry: [String: Any] = ["train_samples_per_s": r.trainSamplesPerSecond, "epoch_s": r.epochSeconds,
                          "gemm_fraction": r.matrixProductFraction, "gflops": r.gflops,
                          "encode_10k_ms": 1000 * r.encodeSeconds, "decode_10k_ms": 1000 * r.decodeSeconds,
                          "encode_gflops": r.encodeGFLOPS, "decode_gflops": r.decodeGFLOPS,
@@ -101,6 +106,12 @@ struct Bench: ParsableCommand {
                          "step_gflop": r.training.flops / 1e9, "bound_ms": 1000 * r.training.seconds, "step_ms": 1000 * r.training.passSeconds,
                          "bound_gflops": r.training.gflops, "bound_fraction": r.training.fraction,
                          "encode_bound_fraction": r.encoding.fraction, "decode_bound_fraction": r.decoding.fraction]
+            if let iw = r.importance {
+                entry["iw_images_per_s"] = iw.imagesPerSecond
+                entry["iw_gflop_per_image"] = iw.bound.flops / 1e9
+                entry["iw_bound_fraction"] = iw.bound.fraction
+            }
+            doc[name] = entry
         }
         if let json { try writeJSON(doc, to: json) }
     }

@@ -57,7 +57,11 @@ final class CLITests: FolderTestCase {
         // backward, but the first layer's input gradient (x needs none).
         let layers = 784 * 400 + 400 * 40 + 20 * 400 + 400 * 784
         XCTAssertEqual(figures["step_gflop"] ?? 0, 2 * 128 * Double(3 * layers - 784 * 400) / 1e9, accuracy: 1e-9)
-        for key in ["bound_ms", "step_ms", "bound_gflops", "bound_fraction", "encode_bound_fraction", "decode_bound_fraction"] {
+        // Importance sampling: the encoder once per image, the decoder on its 5000 draws.
+        XCTAssertEqual(figures["iw_gflop_per_image"] ?? 0, 2 * Double(784 * 400 + 400 * 40 + 5000 * (20 * 400 + 400 * 784)) / 1e9, accuracy: 1e-9)
+        XCTAssert(run.stdout.contains("mlp400 importance sampling, K = 5000"), run.stdout)
+        for key in ["bound_ms", "step_ms", "bound_gflops", "bound_fraction", "encode_bound_fraction", "decode_bound_fraction",
+                    "iw_images_per_s", "iw_bound_fraction"] {
             let value = try XCTUnwrap(figures[key], key)
             XCTAssertTrue(value.isFinite && value > 0, "\(key) \(value)")
         }
