@@ -85,7 +85,7 @@ struct ImageLoadingOptions: ParsableArguments {
     @Option(help: ArgumentHelp("1 (grey) or 3 (colour) (default: 3 when any image has colour).", valueName: "1|3"))
     var channels: Int?
 
-    @Option(help: ArgumentHelp("A folder without train/ and test/ subfolders: the share of its images held out as the test split, chosen by --seed.",
+    @Option(help: ArgumentHelp("A folder without train/ and test/ subfolders: the share of its images held out as the test split, drawn by --seed (by seed 0 where a command has no --seed; a model's own training split where the command reads one).",
                                valueName: "f"))
     var testFraction = 0.1
 
