@@ -21,7 +21,6 @@ public final class Conv2d: Layer {
     private var dInput = Tensor(shape: [0])
     /// The batch's columns, kept for backward; then reused for their gradient.
     private var columns = Tensor(shape: [0])
-    private var dColumns = Tensor(shape: [0])
     /// Y or dL/dY in channel-major layout (Cout, B·Hout·Wout).
     private var product = Tensor(shape: [0])
     /// The weight gradient's per-image terms, when few taps.
@@ -31,6 +30,9 @@ public final class Conv2d: Layer {
     private let direct: DirectConvolution?
     /// The input, kept for the direct path's backward.
     private var input: Matrix?
+    /// Where the columns' gradient goes: this layer's own, or one that the
+    /// layers of a network share (it lives only inside one backward call).
+    private let dColumnsBuffer: SharedBuffer
     /// Whether the weight gradient goes through `NarrowProducts`.
     public var hasNarrowWeightGradient: Bool { geometry.patchSize <= NarrowProducts.maximumTaps }
 
@@ -41,7 +43,10 @@ public final class Conv2d: Layer {
 
     /// Over a weight (Cout, patchSize) and bias held elsewhere (a masked
     /// convolution's packed copy of the taps it keeps).
-    public init(parameters: WeightAndBias, geometry: ConvolutionGeometry) {
+    /// `sharedGradientColumns`: a buffer for the columns' gradient that
+    /// other layers use too (their backward passes run one at a time).
+    public init(parameters: WeightAndBias, geometry: ConvolutionGeometry, sharedGradientColumns: SharedBuffer? = nil) {
+        dColumnsBuffer = sharedGradientColumns ?? SharedBuffer()
         self.geometry = geometry
         outChannels = parameters.weight.rows
         self.parameters = parameters
@@ -142,8 +147,7 @@ public final class Conv2d: Layer {
             return Matrix(dInput.pointer, rows: 0, columns: g.inputSize)
         }
         if dInput.count < rows * g.inputSize { dInput = Tensor(shape: [rows * g.inputSize]) }
-        if dColumns.count < cols.count { dColumns = Tensor(shape: [cols.count]) }
-        let dcols = dColumns.matrix(rows: g.patchSize, columns: width)
+        let dcols = dColumnsBuffer.tensor(count: cols.count).matrix(rows: g.patchSize, columns: width)
         matrixProducts(weightGradient, MatrixProduct(weight, .transposed, dyc, .none, into: dcols))
         let dx = dInput.matrix(rows: rows, columns: g.inputSize)
         parallelRows(rows, workPerRow: g.patchSize * g.outputPixels) { images in
@@ -151,5 +155,19 @@ public final class Conv2d: Layer {
             g.col2im(dcols.pointer, rowStride: width, addingInto: dx, images)
         }
         return dx
+    }
+}
+
+/// A scratch tensor that grows to the largest size asked of it, for
+/// layers that need the same kind of short-lived buffer one after another.
+public final class SharedBuffer {
+    private var storage = Tensor(shape: [0])
+
+    public init() {}
+
+    /// At least `count` floats; the contents are whatever the last user left.
+    func tensor(count: Int) -> Tensor {
+        if storage.count < count { storage = Tensor(shape: [count]) }
+        return storage
     }
 }

@@ -76,8 +76,11 @@ public final class PixelCNN {
         channels = shape.channels
         input = CodeConvolution(name: "\(prefix).inp", store: store, codes: codes, channels: shape.channels, height: height, width: width)
         let same1 = ConvolutionGeometry(channels: shape.channels, height: height, width: width, kernel: 1, stride: 1, padding: 0)
+        // The blocks' backward passes run one after another: one buffer holds each one's column gradient in turn.
+        let gradientColumns = SharedBuffer()
         blocks = (0..<shape.blocks).map {
-            MaskedConvolution(name: "\(prefix).blocks.\($0)", store: store, channels: shape.channels, height: height, width: width)
+            MaskedConvolution(name: "\(prefix).blocks.\($0)", store: store, channels: shape.channels, height: height, width: width,
+                              sharedGradientColumns: gradientColumns)
         }
         blockActivations = blocks.map { _ in ReLU() }
         hidden = Conv2d(name: "\(prefix).out.1", store: store, geometry: same1)
@@ -354,7 +357,7 @@ final class MaskedConvolution: Layer {
     private let dPacked: Tensor
     let convolution: Conv2d
 
-    init(name: String, store: ParameterStore, channels: Int, height: Int, width: Int) {
+    init(name: String, store: ParameterStore, channels: Int, height: Int, width: Int, sharedGradientColumns: SharedBuffer) {
         stored = WeightAndBias(name: name, store: store, rows: channels)
         let kept = Self.keptTaps.count
         packed = Tensor(shape: [channels * channels * kept])
@@ -363,7 +366,7 @@ final class MaskedConvolution: Layer {
                                            keptOffsets: Self.keptTaps)
         convolution = Conv2d(parameters: WeightAndBias(weight: packed.matrix(rows: channels, columns: channels * kept), bias: stored.bias,
                                                        dWeight: dPacked.matrix(rows: channels, columns: channels * kept), dBias: stored.dBias),
-                             geometry: geometry)
+                             geometry: geometry, sharedGradientColumns: sharedGradientColumns)
     }
 
     var weight: Matrix { stored.weight }
