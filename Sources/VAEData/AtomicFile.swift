@@ -55,19 +55,24 @@ public final class ReadableFile {
     private let descriptor: Int32
 
     public init(_ path: String, limit: Int) throws {
+        (descriptor, size) = try Self.open(path, limit: limit)
         self.path = path
-        descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    }
+
+    /// The descriptor and size of a regular file within the limit; nothing left open when it throws.
+    private static func open(_ path: String, limit: Int) throws -> (Int32, Int) {
+        let descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw FileError(path, String(cString: strerror(errno)).lowercased()) }
         var info = stat()
         guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
             close(descriptor)
             throw FileError(path, "not a regular file")
         }
-        size = Int(info.st_size)
-        guard size <= limit else {
+        guard Int(info.st_size) <= limit else {
             close(descriptor)
-            throw FileError(path, "file is \(size) bytes, above the \(limit)-byte limit")
+            throw FileError(path, "file is \(info.st_size) bytes, above the \(limit)-byte limit")
         }
+        return (descriptor, Int(info.st_size))
     }
 
     deinit { close(descriptor) }

@@ -222,12 +222,13 @@ public final class PixelCNN {
         // Each thread walks its own images with single-threaded products:
         // the products of one position are too small to split well.
         let parts = count >= 8 ? min(concurrentParts, count) : 1, share = (count + parts - 1) / parts
+        input.prepareWeights()   // once, before the threads read them
         grid.withUnsafeMutableBufferPointer { codes in
             parallelParts(parts) { part in
                 let lower = min(part * share, count), upper = min(lower + share, count)
                 guard lower < upper else { return }
                 var probabilities = [Double](repeating: 0, count: K)
-                walk(codes.baseAddress! + lower * P, images: upper - lower, labels: labels.map { Array($0[lower..<upper]) },
+                walkPrepared(codes.baseAddress! + lower * P, images: upper - lower, labels: labels.map { Array($0[lower..<upper]) },
                      from: kept) { p, logits in
                     for b in 0..<logits.rows {
                         let l = logits.row(b)
@@ -262,8 +263,15 @@ public final class PixelCNN {
     /// the cost of one forward pass instead of one per position.
     public func walk(_ grid: UnsafeMutablePointer<Int32>, images: Int, labels: [Int32]? = nil, from first: Int = 0,
                      visit: (Int, Matrix) -> Void) {
+        input.prepareWeights()
+        walkPrepared(grid, images: images, labels: labels, from: first, visit: visit)
+    }
+
+    /// `walk` once the first layer's weights are prepared (several threads may walk at once).
+    private func walkPrepared(_ grid: UnsafeMutablePointer<Int32>, images: Int, labels: [Int32]?, from first: Int,
+                              visit: (Int, Matrix) -> Void) {
         precondition((labels != nil) == (classes > 0) && (labels?.count ?? images) == images && (0...positions).contains(first),
-                     "labels go with a conditional prior")
+                     "labels, one per image, go with a conditional prior; the first position lies in the grid")
         let B = images, C = channels, K = codes, P = positions
         let taps = MaskedConvolution.keptTaps
         // Each block's kept taps as one (taps·C, C) matrix, row t·C + c, column o:
@@ -285,7 +293,6 @@ public final class PixelCNN {
         let h = buffers[0].matrix(rows: B, columns: C), neighbours = buffers[1].matrix(rows: B, columns: taps.count * C)
         let top = buffers[2].matrix(rows: B, columns: C), inner = buffers[3].matrix(rows: B, columns: C)
         let logits = buffers[4].matrix(rows: B, columns: K)
-        input.prepareWeights()
         for p in 0..<P {
             input.forward(at: p, grid, images: B, into: h)
             if let classBias, let labels {
