@@ -16,21 +16,10 @@ extension RandomGenerator {
     /// For measurements that draw millions of values per image (the
     /// importance-weighted −log p(x), K·k per image), where such a bit is
     /// immaterial. Training keeps `fillNormal`, so a seed trains the same
-    /// checkpoint, bit for bit, as it always has.
-    /// The pairs are split across the BLAS threads: each part starts from a
-    /// copy of the generator stepped past the uniforms of the pairs before it.
+    /// checkpoint, bit for bit, as it always has. Split across the threads
+    /// as `fillNormal` is (`fillPairs`).
     public mutating func fillNormalLanes(_ out: UnsafeMutablePointer<Float>, count: Int) {
-        let pairs = (count + 1) / 2, start = self
-        var end = self
-        withUnsafeMutablePointer(to: &end) { end in
-            parallelRows(pairs, workPerRow: 64) { range in
-                var generator = start
-                for _ in 0..<(2 * range.lowerBound) { _ = generator.next() }
-                generator.normalPairs(range, into: out, count: count)
-                if range.upperBound == pairs { end.pointee = generator }
-            }
-        }
-        self = end
+        fillPairs(count: count) { generator, range in generator.normalPairs(range, into: out, count: count) }
     }
 
     /// Values 2·lower ..< min(2·upper, count) of `out` from pairs lower..<upper,

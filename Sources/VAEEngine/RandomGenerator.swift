@@ -54,18 +54,39 @@ public struct RandomGenerator {
     }
 
     /// Fills `out` with N(0, 1) draws: Box–Muller in Double, two per pair of
-    /// uniforms, so the sequence depends only on the seed and the count.
+    /// uniforms, so the sequence depends only on the seed and the count (not
+    /// on the thread count: the pairs are split as `fillPairs` says).
     public mutating func fillNormal(_ out: UnsafeMutablePointer<Float>, count: Int) {
-        var i = 0
-        while i < count {
-            let u1 = (Double(next() >> 11) + 1) * 0x1p-53      // (0, 1]: log is finite
-            let u2 = Double(next() >> 11) * 0x1p-53
-            let radius = (-2 * log(u1)).squareRoot()
-            let angle = 2 * Double.pi * u2
-            out[i] = Float(radius * cos(angle))
-            if i + 1 < count { out[i + 1] = Float(radius * sin(angle)) }
-            i += 2
+        fillPairs(count: count) { generator, range in
+            for pair in range {
+                let i = 2 * pair
+                let u1 = (Double(generator.next() >> 11) + 1) * 0x1p-53      // (0, 1]: log is finite
+                let u2 = Double(generator.next() >> 11) * 0x1p-53
+                let radius = (-2 * log(u1)).squareRoot()
+                let angle = 2 * Double.pi * u2
+                out[i] = Float(radius * cos(angle))
+                if i + 1 < count { out[i + 1] = Float(radius * sin(angle)) }
+            }
         }
+    }
+
+    /// Runs `fill(generator, pairs)` over the (count + 1) / 2 pairs of values,
+    /// split across the BLAS threads when there are enough: each part starts
+    /// from a copy of this generator stepped past the two uniforms of every
+    /// pair before it, so every pair gets the uniforms it would get in one
+    /// sequential pass, and this generator ends where that pass would leave it.
+    mutating func fillPairs(count: Int, _ fill: (inout RandomGenerator, Range<Int>) -> Void) {
+        let pairs = (count + 1) / 2, start = self
+        var end = self
+        withUnsafeMutablePointer(to: &end) { end in
+            parallelRows(pairs, workPerRow: 64) { range in
+                var generator = start
+                for _ in 0..<(2 * range.lowerBound) { _ = generator.next() }
+                fill(&generator, range)
+                if range.upperBound == pairs { end.pointee = generator }
+            }
+        }
+        self = end
     }
 
     /// Fisher–Yates shuffle of 0..<count.

@@ -59,6 +59,34 @@ final class RandomGeneratorTests: XCTestCase {
         XCTAssert(counts.allSatisfy { abs($0 - 10_000) < 500 }, "\(counts)")
     }
 
+    /// fillNormal is the sequential Box–Muller (written out here), value for
+    /// value, on one thread or two, and leaves the generator where it does.
+    func testNormalsAreTheSequentialBoxMullerOnAnyThreadCount() {
+        let threads = BLASThreads.current
+        defer { BLASThreads.set(threads) }
+        for count in [0, 1, 2, 3, 513, 1_025, 100_001] {
+            var reference = RandomGenerator(seed: 12)
+            var expected = [Float](repeating: 0, count: count)
+            var i = 0
+            while i < count {
+                let u1 = (Double(reference.next() >> 11) + 1) * 0x1p-53, u2 = Double(reference.next() >> 11) * 0x1p-53
+                let radius = (-2 * Foundation.log(u1)).squareRoot(), angle = 2 * Double.pi * u2
+                expected[i] = Float(radius * Foundation.cos(angle))
+                if i + 1 < count { expected[i + 1] = Float(radius * Foundation.sin(angle)) }
+                i += 2
+            }
+            let after = reference.next()
+            for parts in [1, 2] {
+                BLASThreads.set(parts)
+                var rng = RandomGenerator(seed: 12)
+                var values = [Float](repeating: .nan, count: count)
+                values.withUnsafeMutableBufferPointer { rng.fillNormal($0.baseAddress!, count: count) }
+                XCTAssertEqual(values, expected, "count \(count), \(parts) threads")
+                XCTAssertEqual(rng.next(), after, "count \(count), \(parts) threads: the same numbers consumed")
+            }
+        }
+    }
+
     /// The vectorised Box–Muller gives fillNormal's values (the same
     /// uniforms, the same formula) up to a last-bit rounding in a handful of
     /// 10⁷, for every count (tails of 1 to 7 values included) and thread
