@@ -21,8 +21,9 @@ public struct BenchmarkResult {
     public let encodeGFLOPS: Double
     public let decodeGFLOPS: Double
     public let imagesCoded: Int
-    /// Peak resident memory of the process after the training steps (before the
-    /// 10k-image batches; cumulative over the architectures benchmarked before).
+    /// Peak resident memory of the process from the start of this
+    /// architecture's benchmark to the end of its training steps (before the
+    /// 10k-image batches): the kernel's peak, reset when the benchmark starts.
     public let trainingPeakMiB: Double
     /// The bound of each measured pass, in the same run.
     public let training: ProductBound
@@ -78,6 +79,7 @@ public struct ProductBound {
 /// test images and decoding as many prior draws, each as one batch.
 public func benchmark(name: String, configuration: ModelConfiguration, train: ImageSet, test: ImageSet,
                       settings: TrainingSettings = TrainingSettings(), batches: Int = 200) throws -> BenchmarkResult {
+    resetPeakResidentMemory()
     let model = configuration.family.makeModel(configuration)
     let seed = settings.seed, batchSize = settings.batchSize
     model.initialize(seed: seed)
@@ -90,7 +92,7 @@ public func benchmark(name: String, configuration: ModelConfiguration, train: Im
     let elapsed = training.seconds, gemmSeconds = training.productSeconds
     let gflops = training.flops / max(gemmSeconds, 1e-12) / 1e9
     let samples = Double(trainer.batchesPerEpoch * batchSize - warmup * batchSize)
-    let trainingPeak = peakResidentMemoryMiB()
+    let trainingPeak = peakResidentMemorySinceResetMiB()
     let trainingBound = ProductBound(shapes: training.shapes, passes: trainer.batchesPerEpoch - warmup, seconds: elapsed)
 
     // The model-level passes over one batch of 10k rows, as PyTorch's
