@@ -52,7 +52,7 @@ public enum Checkpoint {
     /// prefixes when the file holds it (commands that only use the model ask
     /// for none, and skip that work).
     public static func load(path: String, states wanted: [String] = []) throws -> Loaded {
-        // State not asked for (two thirds of a training checkpoint) is checked but not converted.
+        // State not asked for (two thirds of a training checkpoint) is checked but not read from the file.
         let file = try SafeTensors.read(path: path, reading: { name in
             !statePrefixes.contains { name.hasPrefix($0) } || wanted.contains { name.hasPrefix($0) }
         })
