@@ -11,13 +11,19 @@ import Glibc
 /// Package.swift): its threads then take our passes between products instead
 /// of spinning beside them. With the pthreads build, GCD's threads run them.
 public func parallelRows(_ rows: Int, workPerRow: Int, _ body: (Range<Int>) -> Void) {
+    parallelRows(rows, workPerRow: workPerRow) { _, range in body(range) }
+}
+
+/// The same, telling each chunk its part number, below `BLASThreads.current`:
+/// for work that needs a scratch buffer of its own per part.
+public func parallelRows(_ rows: Int, workPerRow: Int, _ body: (_ part: Int, Range<Int>) -> Void) {
     let threads = BLASThreads.current
     let parts = min(threads, rows, max(1, rows * workPerRow / minimumSplitWork))
-    if parts <= 1 { body(0..<rows); return }
+    if parts <= 1 { body(0, 0..<rows); return }
     let size = (rows + parts - 1) / parts
     let chunk = { (part: Int) in
         let lower = part * size
-        if lower < rows { body(lower..<min(lower + size, rows)) }
+        if lower < rows { body(part, lower..<min(lower + size, rows)) }
     }
     if let openMP = OpenMP.shared {
         openMP.run(parts, chunk)

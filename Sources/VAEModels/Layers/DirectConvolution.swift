@@ -10,9 +10,36 @@ import VAEEngine
 /// again for a batch of 128 28x28 images, most of the VQ-VAE's step. Here
 /// each tap adds a shifted line of the input to a line of the output, lines
 /// being contiguous, so the loops vectorise and nothing is copied.
-struct DirectConvolution {
+final class DirectConvolution {
     let geometry: ConvolutionGeometry
     let outChannels: Int
+    /// One padded image per part of a parallel pass: made once, the borders
+    /// and slack stay zero (passes write only the planes' insides).
+    private var paddedImages: [Tensor] = []
+    /// dy's rows zero-extended to whole lanes for the batch: the tails stay zero.
+    private var gradientRows = Tensor(shape: [0])
+    /// The weights turned for the input gradient.
+    private let turned: Tensor
+    /// The weight gradient's sums, per part: (outChannels, k·k) lanes.
+    private var tapSums: [UnsafeMutablePointer<FloatLanes>] = []
+
+    init(geometry: ConvolutionGeometry, outChannels: Int) {
+        self.geometry = geometry
+        self.outChannels = outChannels
+        turned = Tensor(shape: [geometry.channels * outChannels * geometry.kernel * geometry.kernel])
+    }
+
+    deinit { for sums in tapSums { sums.deallocate() } }
+
+    /// A padded buffer (and tap sums) for every part the thread count allows;
+    /// buffers made before stay, with their zeros.
+    private func reserveParts() {
+        let size = paddedCount(planes: max(geometry.channels, outChannels)), taps = outChannels * geometry.kernel * geometry.kernel
+        while paddedImages.count < max(1, BLASThreads.current) {
+            paddedImages.append(Tensor(shape: [size]))
+            tapSums.append(.allocate(capacity: taps))
+        }
+    }
 
     /// When a convolution goes this way: stride 1, the same size out, every
     /// kernel tap (not a masked subset), at most four outputs.
@@ -70,10 +97,9 @@ struct DirectConvolution {
 
     func forward(_ x: Matrix, weight: Matrix, bias: Matrix, into y: Matrix) {
         let g = geometry, plane = g.height * g.width
-        parallelRows(x.rows, workPerRow: outChannels * g.patchSize * plane) { images in
-            let padded = UnsafeMutablePointer<Float>.allocate(capacity: paddedCount(planes: g.channels))
-            padded.initialize(repeating: 0, count: paddedCount(planes: g.channels))
-            defer { padded.deallocate() }
+        reserveParts()
+        parallelRows(x.rows, workPerRow: outChannels * g.patchSize * plane) { part, images in
+            let padded = paddedImages[part].pointer
             for b in images {
                 pad(x.row(b), planes: g.channels, into: padded)
                 for o in 0..<outChannels {
@@ -94,9 +120,9 @@ struct DirectConvolution {
         let g = geometry, H = g.height, W = g.width, k = g.kernel, plane = H * W, PW = paddedWidth
         // dy's rows zero-extended to whole lanes, (B, outChannels, H, lanes·8), read by every channel's sums.
         let lanesPerRow = (W + 7) / 8, extendedPlane = H * lanesPerRow * 8
-        let gradientRows = UnsafeMutablePointer<Float>.allocate(capacity: x.rows * outChannels * extendedPlane)
-        gradientRows.initialize(repeating: 0, count: x.rows * outChannels * extendedPlane)
-        defer { gradientRows.deallocate() }
+        if gradientRows.count < x.rows * outChannels * extendedPlane { gradientRows = Tensor(shape: [x.rows * outChannels * extendedPlane]) }
+        let gradientRows = self.gradientRows.pointer
+        reserveParts()
         for b in 0..<x.rows {
             for o in 0..<outChannels {
                 for i in 0..<H {
@@ -104,12 +130,9 @@ struct DirectConvolution {
                 }
             }
         }
-        parallelRows(g.channels, workPerRow: x.rows * outChannels * k * k * plane) { channels in
+        parallelRows(g.channels, workPerRow: x.rows * outChannels * k * k * plane) { part, channels in
             // One image's plane of channel c, padded.
-            let padded = UnsafeMutablePointer<Float>.allocate(capacity: paddedCount(planes: 1))
-            padded.initialize(repeating: 0, count: paddedCount(planes: 1))
-            let sums = UnsafeMutablePointer<FloatLanes>.allocate(capacity: outChannels * k * k)
-            defer { padded.deallocate(); sums.deallocate() }
+            let padded = paddedImages[part].pointer, sums = tapSums[part]
             for c in channels {
                 sums.initialize(repeating: FloatLanes(repeating: 0), count: outChannels * k * k)
                 for b in 0..<x.rows {
@@ -134,24 +157,20 @@ struct DirectConvolution {
         }
         guard let dx else { return }
         // Wᵀ turned: for input channel c, (outChannels, k, k) with [o, ky, kx] = W[o, c, k−1−ky, k−1−kx].
-        var turned = [Float](repeating: 0, count: g.channels * outChannels * k * k)
+        let t = turned.pointer
         for c in 0..<g.channels {
             for o in 0..<outChannels {
-                for t in 0..<(k * k) { turned[(c * outChannels + o) * k * k + t] = weight.pointer[o * g.patchSize + c * k * k + (k * k - 1 - t)] }
+                for tap in 0..<(k * k) { t[(c * outChannels + o) * k * k + tap] = weight.pointer[o * g.patchSize + c * k * k + (k * k - 1 - tap)] }
             }
         }
-        turned.withUnsafeBufferPointer { turned in
-            parallelRows(x.rows, workPerRow: outChannels * g.patchSize * plane) { images in
-                let padded = UnsafeMutablePointer<Float>.allocate(capacity: paddedCount(planes: outChannels))
-                padded.initialize(repeating: 0, count: paddedCount(planes: outChannels))
-                defer { padded.deallocate() }
-                for b in images {
-                    pad(dy.row(b), planes: outChannels, into: padded)
-                    for c in 0..<g.channels {
-                        for i in 0..<H {
-                            correlateRow(padded, sources: outChannels, weights: turned.baseAddress! + c * outChannels * k * k, start: 0,
-                                         row: i, into: dx.row(b) + c * plane + i * W)
-                        }
+        parallelRows(x.rows, workPerRow: outChannels * g.patchSize * plane) { part, images in
+            let padded = paddedImages[part].pointer
+            for b in images {
+                pad(dy.row(b), planes: outChannels, into: padded)
+                for c in 0..<g.channels {
+                    for i in 0..<H {
+                        correlateRow(padded, sources: outChannels, weights: t + c * outChannels * k * k, start: 0,
+                                     row: i, into: dx.row(b) + c * plane + i * W)
                     }
                 }
             }

@@ -471,24 +471,32 @@ final class CodeConvolution {
         self.grid = grid
         rows = images
         prepareWeights()
-        let C = channels, K = codes, g = gathered.pointer
-        let P = positions, y = output.matrix(rows: images, columns: C * P), bias = parameters.bias.pointer
+        let C = channels, P = positions, y = output.matrix(rows: images, columns: C * P)
         parallelRows(images, workPerRow: P * taps.count * C) { range in
-            var sum = [Float](repeating: 0, count: C)
+            let sum = UnsafeMutablePointer<Float>.allocate(capacity: C)
+            defer { sum.deallocate() }
             for b in range {
                 for p in 0..<P {
-                    for o in 0..<C { sum[o] = bias[o] }
-                    for (t, tap) in taps.enumerated() {
-                        guard let s = source(p, tap) else { continue }
-                        let column = g + (t * K + Int(grid[b * P + s])) * C
-                        for o in 0..<C { sum[o] += column[o] }
-                    }
+                    outputAt(p, image: b, grid, into: sum)
                     let out = y.row(b)
                     for o in 0..<C { out[o * P + p] = sum[o] }
                 }
             }
         }
         return y
+    }
+
+    /// The C outputs of image b at position p: the bias plus, for each tap
+    /// inside the grid, the weight column of the code it sees.
+    @inline(__always)
+    private func outputAt(_ p: Int, image b: Int, _ grid: UnsafePointer<Int32>, into out: UnsafeMutablePointer<Float>) {
+        let C = channels, K = codes, P = positions, g = gathered.pointer, bias = parameters.bias.pointer
+        for o in 0..<C { out[o] = bias[o] }
+        for (t, tap) in taps.enumerated() {
+            guard let s = source(p, tap) else { continue }
+            let column = g + (t * K + Int(grid[b * P + s])) * C
+            for o in 0..<C { out[o] += column[o] }
+        }
     }
 
     /// The unmasked weights rearranged as (taps·K, C) in `gathered`.
@@ -504,16 +512,7 @@ final class CodeConvolution {
     /// The output at position p alone, (B, C) into `y`, summed in `forward`'s
     /// order (the same bits); `prepareWeights` first.
     func forward(at p: Int, _ grid: UnsafePointer<Int32>, images: Int, into y: Matrix) {
-        let C = channels, K = codes, P = positions, g = gathered.pointer, bias = parameters.bias.pointer
-        for b in 0..<images {
-            let out = y.row(b)
-            for o in 0..<C { out[o] = bias[o] }
-            for (t, tap) in taps.enumerated() {
-                guard let s = source(p, tap) else { continue }
-                let column = g + (t * K + Int(grid[b * P + s])) * C
-                for o in 0..<C { out[o] += column[o] }
-            }
-        }
+        for b in 0..<images { outputAt(p, image: b, grid, into: y.row(b)) }
     }
 
     /// Accumulates the weight and bias gradients from dL/dy (B, C·P); codes have no gradient.
