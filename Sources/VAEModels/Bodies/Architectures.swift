@@ -174,11 +174,13 @@ extension ModelConfiguration {
             // Each transposed convolution gives back one stage's size: 7 → 14 → 28.
             let stages = Array(convStages.reversed())
             var layers: [any Layer] = [Linear(name: "decoder.fc", store: store)]
+            let columns = SharedBuffer()   // each layer needs its columns only within a pass
             for (j, (from, to)) in zip(stages, stages.dropFirst()).enumerated() {
                 if j > 0 { layers.append(activation.makeLayer()) }
                 layers.append(ConvTranspose2d(name: "decoder.deconv\(j)", store: store, inChannels: from.channels, outChannels: to.channels,
                                               height: from.height, width: from.width, kernel: 3, stride: 2, padding: 1,
-                                              outputPadding: (to.height - (2 * from.height - 1), to.width - (2 * from.width - 1))))
+                                              outputPadding: (to.height - (2 * from.height - 1), to.width - (2 * from.width - 1)),
+                                              sharedColumns: columns))
             }
             return DecoderBody(join: join, layers: Network(layers))
         }

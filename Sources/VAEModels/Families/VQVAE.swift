@@ -77,16 +77,20 @@ public final class VQVAE: VariationalModel {
         let c = configuration, q = c.quantiser!, store = ParameterStore(specs: Self.parameterSpecs(c))
         parameters = store
         let stages = c.convStages, n = stages.count - 1, last = stages[n]
+        // The layers run one at a time: one buffer holds the columns each needs only within a pass.
+        let transient = SharedBuffer()
         var layers: [any Layer] = []
         for i in 0..<n {
             let s = stages[i]
             layers += [Conv2d(name: "enc.\(2 * i)", store: store,
-                              geometry: ConvolutionGeometry(channels: s.channels, height: s.height, width: s.width, kernel: 3, stride: 2, padding: 1)),
+                              geometry: ConvolutionGeometry(channels: s.channels, height: s.height, width: s.width, kernel: 3, stride: 2, padding: 1),
+                              sharedGradientColumns: transient),
                        ReLU()]
         }
         layers.append(Conv2d(name: "enc.\(2 * n)", store: store,
                              geometry: ConvolutionGeometry(channels: last.channels, height: last.height, width: last.width,
-                                                           kernel: 1, stride: 1, padding: 0)))
+                                                           kernel: 1, stride: 1, padding: 0),
+                             sharedGradientColumns: transient))
         encoder = Network(layers)
         quantiser = VectorQuantiser(store: store, positions: last.height * last.width, commitment: Float(q.commitment),
                                     emaDecay: q.emaDecay.map(Float.init))
@@ -98,7 +102,8 @@ public final class VQVAE: VariationalModel {
             let outChannels = from.channels
             layers += [ConvTranspose2d(name: "dec.\(2 * j)", store: store, inChannels: inChannels, outChannels: outChannels,
                                        height: from.height, width: from.width, kernel: 3, stride: 2, padding: 1,
-                                       outputPadding: (to.height - (2 * from.height - 1), to.width - (2 * from.width - 1))),
+                                       outputPadding: (to.height - (2 * from.height - 1), to.width - (2 * from.width - 1)),
+                                       sharedColumns: transient),
                        ReLU()]
             inChannels = outChannels
         }

@@ -36,9 +36,10 @@ public final class Conv2d: Layer {
     /// Whether the weight gradient goes through `NarrowProducts`.
     public var hasNarrowWeightGradient: Bool { geometry.patchSize <= NarrowProducts.maximumTaps }
 
-    public convenience init(name: String, store: ParameterStore, geometry: ConvolutionGeometry) {
+    public convenience init(name: String, store: ParameterStore, geometry: ConvolutionGeometry, sharedGradientColumns: SharedBuffer? = nil) {
         let outChannels = store.slot("\(name).weight").spec.shape[0]
-        self.init(parameters: WeightAndBias(name: name, store: store, rows: outChannels), geometry: geometry)
+        self.init(parameters: WeightAndBias(name: name, store: store, rows: outChannels), geometry: geometry,
+                  sharedGradientColumns: sharedGradientColumns)
     }
 
     /// Over a weight (Cout, patchSize) and bias held elsewhere (a masked

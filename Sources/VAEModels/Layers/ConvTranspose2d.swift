@@ -23,7 +23,9 @@ public final class ConvTranspose2d: Layer {
     var weight: Matrix { parameters.weight }
     private var output = Tensor(shape: [0])
     private var dInput = Tensor(shape: [0])
-    private var columns = Tensor(shape: [0])
+    /// The columns, needed only inside one forward or backward call: this
+    /// layer's own buffer, or one the layers of a network share.
+    private let columnsBuffer: SharedBuffer
     /// The input in channel-major layout (kept for backward), then its gradient.
     private var inputChannelMajor = Tensor(shape: [0])
     private var dInputChannelMajor = Tensor(shape: [0])
@@ -42,9 +44,13 @@ public final class ConvTranspose2d: Layer {
                   kernel: kernel, stride: stride, padding: padding, outputPadding: (outputPadding, outputPadding))
     }
 
-    /// Output padding per axis, for images whose height and width differ in parity.
+    /// Output padding per axis, for images whose height and width differ in
+    /// parity. `sharedColumns`: a buffer for the columns that other layers
+    /// use too (their passes run one at a time).
     public init(name: String, store: ParameterStore, inChannels: Int, outChannels: Int,
-                height: Int, width: Int, kernel: Int, stride: Int, padding: Int, outputPadding: (height: Int, width: Int)) {
+                height: Int, width: Int, kernel: Int, stride: Int, padding: Int, outputPadding: (height: Int, width: Int),
+                sharedColumns: SharedBuffer? = nil) {
+        columnsBuffer = sharedColumns ?? SharedBuffer()
         let outH = (height - 1) * stride - 2 * padding + kernel + outputPadding.height
         let outW = (width - 1) * stride - 2 * padding + kernel + outputPadding.width
         geometry = ConvolutionGeometry(channels: outChannels, height: outH, width: outW,
@@ -71,7 +77,7 @@ public final class ConvTranspose2d: Layer {
     public func reserve(batchSize: Int) {
         guard output.count < batchSize * outputSize else { return }
         output = Tensor(shape: [batchSize * outputSize])
-        columns = Tensor(shape: [batchSize * geometry.patchSize * geometry.outputPixels])
+        _ = columnsBuffer.tensor(count: batchSize * geometry.patchSize * geometry.outputPixels)
         inputChannelMajor = Tensor(shape: [batchSize * inputSize])
         if hasNarrowWeightGradient { weightGradientTerms = Tensor(shape: [batchSize * weight.count]) }
     }
@@ -84,7 +90,7 @@ public final class ConvTranspose2d: Layer {
         let width = x.rows * g.outputPixels
         let xc = inputChannelMajor.matrix(rows: inChannels, columns: width)
         ChannelMajor.gather(x, channels: inChannels, into: xc.pointer)
-        let cols = columns.matrix(rows: g.patchSize, columns: width)
+        let cols = columnsBuffer.tensor(count: g.patchSize * width).matrix(rows: g.patchSize, columns: width)
         matrixProduct(weight, .transposed, xc, .none, into: cols)
         let y = output.matrix(rows: x.rows, columns: outputSize)
         let plane = g.height * g.width
@@ -103,7 +109,7 @@ public final class ConvTranspose2d: Layer {
         let g = geometry, rows = x.rows
         precondition(dy.rows == rows && dy.columns == outputSize)
         let width = rows * g.outputPixels
-        let cols = columns.matrix(rows: g.patchSize, columns: width)
+        let cols = columnsBuffer.tensor(count: g.patchSize * width).matrix(rows: g.patchSize, columns: width)
         let plane = g.height * g.width
         parallelRows(rows, workPerRow: g.patchSize * g.outputPixels) { images in
             g.im2col(dy, images, into: cols.pointer, rowStride: width)
