@@ -108,7 +108,9 @@ public enum RandomStream: UInt64 {
          /// A VQ-VAE's prior: its initialisation, and the order of its training batches.
          priorInitialisation = 11, priorShuffle = 12,
          /// The pixels a background model's training replaces (`vae train --perturb`).
-         perturbation = 13
+         perturbation = 13,
+         /// The units a prior's training drops (`vae train-prior --dropout`), one per step, block and image.
+         priorDropout = 14
 }
 
 public extension RandomGenerator {

@@ -12,6 +12,10 @@ public struct PriorTrainingRequest {
     public var epochs = 10
     public var batchSize: Int?
     public var learningRate: Float?
+    /// How the rate changes from epoch to epoch (nil: the prior's, or constant).
+    public var schedule: LearningRateSchedule?
+    /// The share of each residual block's input units dropped in training (nil: the prior's, or 0).
+    public var dropout: Float?
     /// A new prior's shape (default 128 channels, 4 blocks).
     public var channels: Int?
     public var blocks: Int?
@@ -46,13 +50,15 @@ public struct PriorEpochReport {
 /// (`prior.*`), Adam's moments for them in the same blocks, and metadata
 /// prior_epoch, prior_batch (done in the next epoch), prior_train_nats and
 /// prior_train_codes (those batches' sums), prior_adam_step, prior_lr,
-/// prior_batch_size and prior_test_ce (nats per code after the last epoch).
+/// prior_lr_decay, prior_dropout, prior_batch_size and prior_test_ce (nats per code after the last epoch).
 /// A stopped run resumes at the next batch, bit-exactly.
 public final class PriorTrainingRun {
     public let request: PriorTrainingRequest
     public let model: VQVAE
     public let batchSize: Int
     public let learningRate: Float
+    public let schedule: LearningRateSchedule
+    public let dropout: Float
     /// Prior epochs done, and batches done in the next one with their sums.
     public private(set) var epoch: Int
     public private(set) var batch: Int
@@ -94,6 +100,10 @@ public final class PriorTrainingRun {
                 partialCodes = try m.integer("prior_train_codes", in: 0...Int(Int32.max), default: 0)
                 batchSize = try request.batchSize ?? m.integer("prior_batch_size", in: 1...65_536, default: 128)
                 learningRate = try request.learningRate ?? Float(m.real("prior_lr", default: 1e-3))
+                schedule = try request.schedule ?? m.choice("prior_lr_decay", default: .constant, expected: "none, iwae or a factor in (0, 1]",
+                                                            LearningRateSchedule.init(text:))
+                dropout = try request.dropout ?? Float(m.real("prior_dropout", default: 0))
+                guard (0..<1).contains(dropout) else { throw MetadataError("metadata prior_dropout is \(dropout), expected a number in [0, 1)") }
                 testCrossEntropy = m.has("prior_test_ce") ? try m.real("prior_test_ce") : nil
                 if batch > 0, batchSize != (try m.integer("prior_batch_size", in: 1...65_536, default: 128)) {
                     throw RequestError("\(path): the prior stopped at batch \(batch) of an epoch; resume it with its --batch-size")
@@ -107,6 +117,8 @@ public final class PriorTrainingRun {
                 (epoch, batch, partialNats, partialCodes) = (0, 0, 0, 0)
                 batchSize = request.batchSize ?? 128
                 learningRate = request.learningRate ?? 1e-3
+                schedule = request.schedule ?? .constant
+                dropout = request.dropout ?? 0
                 testCrossEntropy = nil
             }
         } catch let error as MetadataError {
@@ -168,7 +180,8 @@ public final class PriorTrainingRun {
     public var summary: String {
         let shape = model.configuration.codePrior!, p = model.positions
         let resumeNote = batch > 0 ? ", resuming at epoch \(epoch + 1), batch \(batch + 1)" : epoch > 0 ? ", resuming after epoch \(epoch)" : ""
-        return "training a PixelCNN prior (\(shape.channels) channels, \(shape.blocks) blocks, \(optimizer.range.count) parameters, lr \(learningRate), batch \(batchSize)) "
+        return "training a PixelCNN prior (\(shape.channels) channels, \(shape.blocks) blocks, \(optimizer.range.count) parameters, lr \(learningRate)"
+            + (schedule != .constant ? ", lr decay \(schedule.text)" : "") + (dropout > 0 ? ", dropout \(dropout)" : "") + ", batch \(batchSize)) "
             + "over the \(model.grid.height)x\(model.grid.width) codes (\(p) per image, \(model.quantiser.codes) values) of \(trainCount) images from \(dataDescription)"
             + resumeNote
     }
@@ -201,6 +214,7 @@ public final class PriorTrainingRun {
     /// The rest of the current epoch; nil when stopped part way.
     private func trainEpoch(progress: ((BatchProgress) -> Void)?, shouldStop: () -> Bool) throws -> PriorEpochReport? {
         let prior = model.prior!, P = model.positions, n = trainCount, current = epoch + 1
+        optimizer.learningRate = schedule.rate(base: learningRate, epoch: current)
         var rng = RandomGenerator(seed: seed, stream: .priorShuffle, index: UInt64(current))
         let order = rng.permutation(n)
         var grid = [Int32](repeating: 0, count: batchSize * P)
@@ -216,7 +230,8 @@ public final class PriorTrainingRun {
             let count = rows.count
             let batchLabels = labels.map { Array($0.prefix(count)) }
             grid.withUnsafeBufferPointer { g in
-                let logits = prior.forward(g.baseAddress!, images: count, labels: batchLabels)
+                let logits = prior.forward(g.baseAddress!, images: count, labels: batchLabels,
+                                           dropout: dropout > 0 ? PriorDropout(rate: dropout, seed: seed, step: optimizer.step) : nil)
                 nats.withUnsafeMutableBufferPointer {
                     prior.crossEntropy(logits, codes: g.baseAddress!, perImage: $0.baseAddress!, gradientScale: 1 / Float(count * P))
                 }
@@ -262,7 +277,7 @@ public final class PriorTrainingRun {
         var extra = [
             "prior_epoch": String(epoch), "prior_batch": String(batch), "prior_train_nats": String(partialNats),
             "prior_train_codes": String(partialCodes), "prior_adam_step": String(optimizer.step),
-            "prior_lr": String(learningRate), "prior_batch_size": String(batchSize),
+            "prior_lr": String(learningRate), "prior_lr_decay": schedule.text, "prior_dropout": String(dropout), "prior_batch_size": String(batchSize),
         ]
         if let testCrossEntropy { extra["prior_test_ce"] = String(testCrossEntropy) }
         try TrainingCheckpoint.save(model: model, optimizer: autoencoderOptimizer, settings: run.settings, position: run.position,
@@ -274,7 +289,7 @@ public final class PriorTrainingRun {
         let shape = model.configuration.codePrior!
         let document: [String: Any] = [
             "config": ["channels": shape.channels, "blocks": shape.blocks, "codes": model.quantiser.codes, "positions": model.positions,
-                       "lr": Double(learningRate), "batch_size": batchSize, "seed": seed],
+                       "lr": Double(learningRate), "lr_decay": schedule.text, "dropout": Double(dropout), "batch_size": batchSize, "seed": seed],
             "prior_epochs": epochs, "peak_rss_mib": peak ?? peakResidentMemoryMiB(),
         ]
         let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])

@@ -29,6 +29,13 @@ struct TrainPrior: ParsableCommand {
     @Option(help: ArgumentHelp("Adam learning rate (default: 0.001, or the prior's).", valueName: "rate"))
     var lr: Float?
 
+    @Option(help: ArgumentHelp("Learning-rate schedule: none, or a factor applied after every epoch, e.g. 0.7 (default: none, or the prior's).",
+                               valueName: "none|f"))
+    var lrDecay: LearningRateSchedule?
+
+    @Option(help: ArgumentHelp("Share of each residual block's input units dropped in training (default: 0, or the prior's).", valueName: "rate"))
+    var dropout: Float?
+
     @Option(help: ArgumentHelp("A new prior's channels (default: 128).", valueName: "n"))
     var priorChannels: Int?
 
@@ -52,6 +59,7 @@ struct TrainPrior: ParsableCommand {
         if let priorChannels, !(1...1024).contains(priorChannels) {
             throw ValidationError("--prior-channels must be in 1...1024, got \(priorChannels)")
         }
+        if let dropout, !(dropout >= 0 && dropout < 1) { throw ValidationError("--dropout must be in [0, 1), got \(dropout)") }
         if let priorBlocks, !(0...32).contains(priorBlocks) { throw ValidationError("--prior-blocks must be in 0...32, got \(priorBlocks)") }
     }
 
@@ -65,6 +73,8 @@ struct TrainPrior: ParsableCommand {
         request.epochs = epochs
         request.batchSize = batchSize
         request.learningRate = lr
+        request.schedule = lrDecay
+        request.dropout = dropout
         request.channels = priorChannels
         request.blocks = priorBlocks
         request.restart = restart

@@ -12,9 +12,9 @@ final class VQCommandTests: XCTestCase {
         "ema": ["--vq", "32", "--code-dim", "8", "--vq-ema", "0.9"],
         "conditional": ["--vq", "16", "--code-dim", "4", "--vq-ema", "0.9", "--conditional"],
     ]
-    /// A small prior: quick, and enough to exercise every path.
+    /// A small prior: quick, and enough to exercise every path (its rate × 0.9 after the first epoch).
     static let prior = ["train-prior", "--epochs", "2", "--train-images", "1000", "--test-images", "200", "--prior-channels", "16",
-                        "--prior-blocks", "1", "--threads", "2"]
+                        "--prior-blocks", "1", "--threads", "2", "--lr", "0.005", "--lr-decay", "0.9"]
     static var suite: SuiteModels!
     static var priorRun: VAERun?
     static var conditionalPriorRun: VAERun?
@@ -23,7 +23,7 @@ final class VQCommandTests: XCTestCase {
     override class func setUp() {
         suite = SuiteModels("vae-vq", models: models, common: common, json: true)
         priorRun = try? suite.vae("ema", prior + ["--json", "prior.json"])
-        conditionalPriorRun = try? suite.vae("conditional", prior)
+        conditionalPriorRun = try? suite.vae("conditional", prior + ["--dropout", "0.2"])
     }
 
     override class func tearDown() { suite.remove() }
@@ -37,9 +37,12 @@ final class VQCommandTests: XCTestCase {
     }
 
     /// A VQ-VAE trained with --conditional gets a prior p(c | y): it draws the class asked for, one row per class without.
+    /// (This prior was trained with dropout.)
     func testConditionalPrior() throws {
         let metadata = try SafeTensors.read(path: Self.shared + "/conditional.safetensors")
         XCTAssert(metadata.names.contains("prior.cond.weight"), "\(metadata.names)")
+        XCTAssertEqual(metadata.metadata["prior_dropout"], "0.2")
+        XCTAssert(try XCTUnwrap(Self.conditionalPriorRun).stdout.contains("lr 0.005, lr decay 0.9, dropout 0.2, batch 128)"), Self.conditionalPriorRun!.stdout)
         for arguments in [["sample", "--digit", "3", "-n", "4", "-o", "c3.png"], ["sample", "-n", "20", "-o", "rows.png"],
                           ["eval", "--limit", "100"], ["score", "test:0-9", "-o", "cs.csv"],
                           ["augment", "--split", "test", "--limit", "10", "-o", "caug"]] {
@@ -72,7 +75,9 @@ final class VQCommandTests: XCTestCase {
         XCTAssert(ce > 0 && ce < log(32.0), "the prior beats a uniform one: \(prior)")
         let metadata = try SafeTensors.read(path: Self.shared + "/ema.safetensors").metadata
         XCTAssertEqual(metadata["prior_epoch"], "2")
+        XCTAssertEqual(metadata["prior_lr_decay"], "0.9")
         XCTAssertEqual(metadata["family"], "vq")
+        XCTAssert(try XCTUnwrap(Self.priorRun).stdout.contains("lr 0.005, lr decay 0.9, batch 128)"), Self.priorRun!.stdout)
     }
 
     func testEveryCommandRunsOrSaysWhyNot() throws {
@@ -138,6 +143,8 @@ final class VQCommandTests: XCTestCase {
             ("vq", ["augment", "--split", "test", "--limit", "5", "-o", "refused-aug"], "no prior over its codes yet"),
             ("vq", ["score", "test:0-4", "-o", "refused.csv"], "--metric nelbo: a VQ-VAE's bound"),
             ("ema", ["train", "--resume", "--epochs", "3", "--data", VAEBinary.data], "has a prior trained on its codes"),
+            ("ema", ["train-prior", "--epochs", "3", "--prior-blocks", "2"], "--prior-blocks 2 differs from the checkpoint's prior's 1"),
+            ("ema", ["train-prior", "--epochs", "3", "--dropout", "1"], "--dropout must be in [0, 1), got 1.0"),
         ]
         for (model, arguments, message) in refusals {
             let run = try vae(model, arguments)
@@ -209,10 +216,20 @@ final class VQCommandTests: XCTestCase {
         var first = Self.prior
         first[2] = "1"
         XCTAssertEqual(try vae("ema-prior", first).status, 0)
-        let second = try vae("ema-prior", Self.prior)
+        // The schedule comes from the checkpoint.
+        let second = try vae("ema-prior", Array(Self.prior.dropLast(2)))
         XCTAssertEqual(second.status, 0, second.stderr)
         XCTAssert(second.stdout.contains("resuming after epoch 1"), second.stdout)
         try assertSameTensors("ema.safetensors", copy, ignoringPrior: false)
+        // Without the decay the first epoch is the same, the second differs.
+        XCTAssertEqual(try vae("ema-prior", first + ["--restart", "--lr-decay", "none", "--json", "constant1.json"]).status, 0)
+        XCTAssertEqual(try vae("ema-prior", Self.prior.dropLast(2) + ["--json", "constant2.json"]).status, 0)
+        let decayed = try XCTUnwrap(try json("prior.json")["prior_epochs"] as? [[String: Any]])
+        let constant = try [json("constant1.json"), json("constant2.json")].map { try XCTUnwrap(($0["prior_epochs"] as? [[String: Any]])?.last) }
+        XCTAssertEqual(decayed.map { $0["epoch"] as? Int }, [1, 2])
+        XCTAssertEqual(constant.map { $0["epoch"] as? Int }, [1, 2])
+        XCTAssertEqual(decayed[0]["test_ce_per_code"] as? Double, constant[0]["test_ce_per_code"] as? Double)
+        XCTAssertNotEqual(decayed[1]["test_ce_per_code"] as? Double, constant[1]["test_ce_per_code"] as? Double)
     }
 
     func assertSameTensors(_ a: String, _ b: String, ignoringPrior: Bool) throws {

@@ -101,9 +101,11 @@ final class VQTests: XCTestCase {
         return (0..<count).map { _ in Int32(rng.integer(below: codes)) }
     }
 
-    /// Every prior parameter's gradient of the summed cross-entropy.
+    /// Every prior parameter's gradient of the summed cross-entropy, also
+    /// with units dropped (the same ones in every pass: the same step).
     func testPixelCNNGradients() {
-        for classes in [0, 3] {
+        for (classes, rate) in [(0, Float(0)), (3, 0), (3, 0.3)] {
+            let dropout = rate > 0 ? PriorDropout(rate: rate, seed: 9, step: 4) : nil
             let grid = randomGrid(2 * 16, codes: 5, seed: 3)
             let labels: [Int32]? = classes > 0 ? [2, 0] : nil
             var nats = [Double](repeating: 0, count: 2)
@@ -114,7 +116,7 @@ final class VQTests: XCTestCase {
             checked.initialize(using: &rng)
             func pass(gradient: Bool) -> Double {
                 grid.withUnsafeBufferPointer { g in
-                    let logits = checked.forward(g.baseAddress!, images: 2, labels: labels)
+                    let logits = checked.forward(g.baseAddress!, images: 2, labels: labels, dropout: dropout)
                     nats.withUnsafeMutableBufferPointer {
                         checked.crossEntropy(logits, codes: g.baseAddress!, perImage: $0.baseAddress!, gradientScale: gradient ? 1 : nil)
                     }
@@ -125,7 +127,7 @@ final class VQTests: XCTestCase {
             checked.backward()
             for slot in store.slots {
                 let analytic = Array(UnsafeBufferPointer(start: store.gradients.pointer + slot.offset, count: slot.spec.count))
-                checkGradient("PixelCNN \(slot.spec.name)", values: store.values.pointer + slot.offset, count: slot.spec.count,
+                checkGradient("PixelCNN \(slot.spec.name), dropout \(rate)", values: store.values.pointer + slot.offset, count: slot.spec.count,
                               analytic: analytic, tolerance: Tolerance(h: 1e-3, rtol: 2e-2, atol: 2e-3), maxChecks: 40,
                               loss: { pass(gradient: false) })
             }
@@ -135,6 +137,25 @@ final class VQTests: XCTestCase {
                 XCTAssert((0..<4).allSatisfy { d[$0, 1] == 0 } && (0..<4).contains { d[$0, 2] != 0 })
             }
         }
+    }
+
+    /// Dropout is fixed by the seed and step, differs between steps, and a
+    /// rate of 0 is no dropout.
+    func testDropoutIsSeeded() {
+        let (pixelCNN, store) = prior(channels: 8, blocks: 2)
+        defer { withExtendedLifetime(store) {} }
+        let grid = randomGrid(3 * 16, codes: 5, seed: 1)
+        func logits(_ dropout: PriorDropout?) -> [Float] {
+            grid.withUnsafeBufferPointer { g in
+                let m = pixelCNN.forward(g.baseAddress!, images: 3, dropout: dropout)
+                return Array(UnsafeBufferPointer(start: m.pointer, count: m.count))
+            }
+        }
+        let plain = logits(nil), a = logits(PriorDropout(rate: 0.5, seed: 2, step: 7))
+        XCTAssertEqual(a, logits(PriorDropout(rate: 0.5, seed: 2, step: 7)))
+        XCTAssertNotEqual(a, logits(PriorDropout(rate: 0.5, seed: 2, step: 8)))
+        XCTAssertNotEqual(a, plain)
+        XCTAssertEqual(plain, logits(PriorDropout(rate: 0, seed: 2, step: 7)))
     }
 
     /// Changing the code at position p leaves the logits of positions ≤ p
