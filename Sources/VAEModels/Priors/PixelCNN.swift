@@ -67,9 +67,8 @@ public final class PixelCNN {
     /// h before each block and after the last; each block's ReLU input (a copy of h).
     private var states: [Tensor] = []
     private var activated: [Tensor] = []
-    /// Each block's dropout multipliers (0 or 1/(1 − rate)) in the last forward pass, if it dropped units.
-    private var dropped: [Tensor] = []
-    private var lastDropped = false
+    /// 1/(1 − rate) when the last forward pass dropped units, else nil.
+    private var dropoutScale: Float?
     private var dState = Tensor(shape: [0])
     private var dLogits = Tensor(shape: [0])
     private var rows = 0
@@ -124,7 +123,6 @@ public final class PixelCNN {
         let size = batchSize * channels * positions
         states = (0...blocks.count).map { _ in Tensor(shape: [size]) }
         activated = (0...blocks.count).map { _ in Tensor(shape: [size]) }
-        dropped = []
         dState = Tensor(shape: [size])
         dLogits = Tensor(shape: [batchSize * codes * positions])
         input.reserve(batchSize: batchSize)
@@ -141,8 +139,7 @@ public final class PixelCNN {
         precondition((labels != nil) == (classes > 0) && (labels?.count ?? images) == images, "labels go with a conditional prior")
         if states.isEmpty || rows < images { reserve(batchSize: images) }
         lastImages = images
-        lastDropped = dropout.map { $0.rate > 0 } ?? false
-        if lastDropped && dropped.isEmpty { dropped = blocks.map { _ in Tensor(shape: [rows * channels * positions]) } }
+        dropoutScale = dropout.flatMap { $0.rate > 0 ? 1 / (1 - $0.rate) : nil }
         let size = channels * positions
         var h = states[0].matrix(rows: images, columns: size)
         h.copy(from: input.forward(grid, images: images))
@@ -161,7 +158,7 @@ public final class PixelCNN {
             let r = activated[i].matrix(rows: images, columns: size)
             r.copy(from: h)
             let a = blockActivations[i].forward(r)
-            if lastDropped, let dropout { drop(a, block: i, dropout) }
+            if dropoutScale != nil, let dropout { drop(a, block: i, dropout) }
             let y = block.forward(a)
             let next = states[i + 1].matrix(rows: images, columns: size)
             add(h, y, into: next)
@@ -173,21 +170,19 @@ public final class PixelCNN {
     }
 
     /// Zeroes each unit of `a` with probability `rate` and scales the rest by
-    /// 1/(1 − rate), keeping the multipliers for `backward`. Each image's
-    /// draws have their own generator (step, block, image), so the same on
-    /// any thread count. ReLU's backward reads its output, now zero where
-    /// dropped, so only the scale needs applying to the gradient there.
+    /// 1/(1 − rate). Each image's draws have their own generator (step,
+    /// block, image), so the same on any thread count. Nothing is kept for
+    /// `backward`: a unit is ReLU's output, which is now zero where dropped,
+    /// and ReLU's backward passes no gradient where its output is zero, so
+    /// the gradient needs only the scale.
     private func drop(_ a: Matrix, block: Int, _ dropout: PriorDropout) {
-        let keep = dropped[block].matrix(rows: a.rows, columns: a.columns), scale = 1 / (1 - dropout.rate), rate = dropout.rate
+        let scale = 1 / (1 - dropout.rate), rate = dropout.rate
         parallelRows(a.rows, workPerRow: a.columns) { images in
             for b in images {
                 let index = ((UInt64(dropout.step) * 64 + UInt64(block)) << 16) + UInt64(b)
                 var rng = RandomGenerator(seed: dropout.seed, stream: .priorDropout, index: index)
-                let x = a.row(b), m = keep.row(b)
-                for j in 0..<a.columns {
-                    m[j] = rng.uniform() < rate ? 0 : scale
-                    x[j] *= m[j]
-                }
+                let x = a.row(b)
+                for j in 0..<a.columns { x[j] *= rng.uniform() < rate ? 0 : scale }
             }
         }
     }
@@ -235,7 +230,7 @@ public final class PixelCNN {
         g.copy(from: dh)
         for (i, block) in blocks.enumerated().reversed() {
             let da = block.backward(g)
-            if lastDropped { multiply(da, by: dropped[i].matrix(rows: images, columns: size)) }
+            if let dropoutScale { scale(da, by: dropoutScale) }
             let dr = blockActivations[i].backward(da)
             add(g, dr, into: g)
         }
@@ -397,10 +392,10 @@ public final class PixelCNN {
         }
     }
 
-    private func multiply(_ a: Matrix, by b: Matrix) {
-        let x = a.pointer, y = b.pointer, width = a.columns
+    private func scale(_ a: Matrix, by factor: Float) {
+        let x = a.pointer, width = a.columns
         parallelRows(a.rows, workPerRow: width) { range in
-            for i in (range.lowerBound * width)..<(range.upperBound * width) { x[i] *= y[i] }
+            for i in (range.lowerBound * width)..<(range.upperBound * width) { x[i] *= factor }
         }
     }
 }
