@@ -8,6 +8,13 @@ import Foundation
 /// for the thousands of small files of a data set written in one go.
 public enum AtomicFile {
     public static func write(_ bytes: [UInt8], to path: String, durable: Bool = true) throws {
+        try write(to: path, durable: durable) { emit in try bytes.withUnsafeBytes(emit) }
+    }
+
+    /// The same for bytes that `produce` hands to `emit` piece by piece (a
+    /// file larger than anything worth copying into one array).
+    public static func write(to path: String, durable: Bool = true,
+                             _ produce: (_ emit: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         let url = URL(fileURLWithPath: path)
         let folder = url.deletingLastPathComponent().path
         var template = Array((folder + "/.\(url.lastPathComponent).tmp-XXXXXX").utf8CString)
@@ -15,12 +22,26 @@ public enum AtomicFile {
         guard fd >= 0 else { throw FileError(path, "cannot write here: \(String(cString: strerror(errno)))") }
         let temporary = String(cString: template)
         var failure: String?
-        var offset = 0
-        while offset < bytes.count && failure == nil {
-            let n = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 {
-                if errno != EINTR { failure = String(cString: strerror(errno)) }
-            } else { offset += n }
+        // Stops at the first failure; `produce` is told by the error it throws.
+        struct WriteFailed: Error {}
+        do {
+            try produce { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let n = Foundation.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                    if n < 0 {
+                        guard errno == EINTR else {
+                            failure = String(cString: strerror(errno))
+                            throw WriteFailed()
+                        }
+                    } else { offset += n }
+                }
+            }
+        } catch is WriteFailed {
+        } catch {
+            close(fd)
+            unlink(temporary)
+            throw error
         }
         if failure == nil && durable && fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
         if close(fd) != 0 && failure == nil { failure = String(cString: strerror(errno)) }

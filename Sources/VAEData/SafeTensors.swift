@@ -14,6 +14,18 @@ public struct NamedTensor: Equatable {
     }
 }
 
+/// A tensor to write whose values lie elsewhere; they must outlive the write.
+public struct TensorView {
+    public let name: String
+    public let shape: [Int]
+    public let values: UnsafeBufferPointer<Float>
+
+    public init(name: String, shape: [Int], values: UnsafeBufferPointer<Float>) {
+        precondition(shape.reduce(1, *) == values.count, "\(name): \(values.count) values for shape \(shape)")
+        (self.name, self.shape, self.values) = (name, shape, values)
+    }
+}
+
 /// The contents of a safetensors file: tensors in data order, and the
 /// `__metadata__` string map.
 public struct SafeTensorsFile: Equatable {
@@ -45,33 +57,57 @@ public enum SafeTensors {
     public static let maximumFileSize = 4 << 30
 
     public static func encode(_ file: SafeTensorsFile) throws -> [UInt8] {
-        var header: [String: Any] = [:]
-        var offset = 0
+        var out = try header(file.tensors.map { ($0.name, $0.shape) }, metadata: file.metadata)
         for t in file.tensors {
-            let size = t.values.count * 4
-            header[t.name] = ["dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + size]] as [String: Any]
-            offset += size
-        }
-        if !file.metadata.isEmpty { header["__metadata__"] = file.metadata }
-        var json = Array(try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]))
-        // Pad with spaces so the data starts 8-byte aligned.
-        while (8 + json.count) % 8 != 0 { json.append(0x20) }
-        var out = [UInt8]()
-        out.reserveCapacity(8 + json.count + offset)
-        let n = UInt64(json.count)
-        for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: n >> (8 * UInt64(i)))) }
-        out += json
-        for t in file.tensors {
-            for v in t.values {
-                let bits = v.bitPattern.littleEndian
-                withUnsafeBytes(of: bits) { out += $0 }
-            }
+            t.values.withUnsafeBufferPointer { values in appendLittleEndian(values) { out += $0 } }
         }
         return out
     }
 
     public static func write(_ file: SafeTensorsFile, to path: String) throws {
         try AtomicFile.write(try encode(file), to: path)
+    }
+
+    /// Writes tensors that live elsewhere (a model's parameter block), their
+    /// bytes streamed from where they lie: no copy of the file is built in
+    /// memory (a training checkpoint is three times the model).
+    public static func write(_ tensors: [TensorView], metadata: [String: String], to path: String) throws {
+        let head = try header(tensors.map { ($0.name, $0.shape) }, metadata: metadata)
+        try AtomicFile.write(to: path) { emit in
+            try head.withUnsafeBytes(emit)
+            for t in tensors { try appendLittleEndian(t.values, emit) }
+        }
+    }
+
+    /// The 8-byte length, then the JSON header padded with spaces so the data starts 8-byte aligned.
+    private static func header(_ entries: [(name: String, shape: [Int])], metadata: [String: String]) throws -> [UInt8] {
+        var header: [String: Any] = [:]
+        var offset = 0
+        for (name, shape) in entries {
+            let size = shape.reduce(1, *) * 4
+            header[name] = ["dtype": "F32", "shape": shape, "data_offsets": [offset, offset + size]] as [String: Any]
+            offset += size
+        }
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var json = Array(try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]))
+        while (8 + json.count) % 8 != 0 { json.append(0x20) }
+        let n = UInt64(json.count)
+        return (0..<8).map { UInt8(truncatingIfNeeded: n >> (8 * UInt64($0))) } + json
+    }
+
+    /// The floats as little-endian bytes, handed on a slice at a time
+    /// through a small buffer (the floats themselves on a little-endian host).
+    private static func appendLittleEndian(_ values: UnsafeBufferPointer<Float>, _ emit: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        #if _endian(big)
+        var slice = [UInt32](repeating: 0, count: 16_384)
+        for lower in stride(from: 0, to: values.count, by: slice.count) {
+            let upper = min(lower + slice.count, values.count)
+            for i in lower..<upper { slice[i - lower] = values[i].bitPattern.littleEndian }
+            try slice.withUnsafeBytes { try emit(UnsafeRawBufferPointer(rebasing: $0[0..<((upper - lower) * 4)])) }
+        }
+        #else
+        try emit(UnsafeRawBufferPointer(values))
+        #endif
     }
 
     /// The file at `path`. Every entry is validated; only the tensors `reading`

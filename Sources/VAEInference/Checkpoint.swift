@@ -24,18 +24,16 @@ public enum Checkpoint {
     public static func save(model: any VariationalModel, metadata: [String: String], states: [(prefix: String, block: Tensor)] = [],
                             to path: String) throws {
         precondition(states.allSatisfy { statePrefixes.contains($0.prefix) }, "an unknown state prefix")
-        var tensors: [NamedTensor] = []
-        func add(_ prefix: String, _ block: Tensor) {
-            for slot in model.parameters.slots {
-                let values = Array(UnsafeBufferPointer(start: block.pointer + slot.offset, count: slot.spec.count))
-                tensors.append(NamedTensor(name: prefix + slot.spec.name, shape: slot.spec.shape, values: values))
+        let blocks = [("", model.parameters.values)] + states.map { ($0.prefix, $0.block) }
+        let tensors = blocks.flatMap { prefix, block in
+            model.parameters.slots.map { slot in
+                TensorView(name: prefix + slot.spec.name, shape: slot.spec.shape,
+                           values: UnsafeBufferPointer(start: block.pointer + slot.offset, count: slot.spec.count))
             }
         }
-        add("", model.parameters.values)
-        for state in states { add(state.prefix, state.block) }
         let all = metadata.merging(model.configuration.metadata) { _, model in model }
             .merging(["format_version": formatVersion]) { _, version in version }
-        try SafeTensors.write(SafeTensorsFile(tensors: tensors, metadata: all), to: path)
+        try withExtendedLifetime(blocks) { try SafeTensors.write(tensors, metadata: all, to: path) }
     }
 
     public struct Loaded {

@@ -41,11 +41,12 @@ public enum JudgeFile {
             "hidden": String(c.hidden), "test_accuracy": String(testAccuracy),
         ]) { _, own in own }
         if let classNames { metadata["class_names"] = classNames.joined(separator: "\n") }
+        let values = judge.parameters.values
         let tensors = judge.parameters.slots.map { slot in
-            NamedTensor(name: slot.spec.name, shape: slot.spec.shape,
-                        values: Array(UnsafeBufferPointer(start: judge.parameters.values.pointer + slot.offset, count: slot.spec.count)))
+            TensorView(name: slot.spec.name, shape: slot.spec.shape,
+                       values: UnsafeBufferPointer(start: values.pointer + slot.offset, count: slot.spec.count))
         }
-        try SafeTensors.write(SafeTensorsFile(tensors: tensors, metadata: metadata), to: path)
+        try withExtendedLifetime(values) { try SafeTensors.write(tensors, metadata: metadata, to: path) }
     }
 
     /// The judge in `path`, every key and tensor checked before anything is

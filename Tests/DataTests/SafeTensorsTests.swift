@@ -23,6 +23,24 @@ final class SafeTensorsTests: FileTestCase {
         }
     }
 
+    /// Tensors streamed from where they lie give the same bytes as the whole
+    /// file encoded in memory; a failed write leaves nothing behind.
+    func testStreamedWriteMatchesTheEncoding() throws {
+        let p = path("streamed.safetensors")
+        let storage = sample.tensors.map { t in
+            let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: t.values.count)
+            _ = buffer.initialize(from: t.values)
+            return buffer
+        }
+        defer { storage.forEach { $0.deallocate() } }
+        let views = zip(sample.tensors, storage).map { TensorView(name: $0.name, shape: $0.shape, values: UnsafeBufferPointer($1)) }
+        try SafeTensors.write(views, metadata: sample.metadata, to: p)
+        XCTAssertEqual(Array(try Data(contentsOf: URL(fileURLWithPath: p))), try SafeTensors.encode(sample))
+        let folder = path("gone")
+        XCTAssertThrowsError(try SafeTensors.write(views, metadata: [:], to: folder + "/m.safetensors"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder))
+    }
+
     /// Reads the layout independently of the decoder, as the spec describes it.
     func testFileFollowsTheSpec() throws {
         let bytes = try SafeTensors.encode(sample)

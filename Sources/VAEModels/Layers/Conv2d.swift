@@ -19,16 +19,21 @@ public final class Conv2d: Layer {
     var weight: Matrix { parameters.weight }
     private var output = Tensor(shape: [0])
     private var dInput = Tensor(shape: [0])
-    /// The batch's columns, kept for backward; then reused for their gradient.
-    private var columns = Tensor(shape: [0])
-    /// Y or dL/dY in channel-major layout (Cout, B·Hout·Wout).
-    private var product = Tensor(shape: [0])
+    /// The batch's columns: this layer's own, kept from forward for backward;
+    /// or, with `sharedScratch`, a buffer the layers of a network share,
+    /// refilled from the kept input in backward (an im2col more per step
+    /// for one patch matrix in place of one per layer).
+    private var ownColumns = Tensor(shape: [0])
+    private let sharedScratch: ConvolutionScratch?
+    /// Y or dL/dY in channel-major layout (Cout, B·Hout·Wout), needed only
+    /// inside one call: this layer's own, or the shared scratch's.
+    private var ownProduct = Tensor(shape: [0])
     /// The weight gradient's per-image terms, when few taps.
     private var weightGradientTerms = Tensor(shape: [0])
     private var rows = 0
     /// Set for a same-size convolution to a few channels, computed without im2col.
     private let direct: DirectConvolution?
-    /// The input, kept for the direct path's backward.
+    /// The input, kept for the direct path's backward and for refilling shared columns.
     private var input: Matrix?
     /// Where the columns' gradient goes: this layer's own, or one that the
     /// layers of a network share (it lives only inside one backward call).
@@ -36,17 +41,22 @@ public final class Conv2d: Layer {
     /// Whether the weight gradient goes through `NarrowProducts`.
     public var hasNarrowWeightGradient: Bool { geometry.patchSize <= NarrowProducts.maximumTaps }
 
-    public convenience init(name: String, store: ParameterStore, geometry: ConvolutionGeometry, sharedGradientColumns: SharedBuffer? = nil) {
+    public convenience init(name: String, store: ParameterStore, geometry: ConvolutionGeometry, sharedScratch: ConvolutionScratch? = nil,
+                            sharedGradientColumns: SharedBuffer? = nil) {
         let outChannels = store.slot("\(name).weight").spec.shape[0]
         self.init(parameters: WeightAndBias(name: name, store: store, rows: outChannels), geometry: geometry,
-                  sharedGradientColumns: sharedGradientColumns)
+                  sharedScratch: sharedScratch, sharedGradientColumns: sharedGradientColumns)
     }
 
     /// Over a weight (Cout, patchSize) and bias held elsewhere (a masked
     /// convolution's packed copy of the taps it keeps).
-    /// `sharedGradientColumns`: a buffer for the columns' gradient that
-    /// other layers use too (their backward passes run one at a time).
-    public init(parameters: WeightAndBias, geometry: ConvolutionGeometry, sharedGradientColumns: SharedBuffer? = nil) {
+    /// `sharedScratch`: buffers for the columns and the channel-major
+    /// product that other layers use too (the input then has to stay as it
+    /// is until backward); `sharedGradientColumns`: one for the columns'
+    /// gradient. The layers' passes run one at a time.
+    public init(parameters: WeightAndBias, geometry: ConvolutionGeometry, sharedScratch: ConvolutionScratch? = nil,
+                sharedGradientColumns: SharedBuffer? = nil) {
+        self.sharedScratch = sharedScratch
         dColumnsBuffer = sharedGradientColumns ?? SharedBuffer()
         self.geometry = geometry
         outChannels = parameters.weight.rows
@@ -73,10 +83,15 @@ public final class Conv2d: Layer {
             if output.count < batchSize * outputSize { output = Tensor(shape: [batchSize * outputSize]) }
             return
         }
-        guard columns.count < batchSize * g.patchSize * g.outputPixels else { return }
-        columns = Tensor(shape: [batchSize * g.patchSize * g.outputPixels])
+        guard output.count < batchSize * outputSize else { return }
+        if let sharedScratch {
+            _ = sharedScratch.columns.tensor(count: batchSize * g.patchSize * g.outputPixels)
+            _ = sharedScratch.product.tensor(count: batchSize * outputSize)
+        } else {
+            ownColumns = Tensor(shape: [batchSize * g.patchSize * g.outputPixels])
+            ownProduct = Tensor(shape: [batchSize * outputSize])
+        }
         output = Tensor(shape: [batchSize * outputSize])
-        product = Tensor(shape: [batchSize * outputSize])
         if hasNarrowWeightGradient { weightGradientTerms = Tensor(shape: [batchSize * weight.count]) }
     }
 
@@ -85,23 +100,37 @@ public final class Conv2d: Layer {
         precondition(x.columns == g.inputSize, "Conv2d expects \(g.inputSize) inputs, got \(x.columns)")
         reserve(batchSize: x.rows)
         rows = x.rows
+        input = x
         if let direct {
-            input = x
             let y = output.matrix(rows: x.rows, columns: outputSize)
             direct.forward(x, weight: weight, bias: parameters.bias, into: y)
             return y
         }
-        let width = x.rows * g.outputPixels
-        let cols = columns.matrix(rows: g.patchSize, columns: width)
-        // Images write disjoint columns: split them among the BLAS threads.
-        parallelRows(x.rows, workPerRow: g.patchSize * g.outputPixels) { images in
-            g.im2col(x, images, into: cols.pointer, rowStride: width)
-        }
-        let yc = product.matrix(rows: outChannels, columns: width)
+        let cols = columns(of: x)
+        let yc = productMatrix(columns: cols.columns)
         matrixProduct(weight, .none, cols, .none, into: yc)
         let y = output.matrix(rows: x.rows, columns: outputSize)
         addBias(to: yc.pointer, into: y)
         return y
+    }
+
+    private func columnsMatrix(rows: Int) -> Matrix {
+        let g = geometry, width = rows * g.outputPixels
+        return (sharedScratch?.columns.tensor(count: g.patchSize * width) ?? ownColumns).matrix(rows: g.patchSize, columns: width)
+    }
+
+    private func productMatrix(columns width: Int) -> Matrix {
+        (sharedScratch?.product.tensor(count: outChannels * width) ?? ownProduct).matrix(rows: outChannels, columns: width)
+    }
+
+    /// im2col of the batch x: (patch, B·Hout·Wout).
+    private func columns(of x: Matrix) -> Matrix {
+        let g = geometry, cols = columnsMatrix(rows: x.rows), width = cols.columns
+        // Images write disjoint columns: split them among the BLAS threads.
+        parallelRows(x.rows, workPerRow: g.patchSize * g.outputPixels) { images in
+            g.im2col(x, images, into: cols.pointer, rowStride: width)
+        }
+        return cols
     }
 
     /// y[b, c, i] = Y[c, b·P + i] + bias[c]: the product copied out image by image.
@@ -131,8 +160,9 @@ public final class Conv2d: Layer {
             return dx
         }
         let width = rows * g.outputPixels
-        let cols = columns.matrix(rows: g.patchSize, columns: width)
-        let dyc = product.matrix(rows: outChannels, columns: width)
+        guard let input else { preconditionFailure("Conv2d.backward before forward") }
+        let cols = sharedScratch == nil ? columnsMatrix(rows: rows) : columns(of: input)
+        let dyc = productMatrix(columns: width)
         parameters.accumulateChannelBiasGradient(dy, planeSize: g.outputPixels)
         // The products read dL/dy channel-major; the narrow sum reads it as it is.
         if inputGradient || !hasNarrowWeightGradient { ChannelMajor.gather(dy, channels: outChannels, into: dyc.pointer) }
@@ -157,6 +187,14 @@ public final class Conv2d: Layer {
         }
         return dx
     }
+}
+
+/// The buffers of `Conv2d`s whose passes run one after another and which
+/// keep nothing between forward and backward but their input.
+public final class ConvolutionScratch {
+    let columns = SharedBuffer(), product = SharedBuffer()
+
+    public init() {}
 }
 
 /// A scratch tensor that grows to the largest size asked of it, for

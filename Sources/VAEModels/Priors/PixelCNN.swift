@@ -64,8 +64,9 @@ public final class PixelCNN {
     let hidden: Conv2d
     let output: Conv2d
     private let hiddenActivation = ReLU(), outputActivation = ReLU()
-    /// h before each block and after the last; each block's ReLU input (a copy of h).
-    private var states: [Tensor] = []
+    /// h, updated in place block by block (backward needs none of its
+    /// values); each block's ReLU input (a copy of h), kept for backward.
+    private var state = Tensor(shape: [0])
     private var activated: [Tensor] = []
     /// 1/(1 − rate) when the last forward pass dropped units, else nil.
     private var dropoutScale: Float?
@@ -95,15 +96,18 @@ public final class PixelCNN {
         channels = shape.channels
         input = CodeConvolution(name: "\(prefix).inp", store: store, codes: codes, channels: shape.channels, height: height, width: width)
         let same1 = ConvolutionGeometry(channels: shape.channels, height: height, width: width, kernel: 1, stride: 1, padding: 0)
-        // The blocks' backward passes run one after another: one buffer holds each one's column gradient in turn.
-        let gradientColumns = SharedBuffer()
+        // The convolutions' passes run one after another, so one buffer holds
+        // each one's columns in turn (refilled from its kept input in
+        // backward: 16 MB a block at batch 128), one its product, one the
+        // columns' gradient.
+        let scratch = ConvolutionScratch(), gradientColumns = SharedBuffer()
         blocks = (0..<shape.blocks).map {
             MaskedConvolution(name: "\(prefix).blocks.\($0)", store: store, channels: shape.channels, height: height, width: width,
-                              sharedGradientColumns: gradientColumns)
+                              sharedScratch: scratch, sharedGradientColumns: gradientColumns)
         }
         blockActivations = blocks.map { _ in ReLU() }
-        hidden = Conv2d(name: "\(prefix).out.1", store: store, geometry: same1)
-        output = Conv2d(name: "\(prefix).out.3", store: store, geometry: same1)
+        hidden = Conv2d(name: "\(prefix).out.1", store: store, geometry: same1, sharedScratch: scratch, sharedGradientColumns: gradientColumns)
+        output = Conv2d(name: "\(prefix).out.3", store: store, geometry: same1, sharedScratch: scratch, sharedGradientColumns: gradientColumns)
     }
 
     /// PyTorch's default initialisation of each convolution, masked taps then zeroed.
@@ -119,9 +123,9 @@ public final class PixelCNN {
     }
 
     public func reserve(batchSize: Int) {
-        guard rows < batchSize || states.isEmpty else { return }
+        guard rows < batchSize || activated.isEmpty else { return }
         let size = batchSize * channels * positions
-        states = (0...blocks.count).map { _ in Tensor(shape: [size]) }
+        state = Tensor(shape: [size])
         activated = (0...blocks.count).map { _ in Tensor(shape: [size]) }
         dState = Tensor(shape: [size])
         dLogits = Tensor(shape: [batchSize * codes * positions])
@@ -137,11 +141,11 @@ public final class PixelCNN {
     /// `dropout`, a training pass: units dropped as it says.
     public func forward(_ grid: UnsafePointer<Int32>, images: Int, labels: [Int32]? = nil, dropout: PriorDropout? = nil) -> Matrix {
         precondition((labels != nil) == (classes > 0) && (labels?.count ?? images) == images, "labels go with a conditional prior")
-        if states.isEmpty || rows < images { reserve(batchSize: images) }
+        if activated.isEmpty || rows < images { reserve(batchSize: images) }
         lastImages = images
         dropoutScale = dropout.flatMap { $0.rate > 0 ? 1 / (1 - $0.rate) : nil }
         let size = channels * positions
-        var h = states[0].matrix(rows: images, columns: size)
+        let h = state.matrix(rows: images, columns: size)
         h.copy(from: input.forward(grid, images: images))
         if let classBias, let labels {
             lastLabels = labels
@@ -160,9 +164,7 @@ public final class PixelCNN {
             let a = blockActivations[i].forward(r)
             if dropoutScale != nil, let dropout { drop(a, block: i, dropout) }
             let y = block.forward(a)
-            let next = states[i + 1].matrix(rows: images, columns: size)
-            add(h, y, into: next)
-            h = next
+            add(h, y, into: h)
         }
         let r = activated[blocks.count].matrix(rows: images, columns: size)
         r.copy(from: h)
@@ -414,7 +416,8 @@ final class MaskedConvolution: Layer {
     private let dPacked: Tensor
     let convolution: Conv2d
 
-    init(name: String, store: ParameterStore, channels: Int, height: Int, width: Int, sharedGradientColumns: SharedBuffer) {
+    init(name: String, store: ParameterStore, channels: Int, height: Int, width: Int, sharedScratch: ConvolutionScratch,
+         sharedGradientColumns: SharedBuffer) {
         stored = WeightAndBias(name: name, store: store, rows: channels)
         let kept = Self.keptTaps.count
         packed = Tensor(shape: [channels * channels * kept])
@@ -423,7 +426,7 @@ final class MaskedConvolution: Layer {
                                            keptOffsets: Self.keptTaps)
         convolution = Conv2d(parameters: WeightAndBias(weight: packed.matrix(rows: channels, columns: channels * kept), bias: stored.bias,
                                                        dWeight: dPacked.matrix(rows: channels, columns: channels * kept), dBias: stored.dBias),
-                             geometry: geometry, sharedGradientColumns: sharedGradientColumns)
+                             geometry: geometry, sharedScratch: sharedScratch, sharedGradientColumns: sharedGradientColumns)
     }
 
     var weight: Matrix { stored.weight }
