@@ -6,8 +6,9 @@ import VAEModels
 ///
 /// Tensors: the model's parameters under their PyTorch names
 /// (`encoder.0.weight` [512, 784], …; see the family's `parameterSpecs`), then
-/// per-parameter optimiser state under a prefix (`adam.m.<name>`,
-/// `adam.v.<name>`), laid out like the parameters.
+/// per-parameter training state under a prefix (Adam's moments `adam.m.<name>`,
+/// `adam.v.<name>`; `iterate.<name>`, the weights the optimiser moves when
+/// the model's own are their Polyak average), laid out like the parameters.
 /// `__metadata__`: format_version, the model's description
 /// (ModelConfiguration+Metadata.swift), what it was trained on
 /// (TrainingData), and the training run's own keys (VAETraining).
@@ -17,7 +18,7 @@ public enum Checkpoint {
     public static let formatVersion = "2"
     static let readableVersions: Set = ["1", "2"]
     /// Prefixes of per-parameter state a checkpoint may hold beside the weights.
-    public static let statePrefixes = ["adam.m.", "adam.v."]
+    public static let statePrefixes = ["adam.m.", "adam.v.", "iterate."]
 
     /// Writes the model, `states` (prefix → a block laid out like the
     /// parameters) and `metadata` (beside the model's own keys), atomically.
@@ -82,7 +83,7 @@ public enum Checkpoint {
         let states = wanted.filter { prefix in names.contains { present.contains(prefix + $0) } }
         for prefix in states {
             if let missing = names.first(where: { !present.contains(prefix + $0) }) {
-                throw FileError(path, "optimiser tensor \(prefix + missing) is missing")
+                throw FileError(path, "training-state tensor \(prefix + missing) is missing")
             }
         }
         for prefix in [""] + states {

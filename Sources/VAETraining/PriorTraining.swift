@@ -16,6 +16,8 @@ public struct PriorTrainingRequest {
     public var schedule: LearningRateSchedule?
     /// The share of each residual block's input units dropped in training (nil: the prior's, or 0).
     public var dropout: Float?
+    /// The Polyak average's decay γ, 0 for none (nil: the prior's, or 0).
+    public var polyak: Float?
     /// A new prior's shape (default 128 channels, 4 blocks).
     public var channels: Int?
     public var blocks: Int?
@@ -34,6 +36,8 @@ public struct PriorEpochReport {
     public let epoch: Int
     public let trainCrossEntropy: Double
     public let testCrossEntropy: Double
+    /// With Polyak averaging, the test figure of the weights Adam moves (the other is the average's).
+    public let iterateTestCrossEntropy: Double?
     public let trainSeconds: Double
     /// The test cross-entropy's pass.
     public let testSeconds: Double
@@ -50,7 +54,9 @@ public struct PriorEpochReport {
 /// (`prior.*`), Adam's moments for them in the same blocks, and metadata
 /// prior_epoch, prior_batch (done in the next epoch), prior_train_nats and
 /// prior_train_codes (those batches' sums), prior_adam_step, prior_lr,
-/// prior_lr_decay, prior_dropout, prior_batch_size and prior_test_ce (nats per code after the last epoch).
+/// prior_lr_decay, prior_dropout, prior_polyak, prior_batch_size and prior_test_ce (nats per code after the last epoch).
+/// With Polyak averaging the prior's tensors hold the average (what every
+/// command uses) and `iterate.prior.*` the weights Adam moves.
 /// A stopped run resumes at the next batch, bit-exactly.
 public final class PriorTrainingRun {
     public let request: PriorTrainingRequest
@@ -59,6 +65,8 @@ public final class PriorTrainingRun {
     public let learningRate: Float
     public let schedule: LearningRateSchedule
     public let dropout: Float
+    /// The Polyak average's decay, 0 for none.
+    public let polyak: Float
     /// Prior epochs done, and batches done in the next one with their sums.
     public private(set) var epoch: Int
     public private(set) var batch: Int
@@ -68,6 +76,7 @@ public final class PriorTrainingRun {
     private let run: TrainingCheckpoint.Loaded
     private let autoencoderOptimizer: Adam
     private let optimizer: Adam
+    private let average: ParameterAverage?
     private let trainCodes: [Int32]
     private let testCodes: [Int32]
     /// Each image's class, for a conditional prior (a VQ-VAE trained with --conditional).
@@ -104,6 +113,11 @@ public final class PriorTrainingRun {
                                                             LearningRateSchedule.init(text:))
                 dropout = try request.dropout ?? Float(m.real("prior_dropout", default: 0))
                 guard (0..<1).contains(dropout) else { throw MetadataError("metadata prior_dropout is \(dropout), expected a number in [0, 1)") }
+                polyak = try request.polyak ?? Float(m.real("prior_polyak", default: 0))
+                guard (0..<1).contains(polyak) else { throw MetadataError("metadata prior_polyak is \(polyak), expected a number in [0, 1)") }
+                if (try m.real("prior_polyak", default: 0)) > 0 && loaded.iterate == nil {
+                    throw MetadataError("its prior is a Polyak average, but the weights it was trained from (iterate.*) are missing")
+                }
                 testCrossEntropy = m.has("prior_test_ce") ? try m.real("prior_test_ce") : nil
                 if batch > 0, batchSize != (try m.integer("prior_batch_size", in: 1...65_536, default: 128)) {
                     throw RequestError("\(path): the prior stopped at batch \(batch) of an epoch; resume it with its --batch-size")
@@ -119,6 +133,7 @@ public final class PriorTrainingRun {
                 learningRate = request.learningRate ?? 1e-3
                 schedule = request.schedule ?? .constant
                 dropout = request.dropout ?? 0
+                polyak = request.polyak ?? 0
                 testCrossEntropy = nil
             }
         } catch let error as MetadataError {
@@ -128,6 +143,8 @@ public final class PriorTrainingRun {
         let model = resuming ? vq : VQVAE(configuration: configuration)
         let moments = (m: Tensor(shape: [model.parameters.count]), v: Tensor(shape: [model.parameters.count]))
         let kept = resuming ? model.parameters.count : vq.priorParameterRange.lowerBound
+        // A resumed prior's own tensors may be an average: training goes on from the iterate, the average from them.
+        let savedAverage = resuming ? loaded.iterate.map { _ in model.parameters.values } : nil
         if !resuming {
             model.parameters.values.pointer.update(from: vq.parameters.values.pointer, count: kept)
             model.initializePrior(seed: loaded.settings.seed)
@@ -142,6 +159,10 @@ public final class PriorTrainingRun {
         autoencoderOptimizer.step = loaded.optimizer?.step ?? 0
         optimizer = Adam(parameters: model.parameters, range: priorRange, moments: moments, learningRate: learningRate)
         optimizer.step = resuming ? try m.integer("prior_adam_step", in: 0...Int(Int32.max), default: 0) : 0
+        average = polyak > 0 ? ParameterAverage(parameters: model.parameters, range: priorRange, decay: polyak, average: savedAverage) : nil
+        if let iterate = resuming ? loaded.iterate : nil {
+            model.parameters.values.pointer.update(from: iterate.pointer, count: model.parameters.count)
+        }
         self.model = model
         run = loaded
         seed = loaded.settings.seed
@@ -181,7 +202,8 @@ public final class PriorTrainingRun {
         let shape = model.configuration.codePrior!, p = model.positions
         let resumeNote = batch > 0 ? ", resuming at epoch \(epoch + 1), batch \(batch + 1)" : epoch > 0 ? ", resuming after epoch \(epoch)" : ""
         return "training a PixelCNN prior (\(shape.channels) channels, \(shape.blocks) blocks, \(optimizer.range.count) parameters, lr \(learningRate)"
-            + (schedule != .constant ? ", lr decay \(schedule.text)" : "") + (dropout > 0 ? ", dropout \(dropout)" : "") + ", batch \(batchSize)) "
+            + (schedule != .constant ? ", lr decay \(schedule.text)" : "") + (dropout > 0 ? ", dropout \(dropout)" : "")
+            + (polyak > 0 ? ", Polyak average \(polyak)" : "") + ", batch \(batchSize)) "
             + "over the \(model.grid.height)x\(model.grid.width) codes (\(p) per image, \(model.quantiser.codes) values) of \(trainCount) images from \(dataDescription)"
             + resumeNote
     }
@@ -196,8 +218,11 @@ public final class PriorTrainingRun {
             try save()
             if let report = finished {
                 epochFinished(report)
-                log.append(["epoch": report.epoch, "train_ce_per_code": report.trainCrossEntropy, "test_ce_per_code": report.testCrossEntropy,
-                            "train_seconds": report.trainSeconds, "test_seconds": report.testSeconds, "samples_per_s": report.samplesPerSecond])
+                var entry: [String: Any] = ["epoch": report.epoch, "train_ce_per_code": report.trainCrossEntropy,
+                                            "test_ce_per_code": report.testCrossEntropy, "train_seconds": report.trainSeconds,
+                                            "test_seconds": report.testSeconds, "samples_per_s": report.samplesPerSecond]
+                if let ce = report.iterateTestCrossEntropy { entry["iterate_test_ce_per_code"] = ce }
+                log.append(entry)
                 try writeLog(log)
             } else {
                 return .interrupted(TrainingPosition(epoch: epoch, batch: batch, partial: LossTerms([])))
@@ -242,6 +267,7 @@ public final class PriorTrainingRun {
             guard total.isFinite else { throw TrainingDiverged(epoch: current, batch: b + 1, term: "prior's cross-entropy") }
             guard model.parameters.gradientsAreFinite() else { throw TrainingDiverged(epoch: current, batch: b + 1, term: "gradient") }
             optimizer.update()
+            average?.update(afterStep: optimizer.step)
             partialNats += total
             partialCodes += count * P
             batch = b + 1
@@ -252,9 +278,10 @@ public final class PriorTrainingRun {
         }
         let trainSeconds = seconds(since: start)
         let testStart = DispatchTime.now().uptimeNanoseconds
-        let test = crossEntropy(of: testCodes, labels: testLabels)
+        let test = withModelWeights { crossEntropy(of: testCodes, labels: testLabels) }
+        let iterateTest = average.map { _ in crossEntropy(of: testCodes, labels: testLabels) }
         let report = PriorEpochReport(epoch: current, trainCrossEntropy: partialNats / Double(max(partialCodes, 1)),
-                                      testCrossEntropy: test, trainSeconds: trainSeconds, testSeconds: seconds(since: testStart),
+                                      testCrossEntropy: test, iterateTestCrossEntropy: iterateTest, trainSeconds: trainSeconds, testSeconds: seconds(since: testStart),
                                       samplesPerSecond: Double(partialCodes - resumedCodes) / Double(P) / max(trainSeconds, 1e-9))
         (epoch, batch, partialNats, partialCodes) = (current, 0, 0, 0)
         testCrossEntropy = report.testCrossEntropy
@@ -273,15 +300,26 @@ public final class PriorTrainingRun {
         return total / Double(grids.count)
     }
 
+    /// `body` run with the model's weights in the store: the Polyak average
+    /// if there is one, else the iterate.
+    private func withModelWeights<T>(_ body: () throws -> T) rethrows -> T {
+        guard let average else { return try body() }
+        return try average.withAverageInStore(body)
+    }
+
     private func save() throws {
         var extra = [
             "prior_epoch": String(epoch), "prior_batch": String(batch), "prior_train_nats": String(partialNats),
             "prior_train_codes": String(partialCodes), "prior_adam_step": String(optimizer.step),
-            "prior_lr": String(learningRate), "prior_lr_decay": schedule.text, "prior_dropout": String(dropout), "prior_batch_size": String(batchSize),
+            "prior_lr": String(learningRate), "prior_lr_decay": schedule.text, "prior_dropout": String(dropout), "prior_polyak": String(polyak),
+            "prior_batch_size": String(batchSize),
         ]
         if let testCrossEntropy { extra["prior_test_ce"] = String(testCrossEntropy) }
-        try TrainingCheckpoint.save(model: model, optimizer: autoencoderOptimizer, settings: run.settings, position: run.position,
-                                    test: run.test, extra: extra, to: request.modelPath)
+        // Inside the swap, the average's block holds the iterate.
+        try withModelWeights {
+            try TrainingCheckpoint.save(model: model, optimizer: autoencoderOptimizer, settings: run.settings, position: run.position,
+                                        test: run.test, extra: extra, iterate: average?.average, to: request.modelPath)
+        }
     }
 
     private func writeLog(_ epochs: [[String: Any]], peak: Double? = nil) throws {
@@ -289,7 +327,7 @@ public final class PriorTrainingRun {
         let shape = model.configuration.codePrior!
         let document: [String: Any] = [
             "config": ["channels": shape.channels, "blocks": shape.blocks, "codes": model.quantiser.codes, "positions": model.positions,
-                       "lr": Double(learningRate), "lr_decay": schedule.text, "dropout": Double(dropout), "batch_size": batchSize, "seed": seed],
+                       "lr": Double(learningRate), "lr_decay": schedule.text, "dropout": Double(dropout), "polyak": Double(polyak), "batch_size": batchSize, "seed": seed],
             "prior_epochs": epochs, "peak_rss_mib": peak ?? peakResidentMemoryMiB(),
         ]
         let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])

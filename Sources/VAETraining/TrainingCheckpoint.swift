@@ -13,7 +13,8 @@ import VAEModels
 /// epoch's test figures per image: test_nelbo (the bound), test_<term>, test_count.
 public enum TrainingCheckpoint {
     public static func save(model: any VariationalModel, optimizer: Adam, settings: TrainingSettings,
-                            position: TrainingPosition, test: LossTerms, extra: [String: String] = [:], to path: String) throws {
+                            position: TrainingPosition, test: LossTerms, extra: [String: String] = [:], iterate: Tensor? = nil,
+                            to path: String) throws {
         var metadata = settings.metadata.merging(extra) { run, _ in run }
         metadata["epoch"] = String(position.epoch)
         metadata["batch"] = String(position.batch)
@@ -24,7 +25,8 @@ public enum TrainingCheckpoint {
         for (name, value) in test.perSampleByName { metadata["test_\(name)"] = String(value) }
         metadata["test_count"] = String(test.count)
         try Checkpoint.save(model: model, metadata: metadata,
-                            states: [("adam.m.", optimizer.m), ("adam.v.", optimizer.v)], to: path)
+                            states: [("adam.m.", optimizer.m), ("adam.v.", optimizer.v)] + (iterate.map { [("iterate.", $0)] } ?? []),
+                            to: path)
     }
 
     public struct Loaded {
@@ -36,11 +38,13 @@ public enum TrainingCheckpoint {
         public let optimizer: Adam?
         /// Every metadata key (a VQ-VAE's prior training keeps its own there).
         public let metadata: [String: String]
+        /// The weights the optimiser moves, when the model's are their average (`iterate.*`).
+        public let iterate: Tensor?
     }
 
     /// A run saved at `path`; Adam's learning rate and ε are the ones given or the run's.
     public static func load(path: String, learningRate: Float? = nil, adamEpsilon: Float? = nil) throws -> Loaded {
-        let loaded = try Checkpoint.load(path: path, states: ["adam.m.", "adam.v."])
+        let loaded = try Checkpoint.load(path: path, states: ["adam.m.", "adam.v.", "iterate."])
         let m = MetadataReader(loaded.metadata)
         do {
             let settings = try TrainingSettings(metadata: loaded.metadata)
@@ -68,7 +72,7 @@ public enum TrainingCheckpoint {
                 optimizer = adam
             }
             return Loaded(model: loaded.model, settings: settings, position: position, test: test, optimizer: optimizer,
-                          metadata: loaded.metadata)
+                          metadata: loaded.metadata, iterate: loaded.states["iterate."])
         } catch let error as MetadataError {
             throw FileError(path, error.problem)
         }

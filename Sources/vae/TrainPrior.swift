@@ -36,6 +36,10 @@ struct TrainPrior: ParsableCommand {
     @Option(help: ArgumentHelp("Share of each residual block's input units dropped in training (default: 0, or the prior's).", valueName: "rate"))
     var dropout: Float?
 
+    @Option(help: ArgumentHelp("Evaluate, sample and save the prior with a moving average of its weights of this decay (Polyak averaging, e.g. 0.999; default: 0, none, or the prior's).",
+                               valueName: "decay"))
+    var polyak: Float?
+
     @Option(help: ArgumentHelp("A new prior's channels (default: 128).", valueName: "n"))
     var priorChannels: Int?
 
@@ -60,6 +64,7 @@ struct TrainPrior: ParsableCommand {
             throw ValidationError("--prior-channels must be in 1...1024, got \(priorChannels)")
         }
         if let dropout, !(dropout >= 0 && dropout < 1) { throw ValidationError("--dropout must be in [0, 1), got \(dropout)") }
+        if let polyak, !(polyak >= 0 && polyak < 1) { throw ValidationError("--polyak must be in [0, 1), got \(polyak)") }
         if let priorBlocks, !(0...32).contains(priorBlocks) { throw ValidationError("--prior-blocks must be in 0...32, got \(priorBlocks)") }
     }
 
@@ -75,6 +80,7 @@ struct TrainPrior: ParsableCommand {
         request.learningRate = lr
         request.schedule = lrDecay
         request.dropout = dropout
+        request.polyak = polyak
         request.channels = priorChannels
         request.blocks = priorBlocks
         request.restart = restart
@@ -89,8 +95,9 @@ struct TrainPrior: ParsableCommand {
         reporter.say(run.summary)
         let epochFinished = { (r: PriorEpochReport) in
             reporter.clearLine()
-            reporter.say(String(format: "prior epoch %2d/%d  train %.4f  test %.4f nats per code  %.0f grids/s  %.2fs",
-                                r.epoch, epochs, r.trainCrossEntropy, r.testCrossEntropy, r.samplesPerSecond, r.trainSeconds))
+            let unaveraged = r.iterateTestCrossEntropy.map { String(format: " (unaveraged %.4f)", $0) } ?? ""
+            reporter.say(String(format: "prior epoch %2d/%d  train %.4f  test %.4f", r.epoch, epochs, r.trainCrossEntropy, r.testCrossEntropy)
+                         + unaveraged + String(format: " nats per code  %.0f grids/s  %.2fs", r.samplesPerSecond, r.trainSeconds))
         }
         try reporter.drive({ shouldStop in try run.run(progress: reporter.progress, epochFinished: epochFinished, shouldStop: shouldStop) },
                            path: modelOptions.model, saved: "saved the prior in \(modelOptions.model)" + (json.map { ", figures in \($0)" } ?? ""), unit: "prior epoch",

@@ -15,6 +15,8 @@ final class VQCommandTests: XCTestCase {
     /// A small prior: quick, and enough to exercise every path (its rate × 0.9 after the first epoch).
     static let prior = ["train-prior", "--epochs", "2", "--train-images", "1000", "--test-images", "200", "--prior-channels", "16",
                         "--prior-blocks", "1", "--threads", "2", "--lr", "0.005", "--lr-decay", "0.9"]
+    /// The moving-average codebook's prior is also a Polyak average.
+    static let polyak = ["--polyak", "0.9"]
     static var suite: SuiteModels!
     static var priorRun: VAERun?
     static var conditionalPriorRun: VAERun?
@@ -22,7 +24,7 @@ final class VQCommandTests: XCTestCase {
 
     override class func setUp() {
         suite = SuiteModels("vae-vq", models: models, common: common, json: true)
-        priorRun = try? suite.vae("ema", prior + ["--json", "prior.json"])
+        priorRun = try? suite.vae("ema", prior + polyak + ["--json", "prior.json"])
         conditionalPriorRun = try? suite.vae("conditional", prior + ["--dropout", "0.2"])
     }
 
@@ -77,7 +79,15 @@ final class VQCommandTests: XCTestCase {
         XCTAssertEqual(metadata["prior_epoch"], "2")
         XCTAssertEqual(metadata["prior_lr_decay"], "0.9")
         XCTAssertEqual(metadata["family"], "vq")
-        XCTAssert(try XCTUnwrap(Self.priorRun).stdout.contains("lr 0.005, lr decay 0.9, batch 128)"), Self.priorRun!.stdout)
+        XCTAssert(try XCTUnwrap(Self.priorRun).stdout.contains("lr 0.005, lr decay 0.9, Polyak average 0.9, batch 128)"), Self.priorRun!.stdout)
+        XCTAssert(Self.priorRun!.stdout.contains(" (unaveraged "), Self.priorRun!.stdout)
+        // The prior's tensors are the average; the weights Adam moves are kept beside them, and differ.
+        XCTAssertEqual(metadata["prior_polyak"], "0.9")
+        XCTAssertNotNil(prior["iterate_test_ce_per_code"] as? Double)
+        let tensors = try SafeTensors.read(path: Self.shared + "/ema.safetensors")
+        let averaged = try XCTUnwrap(tensors.tensor("prior.out.3.weight")), moved = try XCTUnwrap(tensors.tensor("iterate.prior.out.3.weight"))
+        XCTAssertNotEqual(averaged.values, moved.values)
+        XCTAssertEqual(tensors.tensor("iterate.enc.0.weight")?.values, tensors.tensor("enc.0.weight")?.values)
     }
 
     func testEveryCommandRunsOrSaysWhyNot() throws {
@@ -213,7 +223,7 @@ final class VQCommandTests: XCTestCase {
         try SafeTensors.write(SafeTensorsFile(tensors: straight.tensors.filter { !$0.name.contains("prior.") },
                                               metadata: straight.metadata.filter { !$0.key.hasPrefix("prior_") }),
                               to: Self.shared + "/" + copy)
-        var first = Self.prior
+        var first = Self.prior + Self.polyak
         first[2] = "1"
         XCTAssertEqual(try vae("ema-prior", first).status, 0)
         // The schedule comes from the checkpoint.
@@ -225,6 +235,13 @@ final class VQCommandTests: XCTestCase {
         XCTAssertEqual(try vae("ema-prior", first + ["--restart", "--lr-decay", "none", "--json", "constant1.json"]).status, 0)
         XCTAssertEqual(try vae("ema-prior", Self.prior.dropLast(2) + ["--json", "constant2.json"]).status, 0)
         let decayed = try XCTUnwrap(try json("prior.json")["prior_epochs"] as? [[String: Any]])
+        // An averaged prior without the weights it was trained from cannot go on.
+        let file = try SafeTensors.read(path: Self.shared + "/" + copy)
+        try SafeTensors.write(SafeTensorsFile(tensors: file.tensors.filter { !$0.name.hasPrefix("iterate.") }, metadata: file.metadata),
+                              to: Self.shared + "/" + copy)
+        let refused = try vae("ema-prior", Array(Self.prior.dropLast(2)) + ["--epochs", "3"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertEqual(refused.stderr, "vae: \(copy): its prior is a Polyak average, but the weights it was trained from (iterate.*) are missing\n")
         let constant = try [json("constant1.json"), json("constant2.json")].map { try XCTUnwrap(($0["prior_epochs"] as? [[String: Any]])?.last) }
         XCTAssertEqual(decayed.map { $0["epoch"] as? Int }, [1, 2])
         XCTAssertEqual(constant.map { $0["epoch"] as? Int }, [1, 2])
@@ -234,7 +251,8 @@ final class VQCommandTests: XCTestCase {
 
     func assertSameTensors(_ a: String, _ b: String, ignoringPrior: Bool) throws {
         let x = try SafeTensors.read(path: Self.shared + "/" + a), y = try SafeTensors.read(path: Self.shared + "/" + b)
-        let keep = { (name: String) in !ignoringPrior || !name.contains("prior.") }
+        // The prior's training keeps its own tensors (prior.*, and iterate.* with Polyak averaging).
+        let keep = { (name: String) in !ignoringPrior || !(name.contains("prior.") || name.hasPrefix("iterate.")) }
         let xs = x.tensors.filter { keep($0.name) }, ys = y.tensors.filter { keep($0.name) }
         XCTAssertEqual(xs.map(\.name), ys.map(\.name), b)
         for (s, t) in zip(xs, ys) { XCTAssert(s == t, "\(b): \(s.name) differs") }

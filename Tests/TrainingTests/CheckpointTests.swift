@@ -254,7 +254,7 @@ final class CheckpointTests: XCTestCase {
 
         var partialAdam = good
         partialAdam.tensors.removeAll { $0.name == "adam.v.mu.bias" }
-        try expectLoadError(partialAdam, "optimiser tensor adam.v.mu.bias is missing")
+        try expectLoadError(partialAdam, "training-state tensor adam.v.mu.bias is missing")
 
         var badCorruption = good
         badCorruption.metadata["corrupt"] = "blur:3"

@@ -17,8 +17,12 @@ public final class Conv2d: Layer {
     public let outChannels: Int
     let parameters: WeightAndBias
     var weight: Matrix { parameters.weight }
-    private var output = Tensor(shape: [0])
-    private var dInput = Tensor(shape: [0])
+    /// y and dL/dx: this layer's own, or the shared scratch's when it has one
+    /// for them (the network uses each before the next layer's pass).
+    private var ownOutput = Tensor(shape: [0])
+    private var ownInputGradient = Tensor(shape: [0])
+    /// The largest batch reserved for.
+    private var reservedBatch = 0
     /// The batch's columns: this layer's own, kept from forward for backward;
     /// or, with `sharedScratch`, a buffer the layers of a network share,
     /// refilled from the kept input in backward (an im2col more per step
@@ -79,11 +83,10 @@ public final class Conv2d: Layer {
 
     public func reserve(batchSize: Int) {
         let g = geometry
-        if direct != nil {
-            if output.count < batchSize * outputSize { output = Tensor(shape: [batchSize * outputSize]) }
-            return
-        }
-        guard output.count < batchSize * outputSize else { return }
+        guard reservedBatch < batchSize else { return }
+        reservedBatch = batchSize
+        _ = outputMatrix(rows: batchSize)
+        if direct != nil { return }
         if let sharedScratch {
             _ = sharedScratch.columns.tensor(count: batchSize * g.patchSize * g.outputPixels)
             _ = sharedScratch.product.tensor(count: batchSize * outputSize)
@@ -91,7 +94,6 @@ public final class Conv2d: Layer {
             ownColumns = Tensor(shape: [batchSize * g.patchSize * g.outputPixels])
             ownProduct = Tensor(shape: [batchSize * outputSize])
         }
-        output = Tensor(shape: [batchSize * outputSize])
         if hasNarrowWeightGradient { weightGradientTerms = Tensor(shape: [batchSize * weight.count]) }
     }
 
@@ -102,16 +104,29 @@ public final class Conv2d: Layer {
         rows = x.rows
         input = x
         if let direct {
-            let y = output.matrix(rows: x.rows, columns: outputSize)
+            let y = outputMatrix(rows: x.rows)
             direct.forward(x, weight: weight, bias: parameters.bias, into: y)
             return y
         }
         let cols = columns(of: x)
         let yc = productMatrix(columns: cols.columns)
         matrixProduct(weight, .none, cols, .none, into: yc)
-        let y = output.matrix(rows: x.rows, columns: outputSize)
+        let y = outputMatrix(rows: x.rows)
         addBias(to: yc.pointer, into: y)
         return y
+    }
+
+    private func outputMatrix(rows: Int) -> Matrix {
+        if let shared = sharedScratch?.output { return shared.tensor(count: rows * outputSize).matrix(rows: rows, columns: outputSize) }
+        if ownOutput.count < rows * outputSize { ownOutput = Tensor(shape: [rows * outputSize]) }
+        return ownOutput.matrix(rows: rows, columns: outputSize)
+    }
+
+    private func inputGradientMatrix(rows: Int) -> Matrix {
+        let size = geometry.inputSize
+        if let shared = sharedScratch?.inputGradient { return shared.tensor(count: rows * size).matrix(rows: rows, columns: size) }
+        if ownInputGradient.count < rows * size { ownInputGradient = Tensor(shape: [rows * size]) }
+        return ownInputGradient.matrix(rows: rows, columns: size)
     }
 
     private func columnsMatrix(rows: Int) -> Matrix {
@@ -154,8 +169,7 @@ public final class Conv2d: Layer {
         precondition(dy.rows == rows && dy.columns == outputSize)
         if let direct, let input {
             parameters.accumulateChannelBiasGradient(dy, planeSize: g.outputPixels)
-            if inputGradient && dInput.count < rows * g.inputSize { dInput = Tensor(shape: [rows * g.inputSize]) }
-            let dx = dInput.matrix(rows: inputGradient ? rows : 0, columns: g.inputSize)
+            let dx = inputGradientMatrix(rows: inputGradient ? rows : 0)
             direct.backward(dy, input: input, weight: weight, dWeight: parameters.dWeight, dx: inputGradient ? dx : nil)
             return dx
         }
@@ -175,12 +189,11 @@ public final class Conv2d: Layer {
         }
         guard inputGradient else {
             matrixProducts(weightGradient, nil)
-            return Matrix(dInput.pointer, rows: 0, columns: g.inputSize)
+            return inputGradientMatrix(rows: 0)
         }
-        if dInput.count < rows * g.inputSize { dInput = Tensor(shape: [rows * g.inputSize]) }
         let dcols = dColumnsBuffer.tensor(count: cols.count).matrix(rows: g.patchSize, columns: width)
         matrixProducts(weightGradient, MatrixProduct(weight, .transposed, dyc, .none, into: dcols))
-        let dx = dInput.matrix(rows: rows, columns: g.inputSize)
+        let dx = inputGradientMatrix(rows: rows)
         parallelRows(rows, workPerRow: g.patchSize * g.outputPixels) { images in
             dx.row(images.lowerBound).update(repeating: 0, count: images.count * g.inputSize)
             g.col2im(dcols.pointer, rowStride: width, addingInto: dx, images)
@@ -190,11 +203,26 @@ public final class Conv2d: Layer {
 }
 
 /// The buffers of `Conv2d`s whose passes run one after another and which
-/// keep nothing between forward and backward but their input.
+/// keep nothing between forward and backward but their input: the patch
+/// matrix and the channel-major product; and, where the network uses each
+/// layer's output or input gradient before the next layer's pass writes
+/// its own (a residual block's output, added to h at once), those too.
 public final class ConvolutionScratch {
-    let columns = SharedBuffer(), product = SharedBuffer()
+    let columns: SharedBuffer, product: SharedBuffer
+    let output: SharedBuffer?, inputGradient: SharedBuffer?
 
-    public init() {}
+    public init() {
+        (columns, product, output, inputGradient) = (SharedBuffer(), SharedBuffer(), nil, nil)
+    }
+
+    private init(columns: SharedBuffer, product: SharedBuffer, output: SharedBuffer?, inputGradient: SharedBuffer?) {
+        (self.columns, self.product, self.output, self.inputGradient) = (columns, product, output, inputGradient)
+    }
+
+    /// The same patch and product buffers, with these for the outputs and input gradients.
+    public func sharing(output: SharedBuffer?, inputGradient: SharedBuffer?) -> ConvolutionScratch {
+        ConvolutionScratch(columns: columns, product: product, output: output, inputGradient: inputGradient)
+    }
 }
 
 /// A scratch tensor that grows to the largest size asked of it, for
