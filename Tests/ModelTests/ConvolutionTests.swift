@@ -76,6 +76,34 @@ final class ConvolutionTests: XCTestCase {
         checkGradient("\(label) dInput", values: x.pointer, count: x.count, analytic: dx, tolerance: tol, loss: loss)
     }
 
+    /// im2col against its definition, columns[c·R + r, b·P + oy·Wout + ox] =
+    /// x_b[c, oy·s − p + ky, ox·s − p + kx] (0 outside), for kernel offsets r
+    /// = ky·k + kx: same-size stride-1 geometries (copied as shifted runs,
+    /// among them the PixelCNN's masked 3x3 on a 7x7 grid and kernels wider
+    /// than the image) and others (gathered).
+    func testIm2colMatchesTheDefinition() {
+        let shapes: [(c: Int, h: Int, w: Int, k: Int, s: Int, p: Int, kept: [Int]?)] = [
+            (3, 7, 7, 3, 1, 1, [0, 1, 2, 3, 4]), (2, 7, 7, 7, 1, 3, Array(0..<24)), (2, 4, 3, 5, 1, 2, nil), (1, 2, 9, 5, 1, 2, nil),
+            (2, 5, 13, 3, 1, 1, nil), (3, 4, 4, 1, 1, 0, nil), (2, 6, 6, 3, 2, 1, nil), (2, 5, 7, 3, 1, 0, nil),
+        ]
+        for (n, t) in shapes.enumerated() {
+            let g = ConvolutionGeometry(channels: t.c, height: t.h, width: t.w, kernel: t.k, stride: t.s, padding: t.p, keptOffsets: t.kept)
+            let batch = 3, P = g.outputPixels, width = batch * P
+            let x = Tensor(shape: [batch, g.inputSize])
+            fill(x.pointer, x.count, seed: UInt64(70 + n))
+            let xm = x.matrix(rows: batch, columns: g.inputSize)
+            var columns = [Float](repeating: .nan, count: g.patchSize * width)
+            columns.withUnsafeMutableBufferPointer { g.im2col(xm, 0..<batch, into: $0.baseAddress!, rowStride: width) }
+            for c in 0..<t.c { for (r, offset) in g.offsets.enumerated() { for b in 0..<batch { for oy in 0..<g.outHeight { for ox in 0..<g.outWidth {
+                let iy = oy * t.s - t.p + offset / t.k, ix = ox * t.s - t.p + offset % t.k
+                let inside = iy >= 0 && iy < t.h && ix >= 0 && ix < t.w
+                let expected = inside ? xm.row(b)[(c * t.h + iy) * t.w + ix] : 0
+                let found = columns[(c * g.offsets.count + r) * width + b * P + oy * g.outWidth + ox]
+                XCTAssertEqual(found.bitPattern, expected.bitPattern, "shape \(n) channel \(c) offset \(offset) image \(b) (\(oy), \(ox))")
+            } } } } }
+        }
+    }
+
     func testConv2dForwardMatchesTheDefinitionAndBackwardMatchesFiniteDifferences() {
         for (n, c) in cases.enumerated() {
             let store = ParameterStore(specs: Conv2d.specs(name: "conv", inChannels: c.cin, outChannels: c.cout, kernel: c.k))

@@ -23,6 +23,12 @@ public struct ConvolutionGeometry: Equatable {
     /// those a mask keeps (a PixelCNN's masked kernels: the others are zero,
     /// so their rows of the columns matrix would only add zeros).
     public let offsets: [Int]
+    /// For a same-size, stride-1 geometry, each kernel offset's row is the
+    /// plane shifted by (ky − p)·width + (kx − p): entry i is pixel i + shift
+    /// wherever it is inside. im2col then copies a contiguous run, eight
+    /// lanes at a time, in place of a gather (a PixelCNN's 7x7 grids: the
+    /// gather was 12% of its training step). Nil for other geometries.
+    let shifts: [Int]?
 
     public init(channels: Int, height: Int, width: Int, kernel: Int, stride: Int, padding: Int, keptOffsets: [Int]? = nil) {
         precondition(channels > 0 && kernel > 0 && stride > 0 && padding >= 0)
@@ -54,6 +60,12 @@ public struct ConvolutionGeometry: Equatable {
         }
         sourceIndex = index
         sourceMask = mask
+        let P = outHeight * outWidth
+        let shifts = offsets.map { ($0 / kernel - padding) * width + ($0 % kernel - padding) }
+        let shifted = stride == 1 && outHeight == height && outWidth == width && offsets.indices.allSatisfy { r in
+            (0..<P).allSatisfy { i in mask[r * P + i] == 0 || Int(index[r * P + i]) == i + shifts[r] }
+        }
+        self.shifts = shifted ? shifts : nil
     }
 
     public var patchSize: Int { channels * offsets.count }
@@ -73,11 +85,53 @@ public struct ConvolutionGeometry: Equatable {
     /// copies a sixth of the conv step.)
     public func im2col(_ images: Matrix, _ batch: Range<Int>, into columns: UnsafeMutablePointer<Float>, rowStride: Int) {
         let P = outputPixels
+        if let shifts {
+            shiftedIm2col(images, batch, into: columns, rowStride: rowStride, shifts: shifts)
+            return
+        }
         forEachPatchRow(images, batch, columns: columns, rowStride: rowStride) { plane, line, index, mask in
             let source = UnsafeRawPointer(plane).assumingMemoryBound(to: UInt32.self)
             let target = UnsafeMutableRawPointer(line).assumingMemoryBound(to: UInt32.self)
             // The pixel's bits, or +0 in the padding: a select by mask, no branch.
             for i in 0..<P { target[i] = source[Int(index[i])] & mask[i] }
+        }
+    }
+
+    /// The same entries as the gather: the run of pixels i + shift that lie in
+    /// the plane, masked (a row's wrap-around is padding), and zeros before
+    /// and after it (above or below the image).
+    private func shiftedIm2col(_ images: Matrix, _ batch: Range<Int>, into columns: UnsafeMutablePointer<Float>, rowStride: Int,
+                               shifts: [Int]) {
+        typealias Lanes = SIMD8<UInt32>
+        let P = outputPixels, planeSize = height * width, lanes = Lanes.scalarCount
+        sourceMask.withUnsafeBufferPointer { masks in
+            for c in 0..<channels {
+                for (r, shift) in shifts.enumerated() {
+                    let row = columns + (c * offsets.count + r) * rowStride
+                    // [lower, upper) within [0, P) (a kernel wider than the image can shift a whole row out).
+                    let lower = min(P, max(0, -shift)), upper = max(lower, min(P, planeSize - shift))
+                    let mask = masks.baseAddress! + r * P
+                    for b in batch {
+                        let source = UnsafeRawPointer(images.row(b) + c * planeSize + shift)
+                        let target = UnsafeMutableRawPointer(row + b * P)
+                        let zero = UInt32(0)
+                        for i in 0..<lower { target.storeBytes(of: zero, toByteOffset: 4 * i, as: UInt32.self) }
+                        var i = lower
+                        while i + lanes <= upper {
+                            let bits = source.loadUnaligned(fromByteOffset: 4 * i, as: Lanes.self)
+                                & UnsafeRawPointer(mask).loadUnaligned(fromByteOffset: 4 * i, as: Lanes.self)
+                            target.storeBytes(of: bits, toByteOffset: 4 * i, as: Lanes.self)
+                            i += lanes
+                        }
+                        while i < upper {
+                            target.storeBytes(of: source.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self) & mask[i],
+                                              toByteOffset: 4 * i, as: UInt32.self)
+                            i += 1
+                        }
+                        for i in upper..<P { target.storeBytes(of: zero, toByteOffset: 4 * i, as: UInt32.self) }
+                    }
+                }
+            }
         }
     }
 
