@@ -97,6 +97,7 @@ public final class PriorTrainingRun {
         }
         let m = MetadataReader(loaded.metadata)
         let resuming = vq.prior != nil && !request.restart
+        if let p = request.polyak, !(p >= 0 && p < 1) { throw RequestError("--polyak must be in [0, 1), got \(p)") }
         var configuration = vq.configuration
         do {
             if resuming {
@@ -113,11 +114,12 @@ public final class PriorTrainingRun {
                                                             LearningRateSchedule.init(text:))
                 dropout = try request.dropout ?? Float(m.real("prior_dropout", default: 0))
                 guard (0..<1).contains(dropout) else { throw MetadataError("metadata prior_dropout is \(dropout), expected a number in [0, 1)") }
-                polyak = try request.polyak ?? Float(m.real("prior_polyak", default: 0))
-                guard (0..<1).contains(polyak) else { throw MetadataError("metadata prior_polyak is \(polyak), expected a number in [0, 1)") }
-                if (try m.real("prior_polyak", default: 0)) > 0 && loaded.iterate == nil {
+                let savedPolyak = try m.real("prior_polyak", default: 0)
+                guard (0..<1).contains(savedPolyak) else { throw MetadataError("metadata prior_polyak is \(savedPolyak), expected a number in [0, 1)") }
+                if savedPolyak > 0 && loaded.iterate == nil {
                     throw MetadataError("its prior is a Polyak average, but the weights it was trained from (iterate.*) are missing")
                 }
+                polyak = request.polyak ?? Float(savedPolyak)
                 testCrossEntropy = m.has("prior_test_ce") ? try m.real("prior_test_ce") : nil
                 if batch > 0, batchSize != (try m.integer("prior_batch_size", in: 1...65_536, default: 128)) {
                     throw RequestError("\(path): the prior stopped at batch \(batch) of an epoch; resume it with its --batch-size")
@@ -143,8 +145,6 @@ public final class PriorTrainingRun {
         let model = resuming ? vq : VQVAE(configuration: configuration)
         let moments = (m: Tensor(shape: [model.parameters.count]), v: Tensor(shape: [model.parameters.count]))
         let kept = resuming ? model.parameters.count : vq.priorParameterRange.lowerBound
-        // A resumed prior's own tensors may be an average: training goes on from the iterate, the average from them.
-        let savedAverage = resuming ? loaded.iterate.map { _ in model.parameters.values } : nil
         if !resuming {
             model.parameters.values.pointer.update(from: vq.parameters.values.pointer, count: kept)
             model.initializePrior(seed: loaded.settings.seed)
@@ -159,8 +159,11 @@ public final class PriorTrainingRun {
         autoencoderOptimizer.step = loaded.optimizer?.step ?? 0
         optimizer = Adam(parameters: model.parameters, range: priorRange, moments: moments, learningRate: learningRate)
         optimizer.step = resuming ? try m.integer("prior_adam_step", in: 0...Int(Int32.max), default: 0) : 0
-        average = polyak > 0 ? ParameterAverage(parameters: model.parameters, range: priorRange, decay: polyak, average: savedAverage) : nil
-        if let iterate = resuming ? loaded.iterate : nil {
+        // A resumed prior's own tensors may be an average: the average goes on from them, training from the iterate.
+        let iterate = resuming ? loaded.iterate : nil
+        average = polyak > 0 ? ParameterAverage(parameters: model.parameters, range: priorRange, decay: polyak,
+                                                average: iterate.map { _ in model.parameters.values }) : nil
+        if let iterate {
             model.parameters.values.pointer.update(from: iterate.pointer, count: model.parameters.count)
         }
         self.model = model

@@ -19,19 +19,19 @@ public final class Conv2d: Layer {
     var weight: Matrix { parameters.weight }
     /// y and dL/dx: this layer's own, or the shared scratch's when it has one
     /// for them (the network uses each before the next layer's pass).
-    private var ownOutput = Tensor(shape: [0])
-    private var ownInputGradient = Tensor(shape: [0])
-    /// The largest batch reserved for.
-    private var reservedBatch = 0
+    private let outputBuffer: SharedBuffer
+    private let inputGradientBuffer: SharedBuffer
     /// The batch's columns: this layer's own, kept from forward for backward;
-    /// or, with `sharedScratch`, a buffer the layers of a network share,
+    /// or the shared scratch's, which the layers of a network share,
     /// refilled from the kept input in backward (an im2col more per step
     /// for one patch matrix in place of one per layer).
-    private var ownColumns = Tensor(shape: [0])
-    private let sharedScratch: ConvolutionScratch?
+    private let columnsBuffer: SharedBuffer
+    private let refillsColumns: Bool
     /// Y or dL/dY in channel-major layout (Cout, B·Hout·Wout), needed only
     /// inside one call: this layer's own, or the shared scratch's.
-    private var ownProduct = Tensor(shape: [0])
+    private let productBuffer: SharedBuffer
+    /// The largest batch reserved for.
+    private var reservedBatch = 0
     /// The weight gradient's per-image terms, when few taps.
     private var weightGradientTerms = Tensor(shape: [0])
     private var rows = 0
@@ -60,7 +60,11 @@ public final class Conv2d: Layer {
     /// gradient. The layers' passes run one at a time.
     public init(parameters: WeightAndBias, geometry: ConvolutionGeometry, sharedScratch: ConvolutionScratch? = nil,
                 sharedGradientColumns: SharedBuffer? = nil) {
-        self.sharedScratch = sharedScratch
+        columnsBuffer = sharedScratch?.columns ?? SharedBuffer()
+        productBuffer = sharedScratch?.product ?? SharedBuffer()
+        outputBuffer = sharedScratch?.output ?? SharedBuffer()
+        inputGradientBuffer = sharedScratch?.inputGradient ?? SharedBuffer()
+        refillsColumns = sharedScratch != nil
         dColumnsBuffer = sharedGradientColumns ?? SharedBuffer()
         self.geometry = geometry
         outChannels = parameters.weight.rows
@@ -87,13 +91,8 @@ public final class Conv2d: Layer {
         reservedBatch = batchSize
         _ = outputMatrix(rows: batchSize)
         if direct != nil { return }
-        if let sharedScratch {
-            _ = sharedScratch.columns.tensor(count: batchSize * g.patchSize * g.outputPixels)
-            _ = sharedScratch.product.tensor(count: batchSize * outputSize)
-        } else {
-            ownColumns = Tensor(shape: [batchSize * g.patchSize * g.outputPixels])
-            ownProduct = Tensor(shape: [batchSize * outputSize])
-        }
+        _ = columnsMatrix(rows: batchSize)
+        _ = productMatrix(columns: batchSize * g.outputPixels)
         if hasNarrowWeightGradient { weightGradientTerms = Tensor(shape: [batchSize * weight.count]) }
     }
 
@@ -117,25 +116,20 @@ public final class Conv2d: Layer {
     }
 
     private func outputMatrix(rows: Int) -> Matrix {
-        if let shared = sharedScratch?.output { return shared.tensor(count: rows * outputSize).matrix(rows: rows, columns: outputSize) }
-        if ownOutput.count < rows * outputSize { ownOutput = Tensor(shape: [rows * outputSize]) }
-        return ownOutput.matrix(rows: rows, columns: outputSize)
+        outputBuffer.tensor(count: rows * outputSize).matrix(rows: rows, columns: outputSize)
     }
 
     private func inputGradientMatrix(rows: Int) -> Matrix {
-        let size = geometry.inputSize
-        if let shared = sharedScratch?.inputGradient { return shared.tensor(count: rows * size).matrix(rows: rows, columns: size) }
-        if ownInputGradient.count < rows * size { ownInputGradient = Tensor(shape: [rows * size]) }
-        return ownInputGradient.matrix(rows: rows, columns: size)
+        inputGradientBuffer.tensor(count: rows * geometry.inputSize).matrix(rows: rows, columns: geometry.inputSize)
     }
 
     private func columnsMatrix(rows: Int) -> Matrix {
         let g = geometry, width = rows * g.outputPixels
-        return (sharedScratch?.columns.tensor(count: g.patchSize * width) ?? ownColumns).matrix(rows: g.patchSize, columns: width)
+        return columnsBuffer.tensor(count: g.patchSize * width).matrix(rows: g.patchSize, columns: width)
     }
 
     private func productMatrix(columns width: Int) -> Matrix {
-        (sharedScratch?.product.tensor(count: outChannels * width) ?? ownProduct).matrix(rows: outChannels, columns: width)
+        productBuffer.tensor(count: outChannels * width).matrix(rows: outChannels, columns: width)
     }
 
     /// im2col of the batch x: (patch, B·Hout·Wout).
@@ -175,7 +169,7 @@ public final class Conv2d: Layer {
         }
         let width = rows * g.outputPixels
         guard let input else { preconditionFailure("Conv2d.backward before forward") }
-        let cols = sharedScratch == nil ? columnsMatrix(rows: rows) : columns(of: input)
+        let cols = refillsColumns ? columns(of: input) : columnsMatrix(rows: rows)
         let dyc = productMatrix(columns: width)
         parameters.accumulateChannelBiasGradient(dy, planeSize: g.outputPixels)
         // The products read dL/dy channel-major; the narrow sum reads it as it is.
