@@ -85,6 +85,19 @@ public func logOnePlusUnitFused(_ e: FloatLanes) -> FloatLanes {
     return e * q
 }
 
+/// log p for finite p ≥ 1 (a product of factors in [1, 2]): p = 2^k · m
+/// with m ∈ [1, 2) read from the bits, log p = k ln 2 + log(1 + (m − 1)),
+/// ln 2 split in two so k ln 2 carries no rounding of its own.
+@inlinable @inline(__always)
+public func logarithmOfAtLeastOne(_ p: FloatLanes) -> FloatLanes {
+    let bits = unsafeBitCast(p, to: SIMD8<Int32>.self)
+    // The biased exponent e (8 bits) as a float: the bits of 2²³ + e, less 2²³.
+    let biased = unsafeBitCast((bits &>> 23) | 0x4B00_0000, to: FloatLanes.self) - 8_388_608
+    let k = biased - 127
+    let mantissa = unsafeBitCast((bits & 0x007F_FFFF) | 0x3F80_0000, to: FloatLanes.self)
+    return k * 0.693359375 - k * 2.12194440e-4 + logOnePlusUnitFused(mantissa - 1)
+}
+
 /// −|x| for every lane (the sign bit set).
 @inlinable @inline(__always)
 public func negativeMagnitude(_ x: FloatLanes) -> FloatLanes {

@@ -50,6 +50,17 @@ final class VectorMathTests: XCTestCase {
         XCTAssertLessThanOrEqual(worstULPs(grid(0, 1, count: 100_003) + tiny, logOnePlusUnitFused, Foundation.log1p), 2)
     }
 
+    /// The logarithm of a product of factors in [1, 2] (the measurement-only
+    /// Bernoulli loss's): from 1 to 2⁶⁴, powers of two and their neighbours included.
+    func testLogarithmOfAtLeastOneIsWithinTwoULPs() {
+        let powers = (0...64).flatMap { k -> [Float] in
+            let p = Float(sign: .plus, exponent: k, significand: 1)
+            return [p, p.nextUp, p.nextDown].filter { $0 >= 1 }
+        }
+        let inputs = grid(1, 2, count: 100_001) + grid(2, 1e6, count: 100_001) + grid(1e6, 1.8e19, count: 10_001) + powers
+        XCTAssertLessThanOrEqual(worstULPs(inputs, logarithmOfAtLeastOne, Foundation.log), 2)
+    }
+
     func testSigmoidIsWithinThreeULPsOnBothSides() {
         let inputs = grid(-80, 80, count: 160_001)
         XCTAssertLessThanOrEqual(worstULPs(inputs, sigmoid, { 1 / (1 + Foundation.exp(-$0)) }), 3)

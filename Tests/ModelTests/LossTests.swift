@@ -28,6 +28,38 @@ final class LossTests: XCTestCase {
         for (got, expected) in zip(g, [1, -1, 0, 0] as [Float]) { XCTAssertEqual(got, expected, accuracy: 1e-6) }
     }
 
+    /// A measurement (no gradient) takes the logarithm of a product per 512
+    /// pixels: each row's loss still agrees with the definition in Double, for
+    /// rows shorter than a block, a 784-pixel row and rows past one product
+    /// (1,000; 4,099), with logits up to ±90 and binary and grey targets.
+    func testBernoulliMeasurementAgreesWithTheDefinition() {
+        var rng = RandomGenerator(seed: 41)
+        for columns in [3, 784, 1000, 4099] {
+            let rows = 3
+            let logits = Tensor(shape: [rows, columns]), target = Tensor(shape: [rows, columns])
+            for i in 0..<logits.count {
+                logits.pointer[i] = i % 97 == 0 ? (i % 2 == 0 ? 90 : -90) : 12 * (rng.uniform() - 0.5)
+                target.pointer[i] = i % 3 == 0 ? rng.uniform() : (rng.uniform() < 0.5 ? 0 : 1)
+            }
+            let loss = ReconstructionLoss(likelihood: .bernoulli)
+            let total = loss.forward(logits: logits.matrix(rows: rows, columns: columns),
+                                     target: target.matrix(rows: rows, columns: columns), gradient: false)
+            let perSample = loss.perSample.array
+            var sum = 0.0
+            for r in 0..<rows {
+                var expected = 0.0
+                for j in 0..<columns {
+                    let l = Double(logits.pointer[r * columns + j]), x = Double(target.pointer[r * columns + j])
+                    expected += max(l, 0) - l * x + Foundation.log1p(Foundation.exp(-abs(l)))
+                }
+                // Float sums of this many terms: a relative 1e-6 of the row.
+                XCTAssertEqual(Double(perSample[r]), expected, accuracy: 1e-6 * expected + 1e-5, "\(columns) columns, row \(r)")
+                sum += expected
+            }
+            XCTAssertEqual(total, sum, accuracy: 1e-6 * sum + 1e-4)
+        }
+    }
+
     func lossGradientCheck(_ likelihood: ReconstructionLikelihood, tolerance: Tolerance) {
         let (batch, d) = (3, 10)
         let logits = randomTensor([batch, d], seed: 31, scale: 3)
