@@ -46,7 +46,7 @@ HOW
 fi
 [[ -f "$REFERENCE" ]] || { echo "bench-vs-pytorch: $REFERENCE not found (set REFERENCE=...)" >&2; exit 1; }
 [[ -z "$FAMILIES" || -f "$FAMILY_REFERENCE" ]] || { echo "bench-vs-pytorch: $FAMILY_REFERENCE not found (set FAMILY_REFERENCE=...)" >&2; exit 1; }
-[[ -x "$VAE" ]] || swift build -c release --product vae
+[[ -x "$VAE" ]] || swift build -c release --product vae --static-swift-stdlib
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

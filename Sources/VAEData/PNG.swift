@@ -137,19 +137,16 @@ public enum PNG {
         image.format = channels == 3 ? UInt32(PNG_FORMAT_FLAG_COLOR) : UInt32(PNG_FORMAT_GRAY)
         defer { png_image_free(&image) }
         let stride = Int32(width * channels)
-        var size = 0
-        // First call measures, second writes.
-        let measured = pixels.withUnsafeBytes {
-            png_image_write_to_memory(&image, nil, &size, 0, $0.baseAddress, stride, nil)
-        }
-        guard measured != 0, size > 0 else { throw FileError(path, "PNG encoding failed: \(message(&image))") }
+        // One write into libpng's own bound on the encoded size (the
+        // measuring call would compress the image a second time).
+        var size = Int(vae_png_image_size_max(&image))
         var out = [UInt8](repeating: 0, count: size)
         let written = out.withUnsafeMutableBytes { dst in
             pixels.withUnsafeBytes {
                 png_image_write_to_memory(&image, dst.baseAddress, &size, 0, $0.baseAddress, stride, nil)
             }
         }
-        guard written != 0 else { throw FileError(path, "PNG encoding failed: \(message(&image))") }
+        guard written != 0, size <= out.count else { throw FileError(path, "PNG encoding failed: \(message(&image))") }
         return Array(out.prefix(size))
     }
 

@@ -113,21 +113,58 @@ public enum SafeTensors {
     /// The file at `path`. Every entry is validated; only the tensors `reading`
     /// accepts are read from disk (the others are listed in `unread`).
     public static func read(path: String, reading: (String) -> Bool = { _ in true }) throws -> SafeTensorsFile {
-        let file = try ReadableFile(path, limit: maximumFileSize)
-        guard file.size >= 8 else { throw FileError(path, "not a safetensors file: \(file.size) bytes, shorter than the 8-byte header length") }
-        let prefix = try file.bytes(8, at: 0)
-        let headerSize = try checkedHeaderSize(prefix, fileSize: file.size, path: path)
-        let layout = try Layout(header: try file.bytes(headerSize, at: 8), dataSize: file.size - 8 - headerSize, path: path)
-        let dataStart = 8 + headerSize
-        let tensors = try layout.entries.filter { reading($0.name) }.map { e in
+        let reader = try Reader(path: path)
+        let tensors = try reader.layout.entries.filter { reading($0.name) }.map { e in
             let count = (e.end - e.begin) / 4
             let values = try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-                if count > 0 { try file.read(count * 4, at: dataStart + e.begin, into: buffer.baseAddress!) }
+                try reader.read(e, into: buffer.baseAddress, count: count)
                 initialized = count
             }
-            return NamedTensor(name: e.name, shape: e.shape, values: littleEndian(values))
+            return NamedTensor(name: e.name, shape: e.shape, values: values)
         }
-        return layout.file(tensors, reading: reading)
+        return reader.layout.file(tensors, reading: reading)
+    }
+
+    /// A file opened and its header checked as `read` checks it, whose
+    /// tensors are then read one at a time straight into memory the caller
+    /// holds: a model's parameters load with no copy in between.
+    public final class Reader {
+        public let path: String
+        fileprivate let layout: Layout
+        private let file: ReadableFile
+        private let dataStart: Int
+        private let index: [String: Int]
+
+        public init(path: String) throws {
+            file = try ReadableFile(path, limit: maximumFileSize)
+            guard file.size >= 8 else { throw FileError(path, "not a safetensors file: \(file.size) bytes, shorter than the 8-byte header length") }
+            let headerSize = try checkedHeaderSize(try file.bytes(8, at: 0), fileSize: file.size, path: path)
+            layout = try Layout(header: try file.bytes(headerSize, at: 8), dataSize: file.size - 8 - headerSize, path: path)
+            dataStart = 8 + headerSize
+            index = Dictionary(layout.entries.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+            self.path = path
+        }
+
+        public var metadata: [String: String] { layout.metadata }
+        /// Every tensor's name, in data order.
+        public var names: [String] { layout.entries.map(\.name) }
+        /// The shape of the tensor `name`, or nil if the file has none of that name.
+        public func shape(of name: String) -> [Int]? { index[name].map { layout.entries[$0].shape } }
+
+        /// The values of tensor `name` (`count` floats, as its shape says) into `target`.
+        public func read(_ name: String, into target: UnsafeMutablePointer<Float>, count: Int) throws {
+            guard let i = index[name] else { throw FileError(path, "tensor \(name) is missing") }
+            try read(layout.entries[i], into: target, count: count)
+        }
+
+        fileprivate func read(_ e: Layout.Entry, into target: UnsafeMutablePointer<Float>?, count: Int) throws {
+            precondition(count == (e.end - e.begin) / 4, "\(e.name): \(count) floats asked for, \((e.end - e.begin) / 4) stored")
+            guard count > 0, let target else { return }
+            try file.read(count * 4, at: dataStart + e.begin, into: target)
+            #if _endian(big)
+            for i in 0..<count { target[i] = Float(bitPattern: UInt32(littleEndian: target[i].bitPattern)) }
+            #endif
+        }
     }
 
     /// The same from the file's bytes in memory.
@@ -150,7 +187,7 @@ public enum SafeTensors {
     }
 
     /// The 8-byte little-endian header length, within the file and the limit.
-    private static func checkedHeaderSize(_ prefix: [UInt8], fileSize: Int, path: String) throws -> Int {
+    fileprivate static func checkedHeaderSize(_ prefix: [UInt8], fileSize: Int, path: String) throws -> Int {
         var headerSize: UInt64 = 0
         for i in 0..<8 { headerSize |= UInt64(prefix[i]) << (8 * UInt64(i)) }
         guard headerSize <= UInt64(min(maximumHeaderSize, fileSize - 8)) else {
@@ -170,7 +207,7 @@ public enum SafeTensors {
 
     /// The header's metadata and tensor entries, every entry checked against
     /// the data's size, the entries tiling the data exactly.
-    private struct Layout {
+    fileprivate struct Layout {
         struct Entry { let name: String; let shape: [Int]; let begin: Int; let end: Int }
         var metadata: [String: String] = [:]
         var entries: [Entry] = []

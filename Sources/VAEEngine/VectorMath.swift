@@ -196,6 +196,26 @@ extension SIMD8 where Scalar == Float {
     }
 }
 
+/// True if none of `count` floats is NaN or infinite: x·0 is 0 for every
+/// finite x and NaN otherwise, so one vectorised sum tells (where a test per
+/// element would branch on each).
+@inlinable
+public func allFinite(_ x: UnsafePointer<Float>, count: Int) -> Bool {
+    var sum = FloatLanes(repeating: 0), i = 0
+    while i + FloatLanes.scalarCount <= count {
+        sum += FloatLanes(loading: x + i) * 0
+        i += FloatLanes.scalarCount
+    }
+    var tail: Float = 0
+    while i < count { tail += x[i] * 0; i += 1 }
+    return (sum.sum() + tail).isFinite
+}
+
+/// The same over an array (true when empty).
+public func allFinite(_ values: [Float]) -> Bool {
+    values.withUnsafeBufferPointer { b in b.baseAddress.map { allFinite($0, count: b.count) } ?? true }
+}
+
 /// Applies `body` to `count` floats of `input`, eight at a time, writing
 /// `output` (which may be `input`); a short tail goes through the same lanes
 /// padded with zeros, so every element is computed the same way.

@@ -51,10 +51,10 @@ public enum Checkpoint {
     /// prefixes when the file holds it (commands that only use the model ask
     /// for none, and skip that work).
     public static func load(path: String, states wanted: [String] = []) throws -> Loaded {
-        // State not asked for (two thirds of a training checkpoint) is checked but not read from the file.
-        let file = try SafeTensors.read(path: path, reading: { name in
-            !statePrefixes.contains { name.hasPrefix($0) } || wanted.contains { name.hasPrefix($0) }
-        })
+        // Every entry is checked; only the tensors used are read, straight
+        // into the model's parameter block (state not asked for, two thirds
+        // of a training checkpoint, is never read).
+        let file = try SafeTensors.Reader(path: path)
         let configuration: ModelConfiguration
         let trainingData: TrainingData
         do {
@@ -88,9 +88,9 @@ public enum Checkpoint {
         }
         for prefix in [""] + states {
             for spec in specs {
-                let t = file.tensor(prefix + spec.name)!
-                guard t.shape == spec.shape else {
-                    throw FileError(path, "tensor \(t.name) has shape \(t.shape), expected \(spec.shape)")
+                let name = prefix + spec.name, shape = file.shape(of: name)!
+                guard shape == spec.shape else {
+                    throw FileError(path, "tensor \(name) has shape \(shape), expected \(spec.shape)")
                 }
             }
         }
@@ -98,11 +98,11 @@ public enum Checkpoint {
         let store = model.parameters
         func fill(_ block: Tensor, prefix: String) throws {
             for slot in store.slots {
-                let t = file.tensor(prefix + slot.spec.name)!
-                guard t.values.allSatisfy({ $0.isFinite }) else {
-                    throw FileError(path, "tensor \(t.name) holds NaN or infinite values")
+                let name = prefix + slot.spec.name, target = block.pointer + slot.offset
+                try file.read(name, into: target, count: slot.spec.count)
+                guard allFinite(target, count: slot.spec.count) else {
+                    throw FileError(path, "tensor \(name) holds NaN or infinite values")
                 }
-                t.values.withUnsafeBufferPointer { (block.pointer + slot.offset).update(from: $0.baseAddress!, count: t.values.count) }
             }
         }
         try fill(store.values, prefix: "")

@@ -43,7 +43,7 @@ public extension VariationalModel {
         var out: [[Float]] = []
         out.reserveCapacity(latents.count)
         forEachBatch(of: latents, conditions: conditions, width: latentSize,
-                     batchSize: batchSize ?? inferenceBatch) { z, c in
+                     batchSize: batchSize ?? decodeBatch) { z, c in
             let means = decodeMeans(z, condition: c)
             for r in 0..<means.rows { out.append(Array(UnsafeBufferPointer(start: means.row(r), count: means.columns))) }
         }
@@ -62,12 +62,19 @@ public extension VariationalModel {
     /// keeps every row's patches (~270 MB for 1,000 images), so it takes fewer;
     /// each thread of an importance-weighted estimate decodes its own image's
     /// draws, so two threads' 512 draws weigh what one pass of 1,024 did.
-    /// - inferenceBatch: images per batch when encoding, decoding or evaluating;
+    /// - inferenceBatch: images per batch when encoding or evaluating;
+    /// - decodeBatch: latent vectors per batch when decoding to images. The
+    ///   VQ decoder's last transposed convolution has 225 KB of columns an
+    ///   image (32 channels' 3x3 taps at each of 14x14 inputs), so 16
+    ///   images' (3.6 MB) stay in cache where 250 would stream 56 MB through
+    ///   memory; the conv model's (56 KB an image) gain less (BENCHMARKS.md,
+    ///   "Sampling from a cold start", has the times);
     /// - importanceRows: latent draws per product of an importance-weighted
     ///   estimate (several images' K draws share one when K is small);
     /// - importanceRowLimit: the most draws decoded at once, above which one
     ///   image's K draws are taken in slices (ImportanceSampling.swift).
     var inferenceBatch: Int { isConv ? 250 : 1000 }
+    var decodeBatch: Int { isConv ? 16 : 1000 }
     var importanceRows: Int { isConv ? 512 : 4096 }
     var importanceRowLimit: Int { isConv ? 512 : 8192 }
     private var isConv: Bool { configuration.architecture == .conv }

@@ -1,5 +1,6 @@
 import Foundation
 import VAEData
+import VAEEngine
 import VAEModels
 
 /// A judge in a safetensors file: its weights under PyTorch's names and, in
@@ -91,7 +92,7 @@ public enum JudgeFile {
         for spec in specs {
             guard let t = file.tensor(spec.name) else { throw FileError(path, "tensor \(spec.name) is missing for this judge") }
             guard t.shape == spec.shape else { throw FileError(path, "tensor \(t.name) has shape \(t.shape), expected \(spec.shape)") }
-            guard t.values.allSatisfy({ $0.isFinite }) else { throw FileError(path, "tensor \(t.name) holds NaN or infinite values") }
+            guard allFinite(t.values) else { throw FileError(path, "tensor \(t.name) holds NaN or infinite values") }
         }
         if let extra = file.names.first(where: { name in !specs.contains { $0.name == name } }) {
             throw FileError(path, "unexpected tensor \(extra) for a judge")

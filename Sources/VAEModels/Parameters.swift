@@ -91,21 +91,13 @@ public final class ParameterStore {
         forEachBlockRange { range in (g + range.lowerBound).update(repeating: 0, count: range.count) }
     }
 
-    /// False if any gradient is NaN or infinite: g·0 is 0 for every finite g
-    /// and NaN otherwise, so one vectorised sum per block tells.
+    /// False if any gradient is NaN or infinite (`allFinite` per block, the blocks in parallel).
     public func gradientsAreFinite() -> Bool {
         let g = gradients.pointer, checks = blockChecks.pointer
         forEachBlockRange { range in
             for lower in stride(from: range.lowerBound, to: range.upperBound, by: Self.block) {
                 let upper = min(range.upperBound, lower + Self.block)
-                var sum = FloatLanes(repeating: 0), i = lower
-                while i + FloatLanes.scalarCount <= upper {
-                    sum += FloatLanes(loading: g + i) * 0
-                    i += FloatLanes.scalarCount
-                }
-                var tail: Float = 0
-                while i < upper { tail += g[i] * 0; i += 1 }
-                checks[lower / Self.block] = sum.sum() + tail
+                checks[lower / Self.block] = allFinite(g + lower, count: upper - lower) ? 0 : .nan
             }
         }
         return blockChecks.buffer.allSatisfy { $0.isFinite }

@@ -23,6 +23,28 @@ final class SafeTensorsTests: FileTestCase {
         }
     }
 
+    /// The reader gives each tensor's shape and reads its values into the
+    /// caller's memory, bit for bit as `read`; a name the file lacks is an error.
+    func testReaderReadsEachTensorIntoTheCallersMemory() throws {
+        let p = path("r.safetensors")
+        try SafeTensors.write(sample, to: p)
+        let reader = try SafeTensors.Reader(path: p)
+        XCTAssertEqual(reader.metadata, sample.metadata)
+        XCTAssertEqual(Set(reader.names), Set(sample.tensors.map(\.name)))
+        for t in sample.tensors {
+            XCTAssertEqual(reader.shape(of: t.name), t.shape)
+            var values = [Float](repeating: .nan, count: t.values.count + 1)
+            try values.withUnsafeMutableBufferPointer { try reader.read(t.name, into: $0.baseAddress!, count: t.values.count) }
+            XCTAssertEqual(values.dropLast().map(\.bitPattern), t.values.map(\.bitPattern), t.name)
+            XCTAssertTrue(values.last!.isNaN, "\(t.name): nothing written past its values")
+        }
+        XCTAssertNil(reader.shape(of: "decoder.0.weight"))
+        var one: Float = 0
+        XCTAssertThrowsError(try reader.read("decoder.0.weight", into: &one, count: 1)) { error in
+            XCTAssertTrue("\(error)".contains("decoder.0.weight"), "\(error)")
+        }
+    }
+
     /// Tensors streamed from where they lie give the same bytes as the whole
     /// file encoded in memory; a failed write leaves nothing behind.
     func testStreamedWriteMatchesTheEncoding() throws {

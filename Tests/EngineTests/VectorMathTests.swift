@@ -74,6 +74,23 @@ final class VectorMathTests: XCTestCase {
         XCTAssertLessThanOrEqual(worstULPs(inputs, hyperbolicTangent, Foundation.tanh), 2)
     }
 
+    /// One NaN or infinity anywhere, in the lanes or the tail, is found; the
+    /// largest finite values and subnormals are not mistaken for one.
+    func testAllFiniteFindsEveryNonFiniteValue() {
+        for count in [0, 1, 7, 8, 9, 100] {
+            var values = (0..<count).map { i in [Float.greatestFiniteMagnitude, -.greatestFiniteMagnitude, .leastNonzeroMagnitude, -0, 1][i % 5] }
+            XCTAssertTrue(allFinite(values), "\(count) finite values")
+            for i in 0..<count {
+                for bad in [Float.nan, .infinity, -.infinity, -Float.nan] {
+                    let kept = values[i]
+                    values[i] = bad
+                    XCTAssertFalse(allFinite(values), "\(bad) at \(i) of \(count)")
+                    values[i] = kept
+                }
+            }
+        }
+    }
+
     func testScalarSigmoidAgreesWithTheLanes() {
         let inputs = grid(-10, 10, count: 1001)
         var out = [Float](repeating: 0, count: inputs.count)

@@ -274,13 +274,14 @@ public final class PixelCNN {
         // the products of one position are too small to split well.
         let parts = count >= 8 ? min(concurrentParts, count) : 1, share = (count + parts - 1) / parts
         input.prepareWeights()   // once, before the threads read them
+        let weights = blockWeightsForWalk()
         grid.withUnsafeMutableBufferPointer { codes in
             parallelParts(parts) { part in
                 let lower = min(part * share, count), upper = min(lower + share, count)
                 guard lower < upper else { return }
                 var probabilities = [Double](repeating: 0, count: K)
                 walkPrepared(codes.baseAddress! + lower * P, images: upper - lower, labels: labels.map { Array($0[lower..<upper]) },
-                     from: kept) { p, logits in
+                             from: kept, blockWeights: weights) { p, logits in
                     for b in 0..<logits.rows {
                         let l = logits.row(b)
                         var m = -Double.infinity
@@ -315,19 +316,15 @@ public final class PixelCNN {
     public func walk(_ grid: UnsafeMutablePointer<Int32>, images: Int, labels: [Int32]? = nil, from first: Int = 0,
                      visit: (Int, Matrix) -> Void) {
         input.prepareWeights()
-        walkPrepared(grid, images: images, labels: labels, from: first, visit: visit)
+        walkPrepared(grid, images: images, labels: labels, from: first, blockWeights: blockWeightsForWalk(), visit: visit)
     }
 
-    /// `walk` once the first layer's weights are prepared (several threads may walk at once).
-    private func walkPrepared(_ grid: UnsafeMutablePointer<Int32>, images: Int, labels: [Int32]?, from first: Int,
-                              visit: (Int, Matrix) -> Void) {
-        precondition((labels != nil) == (classes > 0) && (labels?.count ?? images) == images && (0...positions).contains(first),
-                     "labels, one per image, go with a conditional prior; the first position lies in the grid")
-        let B = images, C = channels, K = codes, P = positions
-        let taps = MaskedConvolution.keptTaps
-        // Each block's kept taps as one (taps·C, C) matrix, row t·C + c, column o:
-        // the product of a row of gathered neighbours (tap-major) with it is the convolution at p.
-        let weights = blocks.map { block -> Tensor in
+    /// Each block's kept taps as one (taps·C, C) matrix, row t·C + c, column
+    /// o: the product of a row of gathered neighbours (tap-major) with it is
+    /// the convolution at one position.
+    private func blockWeightsForWalk() -> [Tensor] {
+        let C = channels, taps = MaskedConvolution.keptTaps
+        return blocks.map { block in
             let packed = Tensor(shape: [taps.count * C * C]), w = block.weight.pointer, t = packed.pointer
             for o in 0..<C {
                 for c in 0..<C {
@@ -336,8 +333,21 @@ public final class PixelCNN {
             }
             return packed
         }
-        // ReLU(h) entering each block, position-major (B, P, C): what later positions read.
-        let activated = blocks.map { _ in Tensor(shape: [B * P * C]) }
+    }
+
+    /// `walk` once the first layer's weights and the blocks' are prepared
+    /// (several threads may walk at once with the same).
+    private func walkPrepared(_ grid: UnsafeMutablePointer<Int32>, images: Int, labels: [Int32]?, from first: Int,
+                              blockWeights weights: [Tensor], visit: (Int, Matrix) -> Void) {
+        precondition((labels != nil) == (classes > 0) && (labels?.count ?? images) == images && (0...positions).contains(first),
+                     "labels, one per image, go with a conditional prior; the first position lies in the grid")
+        let B = images, C = channels, K = codes, P = positions
+        let taps = MaskedConvolution.keptTaps
+        // ReLU(h) entering each block, what later positions read: a 3x3 tap
+        // reaches back at most to p − width − 1, so each image keeps only
+        // the last width + 2 positions, position p in slot p mod (width + 2).
+        let window = width + 2
+        let activated = blocks.map { _ in Tensor(shape: [B * window * C]) }
         // The values at p: the state h, the neighbours a block reads, the output layers'.
         let buffers = [C, taps.count * C, C, C, K].map { Tensor(shape: [B * $0]) }
         defer { withExtendedLifetime(buffers) {} }
@@ -355,14 +365,14 @@ public final class PixelCNN {
             for (i, block) in blocks.enumerated() {
                 let kept = activated[i].pointer
                 for b in 0..<B {
-                    let here = kept + (b * P + p) * C, row = h.row(b)
+                    let here = kept + (b * window + p % window) * C, row = h.row(b)
                     for c in 0..<C { here[c] = max(row[c], 0) }
                     let gathered = neighbours.row(b)
                     for (j, tap) in taps.enumerated() {
                         let y = p / width + tap / 3 - 1, x = p % width + tap % 3 - 1
                         let target = gathered + j * C
                         if y >= 0 && x >= 0 && x < width {   // taps never reach below the row of p
-                            target.update(from: kept + (b * P + y * width + x) * C, count: C)
+                            target.update(from: kept + (b * window + (y * width + x) % window) * C, count: C)
                         } else {
                             target.update(repeating: 0, count: C)
                         }
@@ -561,9 +571,13 @@ final class CodeConvolution {
     /// The unmasked weights rearranged as (taps·K, C) in `gathered`.
     func prepareWeights() {
         let C = channels, K = codes, k2 = Self.kernel * Self.kernel, w = parameters.weight.pointer, g = gathered.pointer
-        for (t, tap) in taps.enumerated() {
+        // Read in the stored order (each kernel's taps contiguous): with the
+        // output channel outermost the writes of one o share cache lines with
+        // the next o's, where reading across o would miss on every element.
+        for o in 0..<C {
             for c in 0..<K {
-                for o in 0..<C { g[(t * K + c) * C + o] = w[(o * K + c) * k2 + tap.index] }
+                let kernel = w + (o * K + c) * k2
+                for (t, tap) in taps.enumerated() { g[(t * K + c) * C + o] = kernel[tap.index] }
             }
         }
     }
