@@ -7,6 +7,7 @@ import VAEPlots
 
 struct Anomaly: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "anomaly",
         abstract: "Benchmark anomaly detection: held-out classes of the test set are the anomalies.",
         discussion: "The standard protocol: a model trained without some classes (vae train --exclude-digits 9, or --exclude-classes NAME for a folder data set) scores the whole test set; images of the classes it never saw are the anomalies. Reports AUROC and average precision, and for a target false-positive rate the threshold — calibrated on held-out normal training images (vae train --holdout N), never on the test set — with the test precision, recall and FPR it gives.")
 

@@ -3,6 +3,7 @@ import VAEInference
 
 struct Arithmetic: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "arithmetic",
         abstract: "Latent arithmetic: decode μ(A) − μ(B) + μ(C).",
         discussion: "The picture shows A, B, C and the result, in that order. With A a slanted 7, B a slanted 1 and C an upright 1, the result tends to be an upright 7. A conditional model decodes the result with A's label (z carries the style, the label the digit).")
 

@@ -5,6 +5,7 @@ import VAEInference
 
 struct Augment: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "augment",
         abstract: "Write an augmented data set: several decoded draws from q(z|x) per image.",
         discussion: "For each image of --split, draws z ~ q(z|x) --per-image times and decodes each, keeping the label. For a grey IDX data set, writes DIR/train-images-idx3-ubyte.gz and DIR/train-labels-idx1-ubyte.gz (t10k-* when augmenting the test split) and copies the other split unchanged, so `vae train --data DIR` and any MNIST loader read the folder; for a folder data set (or colour), writes DIR/train/<class>/N.png and DIR/test/<class>/N.png, the layout `vae train --data DIR` and torchvision's ImageFolder read.")
 

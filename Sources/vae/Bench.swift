@@ -8,6 +8,7 @@ import VAETraining
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "bench",
         abstract: "Measure training and coding speed, and memory.",
         discussion: "Times steady-state training steps (batch 128, after a warm-up) on real batches of the data set (MNIST by default; --data DIR for a folder data set, the models built for its image shape), reports samples/s, the share of time in matrix products and their GFLOP/s, the bound (every product of a step timed again alone through sgemm on its own shape, in the same run) and the fraction of it the step reaches, encoding and decoding of up to 10,000 images each as one batch, and the peak resident memory.")
 

@@ -7,6 +7,7 @@ import VAEPlots
 
 struct Encode: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "encode",
         abstract: "Encode images to their latent distributions q(z|x) = N(μ, σ²), or a VQ-VAE's codes.",
         discussion: "Writes one row per image: CSV with the header source,label,mu_0,…,mu_{k-1},logvar_0,…,logvar_{k-1} (label empty when unknown), or a float32 .npy array of shape [n, 2k] (μ then log σ²); a model with several stochastic layers has each layer's columns in turn, named z1_mu_0, …, z1_logvar_0, …, z2_mu_0, …. A VQ-VAE writes its code indices instead, one per grid position in raster order: CSV columns code_0, …, code_{P-1}, or an int32 .npy array of shape [n, height, width]. --plot draws the points the decoder would start from (μ): the two latent dimensions when there are two, else their first two principal components, coloured by digit.")
 

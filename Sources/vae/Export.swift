@@ -5,6 +5,7 @@ import VAEInference
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "export",
         abstract: "Write a data set as PNG files in class folders.",
         discussion: "Reads the data set --data names (MNIST's IDX files, or a folder data set, resized with --image-size as for training) and writes OUT/train/<class>/<index>.png and OUT/test/<class>/<index>.png, indices zero-padded so that names sort in the data set's order, class by class: the layout `vae train --data OUT` and torchvision's ImageFolder read.")
 

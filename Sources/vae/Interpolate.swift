@@ -3,6 +3,7 @@ import VAEInference
 
 struct Interpolate: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "interpolate",
         abstract: "Morph one image into another through the latent space.",
         discussion: "Encodes A and B to their means μ, decodes points along the line between them (or the great circle with --slerp), and writes one strip: A, the decoded steps from A's μ to B's μ, then B (inputs as the model saw them). With a conditional model the one-hot label moves linearly from A's digit to B's as well.")
 

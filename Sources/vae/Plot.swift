@@ -6,11 +6,13 @@ import VAEPlots
 /// `vae plot`: charts from the JSON files other commands write.
 struct Plot: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "plot",
         abstract: "Draw charts from the JSON files of vae train --json and vae anomaly --json, as PNG, SVG or PDF.",
         subcommands: [Curves.self, AnomalyTable.self])
 
     struct Curves: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "curves",
             abstract: "Training curves: the loss and test −ELBO per epoch, and each part of the objective, one colour per run.",
             discussion: "Each RUN.json is a file written by vae train --json; the legend names each run after its file. Training figures are solid, test figures dashed.")
 

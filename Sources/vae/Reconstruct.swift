@@ -6,6 +6,7 @@ import VAEModels
 
 struct Reconstruct: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "reconstruct",
         abstract: "Reconstruct images through the model, optionally after corrupting them (denoising).",
         discussion: "Each image is encoded to μ and decoded. With --noise σ, Gaussian noise of that standard deviation is added first (clipped to [0, 1]); with --mask p, each pixel is blanked with probability p; --corrupt takes any corruption `vae train --corrupt` does (noise:σ, mask:p, saltpepper:p). The picture has, per block of up to 10 images, a row of inputs, a row of corrupted inputs (if any), and a row of reconstructions. The mean squared error per pixel against the clean input is printed for the reconstruction (and for the corrupted input, to compare).")
 

@@ -6,6 +6,7 @@ import VAEPlots
 
 struct Sample: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "sample",
         abstract: "Draw new images from a trained model into a grid.",
         discussion: "Decodes n draws z ~ N(0, I) (a VQ-VAE: grids of codes drawn by its PixelCNN prior, position by position); each pixel is the decoder's mean, in grey or colour as the model draws. With --manifold (a model with a 2-D latent space), decodes instead a grid of z at evenly spaced quantiles of N(0, 1), --nrow a side (default 20). A conditional model draws the class given with --class (a name or a number; --digit d for MNIST); without it, one row per class (⌈n / classes⌉ images per row, default 10), the same z down each column, so a column shows one style across every class.")
 

@@ -65,6 +65,7 @@ struct ScoringOptions: ParsableArguments {
 
 struct Score: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "score",
         abstract: "Anomaly scores for images (higher = more anomalous), with a threshold.",
         discussion: "The threshold is --threshold T, or the --percentile P (default 99) of the scores of a reference set of normal images given by --calibrate: train (the images the model was trained on, as its checkpoint records: the training split less any excluded digits and held-out images), heldout (the held-out ones), test, an MNIST reference like test:0-999, a folder of PNG/PGM images, or one image file. Images scoring above it are marked anomalous.")
 

@@ -7,6 +7,7 @@ import VAETraining
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "train",
         abstract: "Train a VAE on MNIST or your own images, saving a checkpoint after every epoch.",
         discussion: """
             Minimises reconstruction + β·KL summed over each mini-batch with Adam (or the importance-weighted \

@@ -4,6 +4,7 @@ import VAEModels
 
 struct Traverse: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "traverse",
         abstract: "Vary one latent dimension at a time: the β-VAE disentanglement picture.",
         discussion: "One row per dimension: the latent point (the input's μ, or 0 without an input) with that dimension moved through evenly spaced values from −range to +range. A conditional model decodes every image with the input's label (--label d, needed when there is no input).")
 

@@ -362,16 +362,26 @@ public final class PixelCNN {
                     for o in 0..<C { row[o] += classBias.pointer[o * classes + y] }
                 }
             }
+            // The taps from the first to the last that fall inside the grid:
+            // on the top row only the left and centre ones, on the left
+            // column not the upper-left. The product takes only their rows
+            // of the weights (the others would multiply zeros).
+            let inside = taps.indices.filter { j in
+                let y = p / width + taps[j] / 3 - 1, x = p % width + taps[j] % 3 - 1
+                return y >= 0 && x >= 0 && x < width   // taps never reach below the row of p
+            }
+            let reach = inside.first!..<(inside.last! + 1)
+            let reached = Matrix(neighbours.pointer, rows: B, columns: reach.count * C)
             for (i, block) in blocks.enumerated() {
                 let kept = activated[i].pointer
                 for b in 0..<B {
                     let here = kept + (b * window + p % window) * C, row = h.row(b)
                     for c in 0..<C { here[c] = max(row[c], 0) }
-                    let gathered = neighbours.row(b)
-                    for (j, tap) in taps.enumerated() {
-                        let y = p / width + tap / 3 - 1, x = p % width + tap % 3 - 1
-                        let target = gathered + j * C
-                        if y >= 0 && x >= 0 && x < width {   // taps never reach below the row of p
+                    let gathered = reached.row(b)
+                    for j in reach {
+                        let y = p / width + taps[j] / 3 - 1, x = p % width + taps[j] % 3 - 1
+                        let target = gathered + (j - reach.lowerBound) * C
+                        if inside.contains(j) {
                             target.update(from: kept + (b * window + (y * width + x) % window) * C, count: C)
                         } else {
                             target.update(repeating: 0, count: C)
@@ -379,7 +389,8 @@ public final class PixelCNN {
                     }
                 }
                 // h ← h + conv(ReLU h) + bias, at p.
-                matrixProduct(neighbours, .none, weights[i].matrix(rows: taps.count * C, columns: C), into: h, beta: 1)
+                let rows = Matrix(weights[i].pointer + reach.lowerBound * C * C, rows: reach.count * C, columns: C)
+                matrixProduct(reached, .none, rows, into: h, beta: 1)
                 addRowBias(block.stored.bias, to: h)
             }
             guard p >= first else { continue }
