@@ -158,12 +158,12 @@ public enum SafeTensors {
         }
 
         fileprivate func read(_ e: Layout.Entry, into target: UnsafeMutablePointer<Float>?, count: Int) throws {
-            precondition(count == (e.end - e.begin) / 4, "\(e.name): \(count) floats asked for, \((e.end - e.begin) / 4) stored")
+            guard count == (e.end - e.begin) / 4 else {
+                throw FileError(path, "tensor \(e.name) holds \((e.end - e.begin) / 4) values where \(count) are expected")
+            }
             guard count > 0, let target else { return }
             try file.read(count * 4, at: dataStart + e.begin, into: target)
-            #if _endian(big)
-            for i in 0..<count { target[i] = Float(bitPattern: UInt32(littleEndian: target[i].bitPattern)) }
-            #endif
+            fromLittleEndian(target, count: count)
         }
     }
 
@@ -178,9 +178,10 @@ public enum SafeTensors {
                 let count = (e.end - e.begin) / 4
                 let values = [Float](unsafeUninitializedCapacity: count) { out, initialized in
                     UnsafeMutableRawBufferPointer(out).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[(dataStart + e.begin)..<(dataStart + e.end)]))
+                    if let start = out.baseAddress { fromLittleEndian(start, count: count) }
                     initialized = count
                 }
-                return NamedTensor(name: e.name, shape: e.shape, values: littleEndian(values))
+                return NamedTensor(name: e.name, shape: e.shape, values: values)
             }
         }
         return layout.file(tensors, reading: reading)
@@ -197,11 +198,9 @@ public enum SafeTensors {
     }
 
     /// The file's bytes are little-endian: on a little-endian host they are the floats.
-    private static func littleEndian(_ values: [Float]) -> [Float] {
+    private static func fromLittleEndian(_ values: UnsafeMutablePointer<Float>, count: Int) {
         #if _endian(big)
-        return values.map { Float(bitPattern: UInt32(littleEndian: $0.bitPattern)) }
-        #else
-        return values
+        for i in 0..<count { values[i] = Float(bitPattern: UInt32(littleEndian: values[i].bitPattern)) }
         #endif
     }
 

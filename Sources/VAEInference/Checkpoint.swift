@@ -88,7 +88,7 @@ public enum Checkpoint {
         }
         for prefix in [""] + states {
             for spec in specs {
-                let name = prefix + spec.name, shape = file.shape(of: name)!
+                let name = prefix + spec.name, shape = file.shape(of: name) ?? []
                 guard shape == spec.shape else {
                     throw FileError(path, "tensor \(name) has shape \(shape), expected \(spec.shape)")
                 }

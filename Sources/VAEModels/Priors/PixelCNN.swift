@@ -362,15 +362,16 @@ public final class PixelCNN {
                     for o in 0..<C { row[o] += classBias.pointer[o * classes + y] }
                 }
             }
-            // The taps from the first to the last that fall inside the grid:
-            // on the top row only the left and centre ones, on the left
-            // column not the upper-left. The product takes only their rows
-            // of the weights (the others would multiply zeros).
-            let inside = taps.indices.filter { j in
-                let y = p / width + taps[j] / 3 - 1, x = p % width + taps[j] % 3 - 1
-                return y >= 0 && x >= 0 && x < width   // taps never reach below the row of p
+            // Each tap's slot in the window, nil outside the grid (taps never
+            // reach below the row of p). The product takes the taps from the
+            // first inside to the last, and only their rows of the weights:
+            // on the top row the left and centre ones, the others' would
+            // multiply zeros. The centre is always inside.
+            let slots = taps.map { tap -> Int? in
+                let y = p / width + tap / 3 - 1, x = p % width + tap % 3 - 1
+                return y >= 0 && x >= 0 && x < width ? (y * width + x) % window : nil
             }
-            let reach = inside.first!..<(inside.last! + 1)
+            let reach = slots.firstIndex { $0 != nil }!..<(slots.lastIndex { $0 != nil }! + 1)
             let reached = Matrix(neighbours.pointer, rows: B, columns: reach.count * C)
             for (i, block) in blocks.enumerated() {
                 let kept = activated[i].pointer
@@ -379,10 +380,9 @@ public final class PixelCNN {
                     for c in 0..<C { here[c] = max(row[c], 0) }
                     let gathered = reached.row(b)
                     for j in reach {
-                        let y = p / width + taps[j] / 3 - 1, x = p % width + taps[j] % 3 - 1
                         let target = gathered + (j - reach.lowerBound) * C
-                        if inside.contains(j) {
-                            target.update(from: kept + (b * window + (y * width + x) % window) * C, count: C)
+                        if let slot = slots[j] {
+                            target.update(from: kept + (b * window + slot) * C, count: C)
                         } else {
                             target.update(repeating: 0, count: C)
                         }
