@@ -130,20 +130,45 @@ public enum PNG {
 
     /// 8-bit grey (1 channel) or RGB (3 channels), row-major, no padding.
     public static func encode(pixels: [UInt8], width: Int, height: Int, channels: Int, path: String) throws -> [UInt8] {
+        try write(pixels: pixels, width: width, height: height, stride: width * channels,
+                  format: channels == 3 ? UInt32(PNG_FORMAT_FLAG_COLOR) : UInt32(PNG_FORMAT_GRAY), colormap: nil, path: path)
+    }
+
+    /// A black-and-white image, one byte per pixel (0 black, anything else
+    /// white), as a two-colour palette PNG: libpng packs a palette of at most
+    /// two entries one bit per pixel.
+    public static func encode(blackAndWhite pixels: [Bool], width: Int, height: Int, path: String) throws -> [UInt8] {
+        let indices = pixels.map { $0 ? UInt8(1) : 0 }
+        return try write(pixels: indices, width: width, height: height, stride: width,
+                         format: UInt32(PNG_FORMAT_GRAY) | UInt32(PNG_FORMAT_FLAG_COLORMAP), colormap: [0, 255], path: path)
+    }
+
+    /// `format` describes the pixels, or with PNG_FORMAT_FLAG_COLORMAP the
+    /// entries of `colormap` (the pixels then being indices into it).
+    private static func write(pixels: [UInt8], width: Int, height: Int, stride: Int, format: UInt32, colormap: [UInt8]?,
+                              path: String) throws -> [UInt8] {
+        // libpng reads height · stride bytes whatever the array holds.
+        guard width > 0, height > 0, pixels.count == height * stride else {
+            throw FileError(path, "PNG encoding: \(pixels.count) bytes for a \(width)x\(height) image of \(stride) bytes a row")
+        }
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)
         image.width = UInt32(width)
         image.height = UInt32(height)
-        image.format = channels == 3 ? UInt32(PNG_FORMAT_FLAG_COLOR) : UInt32(PNG_FORMAT_GRAY)
+        image.format = format
+        image.colormap_entries = UInt32(colormap?.count ?? 0)
         defer { png_image_free(&image) }
-        let stride = Int32(width * channels)
+        let stride = Int32(stride)
         // One write into libpng's own bound on the encoded size (the
         // measuring call would compress the image a second time).
         var size = Int(vae_png_image_size_max(&image))
         var out = [UInt8](repeating: 0, count: size)
         let written = out.withUnsafeMutableBytes { dst in
-            pixels.withUnsafeBytes {
-                png_image_write_to_memory(&image, dst.baseAddress, &size, 0, $0.baseAddress, stride, nil)
+            pixels.withUnsafeBytes { source in
+                (colormap ?? []).withUnsafeBytes { entries in
+                    png_image_write_to_memory(&image, dst.baseAddress, &size, 0, source.baseAddress, stride,
+                                              colormap == nil ? nil : entries.baseAddress)
+                }
             }
         }
         guard written != 0, size <= out.count else { throw FileError(path, "PNG encoding failed: \(message(&image))") }

@@ -81,7 +81,8 @@ public struct AnomalyScorer {
             case .recon: return base(.recon)
             case .iw: return base(.iw)
             case .complexity:
-                let lengths = images.map { compressedLength(of: $0, shape: model.configuration.shape) }
+                let configuration = model.configuration
+                let lengths = images.map { compressedLength(of: $0, shape: configuration.shape, likelihood: configuration.likelihood) }
                 return zip(base(likelihood), lengths).map { $0 - $1 }
             case .ratio:
                 // init refuses ratio without a background model.

@@ -5,7 +5,7 @@ import VAEInference
 
 /// `--metric`, `--samples` and `--background`, shared by `score` and `anomaly`.
 struct ScoringOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Anomaly score: nelbo (−ELBO in nats), recon (reconstruction term at z = μ), iw (importance-weighted −log p(x)), complexity (−log p(x) less the image's PNG length in nats, Serrà et al. 2020), ratio (−log p(x) less the background model's, Ren et al. 2019; needs --background), or all (vae anomaly: every one, ratio with --background).",
+    @Option(help: ArgumentHelp("Anomaly score: nelbo (−ELBO in nats), recon (reconstruction term at z = μ), iw (importance-weighted −log p(x)), complexity (−log p(x) less the image's compressed length in nats, Serrà et al. 2020: a two-colour PNG for a Bernoulli model, 8-bit levels for --loss mse), ratio (−log p(x) less the background model's, Ren et al. 2019; needs --background), or all (vae anomaly: every one, ratio with --background).",
                                valueName: "metric"))
     var metric: MetricChoice = .one(.nelbo)
 

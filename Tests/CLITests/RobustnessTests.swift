@@ -123,7 +123,7 @@ final class RobustnessTests: FolderTestCase {
 
     func testUnwritableModelFolderFailsBeforeTraining() throws {
         // A "folder" that is a file: no user, root included, can write below it.
-        FileManager.default.createFile(atPath: folder + "/plainfile", contents: Data("x".utf8))
+        XCTAssert(FileManager.default.createFile(atPath: folder + "/plainfile", contents: Data("x".utf8)))
         let run = try VAEBinary.run(trainArguments("plainfile/m.safetensors"), in: folder)
         XCTAssertNotEqual(run.status, 0)
         XCTAssert(run.stderr.contains("plainfile/m.safetensors: folder"), run.stderr)

@@ -47,8 +47,9 @@ enum VAEBinary {
         process.environment = env
         // Output goes to files: nothing can block on a full pipe.
         let outPath = NSTemporaryDirectory() + "vae-out-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: outPath + ".err", contents: nil)
+        // (FileHandle(forWritingTo:) below throws if either could not be made.)
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outPath + ".err", contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath + ".err"))
         process.standardInput = FileHandle.nullDevice

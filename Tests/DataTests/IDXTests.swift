@@ -103,8 +103,8 @@ final class IDXTests: FileTestCase {
         XCTAssertEqual(try MNIST.locate(explicit: nil, environment: ["VAE_DATA": repositoryData]), repositoryData)
         assertFileError(folder, "no MNIST files here") { try MNIST.locate(explicit: folder) }
         let cwd = FileManager.default.currentDirectoryPath
-        FileManager.default.changeCurrentDirectoryPath(folder)
-        defer { FileManager.default.changeCurrentDirectoryPath(cwd) }
+        XCTAssert(FileManager.default.changeCurrentDirectoryPath(folder))
+        defer { _ = FileManager.default.changeCurrentDirectoryPath(cwd) }
         do {
             _ = try MNIST.locate(explicit: nil, environment: ["VAE_DATA": folder + "/empty"], executablePath: folder + "/bin/vae")
             XCTFail("expected an error")

@@ -12,6 +12,20 @@ final class ImageFileTests: FileTestCase {
         XCTAssertEqual(Array(bytes.prefix(8)), [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
     }
 
+    /// A black-and-white PNG is a one-bit palette image that reads back as
+    /// the same pixels, in black and white.
+    func testBlackAndWhitePNGRoundTrip() throws {
+        let on = (0..<(13 * 7)).map { ($0 * 7) % 5 < 2 }
+        let bytes = try PNG.encode(blackAndWhite: on, width: 13, height: 7, path: "bw.png")
+        // IHDR: bit depth 1, colour type 3 (palette).
+        XCTAssertEqual(Array(bytes[24..<26]), [1, 3])
+        let decoded = try PNG.decode(bytes, path: "bw.png")
+        XCTAssertEqual(decoded, GrayImage(width: 13, height: 7, pixels: on.map { $0 ? 255 : 0 }))
+        // Fewer pixels than the size claims: an error, never a read past the array.
+        XCTAssertThrowsError(try PNG.encode(blackAndWhite: on, width: 13, height: 8, path: "bw.png"))
+        XCTAssertThrowsError(try PNG.encode(pixels: [1, 2, 3], width: 2, height: 2, channels: 1, path: "g.png"))
+    }
+
     func testPGMRoundTrip() throws {
         let p = path("a.pgm")
         try image.write(path: p)

@@ -30,11 +30,13 @@ final class AnomalyScorerTests: XCTestCase {
         }
     }
 
-    func testCompressedLengthOfKnownImages() {
-        let blank = compressedLength(of: [Float](repeating: 0, count: 784), shape: shape)
+    /// The Gaussian likelihood's L(x): the 8-bit grey levels as PNG.
+    func testCompressedGreyLevelsOfKnownImages() {
+        func length(_ pixels: [Float], _ shape: ImageShape) -> Double { compressedLength(of: pixels, shape: shape, likelihood: .gaussian) }
+        let blank = length([Float](repeating: 0, count: 784), shape)
         var rng = RandomGenerator(seed: 1)
-        let noise = compressedLength(of: (0..<784).map { _ in Float(Int(rng.uniform() * 256)) / 255 }, shape: shape)
-        let stroke = compressedLength(of: (0..<784).map { $0 % 28 == 14 ? 1 : 0 }, shape: shape)
+        let noise = length((0..<784).map { _ in Float(Int(rng.uniform() * 256)) / 255 }, shape)
+        let stroke = length((0..<784).map { $0 % 28 == 14 ? 1 : 0 }, shape)
         // 784 random bytes do not compress: at least 784 · 8 bits, in nats.
         XCTAssertGreaterThanOrEqual(noise, 784 * 8 * log(2))
         XCTAssertLessThan(noise, (784 + 200) * 8 * log(2))
@@ -43,9 +45,35 @@ final class AnomalyScorerTests: XCTestCase {
         XCTAssertLessThan(blank, stroke)
         XCTAssertLessThan(stroke, noise / 5)
         // Colour: three planes interleaved, each of them noise, is three times the bytes.
-        let colour = compressedLength(of: (0..<(3 * 784)).map { _ in Float(Int(rng.uniform() * 256)) / 255 },
-                                      shape: ImageShape(channels: 3, height: 28, width: 28))
+        let colour = length((0..<(3 * 784)).map { _ in Float(Int(rng.uniform() * 256)) / 255 }, ImageShape(channels: 3, height: 28, width: 28))
         XCTAssertGreaterThanOrEqual(colour, 3 * 784 * 8 * log(2))
+    }
+
+    /// The Bernoulli likelihood's L(x): the black-and-white image it models,
+    /// one bit per pixel, whatever the grey levels on either side of ½.
+    func testCompressedBlackAndWhiteOfKnownImages() {
+        func length(_ pixels: [Float], _ shape: ImageShape) -> Double { compressedLength(of: pixels, shape: shape, likelihood: .bernoulli) }
+        var rng = RandomGenerator(seed: 1)
+        let blank = length([Float](repeating: 0, count: 784), shape)
+        // A diagonal: every row different (a vertical stroke's identical rows deflate as a blank's do).
+        let stroke = length((0..<784).map { $0 % 29 == 0 ? 1 : 0 }, shape)
+        let greyNoise = (0..<784).map { _ in rng.uniform() }
+        let noise = length(greyNoise, shape)
+        // 784 random bits do not compress: at least 98 bytes, and the 8-bit
+        // grey levels they came from would take eight times as many.
+        XCTAssertGreaterThanOrEqual(noise, 784 * log(2))
+        XCTAssertLessThan(noise, (98 + 28 + 150) * 8 * log(2))
+        XCTAssertLessThan(noise, compressedLength(of: greyNoise, shape: shape, likelihood: .gaussian) / 3)
+        XCTAssertEqual(noise, length(greyNoise.map { $0 >= 0.5 ? 1 : 0 }, shape), "only which side of ½ a value is on counts")
+        // A blank image is PNG's chunks (about 90 bytes, the palette's among
+        // them) and a deflated run.
+        XCTAssertLessThan(blank, 110 * 8 * log(2))
+        XCTAssertLessThan(blank, stroke)
+        XCTAssertLessThan(stroke, noise)
+        // Colour: the three planes' bits, each of them noise.
+        let colour = length((0..<(3 * 784)).map { _ in rng.uniform() }, ImageShape(channels: 3, height: 28, width: 28))
+        XCTAssertGreaterThanOrEqual(colour, 3 * 784 * log(2))
+        XCTAssertGreaterThan(colour, 2 * noise)
     }
 
     func testComplexityAndRatioAreTheirDefinitions() throws {
@@ -56,7 +84,7 @@ final class AnomalyScorerTests: XCTestCase {
         let complexity = try AnomalyScorer(model: m, metric: .complexity, samples: 10, seed: 3).scores(images, conditions: nil)
         let ratio = try AnomalyScorer(model: m, metric: .ratio, samples: 10, seed: 3, background: background).scores(images, conditions: nil)
         for i in images.indices {
-            XCTAssertEqual(complexity[i], iw[i] - compressedLength(of: images[i], shape: shape), accuracy: 1e-9)
+            XCTAssertEqual(complexity[i], iw[i] - compressedLength(of: images[i], shape: shape, likelihood: .bernoulli), accuracy: 1e-9)
             XCTAssertEqual(ratio[i], iw[i] - backgroundIW[i], accuracy: 1e-9)
         }
         // A model against itself: no evidence either way.
