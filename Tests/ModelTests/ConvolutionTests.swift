@@ -104,6 +104,41 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
+    /// col2im against its definition, bit for bit: starting from the images'
+    /// own values, each pixel adds the column entries that came from it in
+    /// kernel-offset order (c, then r, then b, as the loops run). Runs of
+    /// stride 1, 2 (blocks of eight and four, and the tails) and 3; rows
+    /// long and short; kernels hanging over the image; masked offsets.
+    func testCol2imMatchesTheDefinition() {
+        let shapes: [(c: Int, h: Int, w: Int, k: Int, s: Int, p: Int, kept: [Int]?)] = [
+            (2, 7, 7, 4, 2, 1, nil), (3, 14, 14, 4, 2, 1, nil), (2, 28, 28, 3, 2, 1, nil), (1, 5, 37, 3, 2, 1, nil),
+            (2, 9, 40, 5, 2, 2, nil), (2, 5, 13, 3, 1, 1, nil), (1, 3, 37, 3, 1, 1, nil), (3, 7, 7, 3, 1, 1, [0, 1, 2, 3, 4]),
+            (2, 4, 3, 5, 1, 2, nil), (1, 2, 9, 5, 1, 2, nil), (2, 11, 17, 3, 3, 1, nil), (2, 3, 3, 5, 2, 2, nil),
+        ]
+        for (n, t) in shapes.enumerated() {
+            let g = ConvolutionGeometry(channels: t.c, height: t.h, width: t.w, kernel: t.k, stride: t.s, padding: t.p, keptOffsets: t.kept)
+            let batch = 3, P = g.outputPixels, width = batch * P
+            var columns = [Float](repeating: 0, count: g.patchSize * width)
+            var rng = RandomGenerator(seed: UInt64(90 + n))
+            for i in columns.indices { columns[i] = rng.uniform(-1, 1) }
+            let images = Tensor(shape: [batch, g.inputSize])
+            fill(images.pointer, images.count, seed: UInt64(110 + n))
+            var expected = images.array
+            for c in 0..<t.c { for (r, offset) in g.offsets.enumerated() { for b in 0..<batch { for oy in 0..<g.outHeight { for ox in 0..<g.outWidth {
+                let iy = oy * t.s - t.p + offset / t.k, ix = ox * t.s - t.p + offset % t.k
+                guard iy >= 0 && iy < t.h && ix >= 0 && ix < t.w else { continue }
+                expected[b * g.inputSize + (c * t.h + iy) * t.w + ix] += columns[(c * g.offsets.count + r) * width + b * P + oy * g.outWidth + ox]
+            } } } } }
+            let xm = images.matrix(rows: batch, columns: g.inputSize)
+            // Two calls over parts of the batch, as two threads would make them.
+            columns.withUnsafeBufferPointer {
+                g.col2im($0.baseAddress!, rowStride: width, addingInto: xm, 0..<1)
+                g.col2im($0.baseAddress!, rowStride: width, addingInto: xm, 1..<batch)
+            }
+            XCTAssertEqual(images.array.map(\.bitPattern), expected.map(\.bitPattern), "shape \(n)")
+        }
+    }
+
     func testConv2dForwardMatchesTheDefinitionAndBackwardMatchesFiniteDifferences() {
         for (n, c) in cases.enumerated() {
             let store = ParameterStore(specs: Conv2d.specs(name: "conv", inChannels: c.cin, outChannels: c.cout, kernel: c.k))

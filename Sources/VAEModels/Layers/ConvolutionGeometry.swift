@@ -14,9 +14,9 @@ public struct ConvolutionGeometry: Equatable {
     /// For kernel offset r = ky·k + kx and output pixel i = oy·outWidth + ox,
     /// entry r·P + i: where in a channel plane that pixel's input lies, and a
     /// mask of all ones, or 0 and a mask of zeros where it falls in the
-    /// padding. Made once, so im2col and col2im are one flat loop of P per
-    /// kernel offset and image, with no bounds tests (the lines are only
-    /// outWidth long: per-line bookkeeping was most of their time).
+    /// padding. Made once, so im2col is one flat loop of P per kernel
+    /// offset and image, with no bounds tests (the lines are only outWidth
+    /// long: per-line bookkeeping was most of its time).
     let sourceIndex: [Int32]
     let sourceMask: [UInt32]
     /// The kernel offsets ky·k + kx a patch holds, in order: all of them, or
@@ -139,18 +139,82 @@ public struct ConvolutionGeometry: Equatable {
     /// image b (a row of `images`) it came from, for the images in `batch`.
     /// Each pixel receives its terms in the same order (row by row) as when
     /// the images were taken one at a time.
+    ///
+    /// Row by row of the output grid, only the entries that land inside the
+    /// image: a run of pixels `stride` apart, added eight or four at a time
+    /// (stride 1: a contiguous run; stride 2: the even lanes of twice as
+    /// many, the odd ones stored back unchanged). Within one kernel offset the pixels are
+    /// distinct, so each pixel receives its terms in kernel-offset order, as
+    /// the per-pixel definition adds them.
     public func col2im(_ columns: UnsafePointer<Float>, rowStride: Int, addingInto images: Matrix, _ batch: Range<Int>) {
-        let P = outputPixels
-        forEachPatchRow(images, batch, columns: UnsafeMutablePointer(mutating: columns), rowStride: rowStride) { plane, line, index, mask in
-            let source = UnsafeRawPointer(line).assumingMemoryBound(to: UInt32.self)
-            // Padding entries add +0 to pixel 0: no change, no branch. Within
-            // one kernel offset the pixels are distinct, so each pixel still
-            // receives its terms in kernel-offset order.
-            for i in 0..<P { plane[Int(index[i])] += Float(bitPattern: source[i] & mask[i]) }
+        let planeSize = height * width
+        for c in 0..<channels {
+            for (r, offset) in offsets.enumerated() {
+                let (ky, kx) = (offset / kernel, offset % kernel)
+                // Output columns ox whose x = ox·s − p + kx lies in [0, width).
+                let first = max(0, (padding - kx + stride - 1) / stride)
+                let last = width - 1 + padding - kx   // ≥ 0 unless the kernel overhangs the padded image
+                let end = last < 0 ? 0 : min(outWidth, last / stride + 1)
+                guard first < end else { continue }
+                let row = columns + (c * offsets.count + r) * rowStride
+                for b in batch {
+                    let plane = images.row(b) + c * planeSize, line = row + b * outputPixels
+                    for oy in 0..<outHeight {
+                        let y = oy * stride - padding + ky
+                        guard y >= 0 && y < height else { continue }
+                        let x = first * stride - padding + kx
+                        let target = plane + y * width + x
+                        addRun(line + oy * outWidth + first, count: end - first,
+                               into: target, room: images.row(b) + images.columns - target)
+                    }
+                }
+            }
         }
     }
 
-    /// The walk both share: for each row of `columns` (channel c, kernel
+    /// target[j·stride] += source[j] for j < count. The `room` floats from
+    /// target on belong to the image being written (the thread's own), so a
+    /// block that reaches past the run into them stores their values back
+    /// unchanged; nothing beyond them is touched.
+    @inline(__always)
+    private func addRun(_ source: UnsafePointer<Float>, count: Int, into target: UnsafeMutablePointer<Float>, room: Int) {
+        var j = 0
+        switch stride {
+        case 1:
+            while j + 8 <= count {
+                let sum = SIMD8<Float>(loading: target + j) + SIMD8<Float>(loading: source + j)
+                UnsafeMutableRawPointer(target + j).storeBytes(of: sum, as: SIMD8<Float>.self)
+                j += 8
+            }
+            if j + 4 <= count {
+                let sum = UnsafeRawPointer(target + j).loadUnaligned(as: SIMD4<Float>.self)
+                    + UnsafeRawPointer(source + j).loadUnaligned(as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(target + j).storeBytes(of: sum, as: SIMD4<Float>.self)
+                j += 4
+            }
+        case 2:
+            while j + 8 <= count && 2 * j + 16 <= room {
+                var pair = UnsafeRawPointer(target + 2 * j).loadUnaligned(as: SIMD16<Float>.self)
+                pair.evenHalf += SIMD8<Float>(loading: source + j)
+                UnsafeMutableRawPointer(target + 2 * j).storeBytes(of: pair, as: SIMD16<Float>.self)
+                j += 8
+            }
+            if j + 4 <= count && 2 * j + 8 <= room {
+                var pair = UnsafeRawPointer(target + 2 * j).loadUnaligned(as: SIMD8<Float>.self)
+                pair.evenHalf += UnsafeRawPointer(source + j).loadUnaligned(as: SIMD4<Float>.self)
+                UnsafeMutableRawPointer(target + 2 * j).storeBytes(of: pair, as: SIMD8<Float>.self)
+                j += 4
+            }
+        default:
+            break
+        }
+        while j < count {
+            target[j * stride] += source[j]
+            j += 1
+        }
+    }
+
+    /// The walk of the gather: for each row of `columns` (channel c, kernel
     /// offset r) and each image b in `batch`, `body(plane, line, index, mask)`
     /// with channel c of image b, image b's P entries of that row, and the
     /// row's index and mask tables.
