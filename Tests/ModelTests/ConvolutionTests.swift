@@ -85,6 +85,9 @@ final class ConvolutionTests: XCTestCase {
         let shapes: [(c: Int, h: Int, w: Int, k: Int, s: Int, p: Int, kept: [Int]?)] = [
             (3, 7, 7, 3, 1, 1, [0, 1, 2, 3, 4]), (2, 7, 7, 7, 1, 3, Array(0..<24)), (2, 4, 3, 5, 1, 2, nil), (1, 2, 9, 5, 1, 2, nil),
             (2, 5, 13, 3, 1, 1, nil), (3, 4, 4, 1, 1, 0, nil), (2, 6, 6, 3, 2, 1, nil), (2, 5, 7, 3, 1, 0, nil),
+            // Strides 2 and 3, long rows, a kernel overhanging the image.
+            (1, 28, 28, 3, 2, 1, nil), (1, 5, 37, 3, 2, 1, nil), (2, 9, 40, 5, 2, 2, nil), (2, 11, 17, 3, 3, 1, nil),
+            (2, 3, 3, 5, 2, 2, nil), (2, 14, 14, 4, 2, 1, nil),
         ]
         for (n, t) in shapes.enumerated() {
             let g = ConvolutionGeometry(channels: t.c, height: t.h, width: t.w, kernel: t.k, stride: t.s, padding: t.p, keptOffsets: t.kept)
