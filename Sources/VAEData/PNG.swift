@@ -134,9 +134,9 @@ public enum PNG {
                   format: channels == 3 ? UInt32(PNG_FORMAT_FLAG_COLOR) : UInt32(PNG_FORMAT_GRAY), colormap: nil, path: path)
     }
 
-    /// A black-and-white image, one byte per pixel (0 black, anything else
-    /// white), as a two-colour palette PNG: libpng packs a palette of at most
-    /// two entries one bit per pixel.
+    /// A black-and-white image (true white), row-major, as a two-colour
+    /// palette PNG: libpng packs a palette of at most two entries one bit
+    /// per pixel.
     public static func encode(blackAndWhite pixels: [Bool], width: Int, height: Int, path: String) throws -> [UInt8] {
         let indices = pixels.map { $0 ? UInt8(1) : 0 }
         return try write(pixels: indices, width: width, height: height, stride: width,

@@ -137,15 +137,11 @@ public struct ConvolutionGeometry: Equatable {
 
     /// The adjoint of `im2col`: adds each column entry back to the pixel of
     /// image b (a row of `images`) it came from, for the images in `batch`.
-    /// Each pixel receives its terms in the same order (row by row) as when
-    /// the images were taken one at a time.
-    ///
     /// Row by row of the output grid, only the entries that land inside the
-    /// image: a run of pixels `stride` apart, added eight or four at a time
-    /// (stride 1: a contiguous run; stride 2: the even lanes of twice as
-    /// many, the odd ones stored back unchanged). Within one kernel offset the pixels are
-    /// distinct, so each pixel receives its terms in kernel-offset order, as
-    /// the per-pixel definition adds them.
+    /// image: a run of pixels `stride` apart, added eight or four at a time.
+    /// Within one kernel offset the pixels are distinct, so each pixel
+    /// receives its terms in kernel-offset order, as when the images were
+    /// taken one at a time.
     public func col2im(_ columns: UnsafePointer<Float>, rowStride: Int, addingInto images: Matrix, _ batch: Range<Int>) {
         let planeSize = height * width
         for c in 0..<channels {
@@ -156,34 +152,33 @@ public struct ConvolutionGeometry: Equatable {
                 let last = width - 1 + padding - kx   // ≥ 0 unless the kernel overhangs the padded image
                 let end = last < 0 ? 0 : min(outWidth, last / stride + 1)
                 guard first < end else { continue }
-                let row = columns + (c * offsets.count + r) * rowStride
+                let row = columns + (c * offsets.count + r) * rowStride, x = first * stride - padding + kx
                 for b in batch {
                     let plane = images.row(b) + c * planeSize, line = row + b * outputPixels
+                    let imageEnd = images.row(b) + images.columns
                     for oy in 0..<outHeight {
                         let y = oy * stride - padding + ky
                         guard y >= 0 && y < height else { continue }
-                        let x = first * stride - padding + kx
                         let target = plane + y * width + x
-                        addRun(line + oy * outWidth + first, count: end - first,
-                               into: target, room: images.row(b) + images.columns - target)
+                        addRun(line + oy * outWidth + first, count: end - first, into: target, room: imageEnd - target)
                     }
                 }
             }
         }
     }
 
-    /// target[j·stride] += source[j] for j < count. The `room` floats from
-    /// target on belong to the image being written (the thread's own), so a
-    /// block that reaches past the run into them stores their values back
-    /// unchanged; nothing beyond them is touched.
+    /// target[j·stride] += source[j] for j < count: stride 1 a contiguous
+    /// run; stride 2 the even lanes of a block twice as long, its odd lanes
+    /// stored back unchanged. The `room` floats from target on belong to the
+    /// image being written (the thread's own), so a block may reach past the
+    /// run into them; nothing beyond them is touched.
     @inline(__always)
     private func addRun(_ source: UnsafePointer<Float>, count: Int, into target: UnsafeMutablePointer<Float>, room: Int) {
         var j = 0
         switch stride {
         case 1:
             while j + 8 <= count {
-                let sum = SIMD8<Float>(loading: target + j) + SIMD8<Float>(loading: source + j)
-                UnsafeMutableRawPointer(target + j).storeBytes(of: sum, as: SIMD8<Float>.self)
+                (SIMD8<Float>(loading: target + j) + SIMD8<Float>(loading: source + j)).store(to: target + j)
                 j += 8
             }
             if j + 4 <= count {
