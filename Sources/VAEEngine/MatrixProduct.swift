@@ -25,6 +25,16 @@ public func matrixProduct(_ product: MatrixProduct) {
     MatrixProductStatistics.measure([product.shape]) { product.compute() }
 }
 
+/// One piece of a larger product computed in pieces (one image's share at a
+/// time, say, so that its result is still in cache for the pass that reads
+/// it): timed as product work, but counted for the bound only under the
+/// whole product's shape, which the caller notes once
+/// (`MatrixProductStatistics.note`), so that cutting a product up never
+/// makes its bound easier to reach.
+public func matrixProductPiece(_ piece: MatrixProduct) {
+    MatrixProductStatistics.measure([], pieceFlops: piece.shape.flops) { piece.compute() }
+}
+
 /// Two independent products (no output of one is an operand of the other) at
 /// once, each on one thread of OpenMP's team, where OpenBLAS computes it
 /// single-threaded. A backward pass's weight gradient and input gradient are
@@ -145,13 +155,16 @@ public enum MatrixProductStatistics {
     public static func reset() { nanoseconds = 0; flops = 0; shapes = [:] }
 
     /// Runs `body` (products of these shapes), timing it when enabled.
-    static func measure(_ products: [ProductShape], _ body: () -> Void) {
+    /// `pieceFlops`: the work of a piece of a product (`matrixProductPiece`),
+    /// whose shape is not recorded.
+    static func measure(_ products: [ProductShape], pieceFlops: Double = 0, _ body: () -> Void) {
         guard isEnabled else { body(); return }
         let start = DispatchTime.now().uptimeNanoseconds
         body()
         let elapsed = DispatchTime.now().uptimeNanoseconds - start
         lock.withLock {
             nanoseconds += elapsed
+            flops += pieceFlops
             for shape in products {
                 flops += shape.flops
                 shapes[shape, default: 0] += 1

@@ -63,12 +63,13 @@ public extension VariationalModel {
     /// each thread of an importance-weighted estimate decodes its own image's
     /// draws, so two threads' 512 draws weigh what one pass of 1,024 did.
     /// - inferenceBatch: images per batch when encoding or evaluating;
-    /// - decodeBatch: latent vectors per batch when decoding to images. The
-    ///   VQ decoder's last transposed convolution has 225 KB of columns an
-    ///   image (32 channels' 3x3 taps at each of 14x14 inputs), so 16
-    ///   images' (3.6 MB) stay in cache where 250 would stream 56 MB through
-    ///   memory; the conv model's (56 KB an image) gain less (BENCHMARKS.md,
-    ///   "Sampling from a cold start", has the times);
+    /// - decodeBatch: latent vectors per batch when decoding to images: 16
+    ///   for conv and VQ models, chosen when a transposed convolution formed
+    ///   the whole batch's columns at once (225 KB an image in the VQ
+    ///   decoder's last layer: 16 images' stayed in cache where 250 streamed
+    ///   56 MB through memory). The layer now takes them image by image, so
+    ///   the batch size matters less (BENCHMARKS.md, "Sampling from a cold
+    ///   start" and "Transposed convolutions image by image");
     /// - importanceRows: latent draws per product of an importance-weighted
     ///   estimate (several images' K draws share one when K is small);
     /// - importanceRowLimit: the most draws decoded at once, above which one

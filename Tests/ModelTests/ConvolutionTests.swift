@@ -173,7 +173,8 @@ final class ConvolutionTests: XCTestCase {
             XCTAssertEqual(layer.hasNarrowWeightGradient, [2, 3, 4, 5, 7].contains(n), "case \(n)")
             XCTAssertEqual(outH, (c.h - 1) * c.stride - 2 * c.padding + c.k + c.outputPadding)
             fill(store.values.pointer, store.count, seed: UInt64(40 + n))
-            let batch = 2
+            // Three images: the forward pass's threads take them image by image, two and one.
+            let batch = 3
             let x = Tensor(shape: [batch, layer.inputSize])
             fill(x.pointer, x.count, seed: UInt64(50 + n))
             let xm = x.matrix(rows: batch, columns: layer.inputSize)

@@ -23,10 +23,12 @@ public final class ConvTranspose2d: Layer {
     var weight: Matrix { parameters.weight }
     private var output = Tensor(shape: [0])
     private var dInput = Tensor(shape: [0])
-    /// The columns, needed only inside one forward or backward call: this
-    /// layer's own buffer, or one the layers of a network share.
+    /// The columns, needed only inside one forward or backward call (forward:
+    /// one image's per thread; backward: the batch's): this layer's own
+    /// buffer, or one the layers of a network share.
     private let columnsBuffer: SharedBuffer
-    /// The input in channel-major layout (kept for backward), then its gradient.
+    /// The input in channel-major layout (made in backward, for the weight
+    /// gradient's product), then its gradient.
     private var inputChannelMajor = Tensor(shape: [0])
     private var dInputChannelMajor = Tensor(shape: [0])
     /// The input, kept for backward (image by image, for the narrow weight
@@ -82,21 +84,31 @@ public final class ConvTranspose2d: Layer {
         if hasNarrowWeightGradient { weightGradientTerms = Tensor(shape: [batchSize * weight.count]) }
     }
 
+    /// Image by image, each thread its own images: that image's columns,
+    /// Wᵀ × x_b (x_b, the row, is already (Cin, H·W)), go to the thread's
+    /// buffer and col2im reads them back while they are still in cache. (One
+    /// product for the batch wrote all of them to memory first, 29 MB for
+    /// the VQ decoder's last layer, and col2im read them back from there.)
+    /// Each entry is the same sum over Cin in the same order, so the bits do
+    /// not change; the bound counts the products as the one product for the
+    /// batch they make up.
     public func forward(_ x: Matrix) -> Matrix {
         let g = geometry
         precondition(x.columns == inputSize, "ConvTranspose2d expects \(inputSize) inputs, got \(x.columns)")
         reserve(batchSize: x.rows)
         input = x
-        let width = x.rows * g.outputPixels
-        let xc = inputChannelMajor.matrix(rows: inChannels, columns: width)
-        ChannelMajor.gather(x, channels: inChannels, into: xc.pointer)
-        let cols = columnsBuffer.tensor(count: g.patchSize * width).matrix(rows: g.patchSize, columns: width)
-        matrixProduct(weight, .transposed, xc, .none, into: cols)
         let y = output.matrix(rows: x.rows, columns: outputSize)
-        let plane = g.height * g.width
-        parallelRows(x.rows, workPerRow: g.patchSize * g.outputPixels) { images in
-            for b in images { parameters.fillChannels(y.row(b), planeSize: plane) }
-            g.col2im(cols.pointer, rowStride: width, addingInto: y, images)
+        let plane = g.height * g.width, P = g.outputPixels, imageColumns = g.patchSize * P
+        let parts = max(1, min(concurrentParts, x.rows)), perPart = (x.rows + parts - 1) / parts
+        let scratch = columnsBuffer.tensor(count: parts * imageColumns).pointer
+        MatrixProductStatistics.note(ProductShape(m: g.patchSize, n: x.rows * P, k: inChannels, transposeA: true))
+        parallelParts(parts) { part in
+            let columns = Matrix(scratch + part * imageColumns, rows: g.patchSize, columns: P)
+            for b in (part * perPart)..<min(x.rows, (part + 1) * perPart) {
+                matrixProductPiece(MatrixProduct(weight, .transposed, Matrix(x.row(b), rows: inChannels, columns: P), .none, into: columns))
+                parameters.fillChannels(y.row(b), planeSize: plane)
+                g.col2im(columns.pointer, rowStride: P, addingInto: Matrix(y.row(b), rows: 1, columns: outputSize), 0..<1)
+            }
         }
         return y
     }
@@ -121,6 +133,7 @@ public final class ConvTranspose2d: Layer {
                                                     scratch: weightGradientTerms.matrix(rows: rows, columns: weight.count))
         } else {
             let xc = inputChannelMajor.matrix(rows: inChannels, columns: width)
+            ChannelMajor.gather(x, channels: inChannels, into: xc.pointer)
             weightGradient = MatrixProduct(xc, .none, cols, .transposed, into: parameters.dWeight, beta: 1)
         }
         guard inputGradient else {
