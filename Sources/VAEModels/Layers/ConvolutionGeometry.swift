@@ -143,6 +143,10 @@ public struct ConvolutionGeometry: Equatable {
     /// receives its terms in kernel-offset order, as when the images were
     /// taken one at a time.
     public func col2im(_ columns: UnsafePointer<Float>, rowStride: Int, addingInto images: Matrix, _ batch: Range<Int>) {
+        if isDoubling {
+            col2imByPhase(columns, rowStride: rowStride, addingInto: images, batch)
+            return
+        }
         let planeSize = height * width
         for c in 0..<channels {
             for (r, offset) in offsets.enumerated() {
@@ -164,6 +168,71 @@ public struct ConvolutionGeometry: Equatable {
                     }
                 }
             }
+        }
+    }
+
+    /// Stride 2, a full 3x3 kernel, padding 1 and an image twice the grid's
+    /// height and width: the transposed convolutions of the decoders (7 → 14 → 28).
+    var isDoubling: Bool {
+        stride == 2 && kernel == 3 && padding == 1 && offsets.count == 9 && height == 2 * outHeight && width == 2 * outWidth
+    }
+
+    /// col2im for `isDoubling`, the image row by row. Pixel (y, x) takes the
+    /// entries of kernel row ky = 1 at grid row y/2 when y is even, ky = 0 at
+    /// (y + 1)/2 and ky = 2 at (y − 1)/2 when y is odd, and likewise kx and
+    /// the grid column for x. So one kernel row's three lines add into a
+    /// whole image row at once: the even pixels 2j take kx = 1 at j, the odd
+    /// pixels 2j + 1 kx = 0 at j + 1, then kx = 2 at j. Kernel rows taken in
+    /// order, each pixel gets its terms in kernel-offset order, the bits of
+    /// the general path; but each image row is loaded and stored once per
+    /// kernel row instead of once per kernel offset, in whole vectors.
+    private func col2imByPhase(_ columns: UnsafePointer<Float>, rowStride: Int, addingInto images: Matrix, _ batch: Range<Int>) {
+        let w = outWidth, planeSize = height * width
+        for c in 0..<channels {
+            for b in batch {
+                let plane = images.row(b) + c * planeSize
+                // Kernel row ky's three lines for image b: kx = 0, 1, 2, each at the start of its grid row oy.
+                let lines = { (ky: Int, oy: Int) in columns + (c * 9 + ky * 3) * rowStride + b * outputPixels + oy * w }
+                for y in 0..<height {
+                    let row = plane + y * width, m = y / 2
+                    if y % 2 == 0 {
+                        addKernelRow(lines(1, m), rowStride: rowStride, into: row)
+                    } else {
+                        if m + 1 < outHeight { addKernelRow(lines(0, m + 1), rowStride: rowStride, into: row) }
+                        addKernelRow(lines(2, m), rowStride: rowStride, into: row)
+                    }
+                }
+            }
+        }
+    }
+
+    /// row[2j] += k1[j], row[2j + 1] += k0[j + 1] (while j + 1 < w), then
+    /// += k2[j], for j < w: k0, k1, k2 one kernel row's lines, `rowStride` apart.
+    @inline(__always)
+    private func addKernelRow(_ k0: UnsafePointer<Float>, rowStride: Int, into row: UnsafeMutablePointer<Float>) {
+        let k1 = k0 + rowStride, k2 = k1 + rowStride, w = outWidth
+        var j = 0
+        while j + 9 <= w {   // k0 is read at j + 1 ..< j + 9
+            var pair = UnsafeRawPointer(row + 2 * j).loadUnaligned(as: SIMD16<Float>.self)
+            pair.evenHalf += SIMD8<Float>(loading: k1 + j)
+            pair.oddHalf += SIMD8<Float>(loading: k0 + j + 1)
+            pair.oddHalf += SIMD8<Float>(loading: k2 + j)
+            UnsafeMutableRawPointer(row + 2 * j).storeBytes(of: pair, as: SIMD16<Float>.self)
+            j += 8
+        }
+        if j + 5 <= w {
+            var pair = UnsafeRawPointer(row + 2 * j).loadUnaligned(as: SIMD8<Float>.self)
+            pair.evenHalf += UnsafeRawPointer(k1 + j).loadUnaligned(as: SIMD4<Float>.self)
+            pair.oddHalf += UnsafeRawPointer(k0 + j + 1).loadUnaligned(as: SIMD4<Float>.self)
+            pair.oddHalf += UnsafeRawPointer(k2 + j).loadUnaligned(as: SIMD4<Float>.self)
+            UnsafeMutableRawPointer(row + 2 * j).storeBytes(of: pair, as: SIMD8<Float>.self)
+            j += 4
+        }
+        while j < w {
+            row[2 * j] += k1[j]
+            if j + 1 < w { row[2 * j + 1] += k0[j + 1] }
+            row[2 * j + 1] += k2[j]
+            j += 1
         }
     }
 
