@@ -43,6 +43,24 @@ public struct ImageSet {
         }
     }
 
+    /// Image i moved by (dx, dy) pixels (right and down), x/255, the uncovered
+    /// border zero (the background of MNIST-like digits): a shifted copy for
+    /// training on.
+    public func gather(_ i: Int, movedBy shift: (dx: Int, dy: Int), into out: UnsafeMutablePointer<Float>) {
+        let (h, w) = (shape.height, shape.width), (dx, dy) = shift
+        let scale: Float = 1 / 255
+        out.update(repeating: 0, count: pixelsPerImage)
+        pixels.withUnsafeBufferPointer { pixels in
+            let source = pixels.baseAddress! + i * pixelsPerImage
+            for c in 0..<shape.channels {
+                for y in max(0, dy)..<max(max(0, dy), min(h, h + dy)) {
+                    let from = source + (c * h + y - dy) * w, to = out + (c * h + y) * w
+                    for x in max(0, dx)..<max(max(0, dx), min(w, w + dx)) { to[x] = Float(from[x - dx]) * scale }
+                }
+            }
+        }
+    }
+
     /// Image i as intensities in [0, 1] (x/255).
     public func intensities(_ i: Int) -> [Float] {
         [Float](unsafeUninitializedCapacity: pixelsPerImage) { out, n in

@@ -110,7 +110,9 @@ public enum RandomStream: UInt64 {
          /// The pixels a background model's training replaces (`vae train --perturb`).
          perturbation = 13,
          /// The units a prior's training drops (`vae train-prior --dropout`), one per step, block and image.
-         priorDropout = 14
+         priorDropout = 14,
+         /// How far each training image is moved, per epoch, for a prior's training (`vae train-prior --shift`).
+         priorShift = 15
 }
 
 public extension RandomGenerator {

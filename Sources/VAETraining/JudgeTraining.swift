@@ -58,7 +58,7 @@ public func trainJudge(_ judge: Judge, train: ImageSet, test: ImageSet, settings
             for (row, i) in indices.enumerated() {
                 let dx = shifts.integer(below: 2 * settings.maximumShift + 1) - settings.maximumShift
                 let dy = shifts.integer(below: 2 * settings.maximumShift + 1) - settings.maximumShift
-                gatherShifted(train, image: i, dx: dx, dy: dy, into: x.row(row))
+                train.gather(i, movedBy: (dx, dy), into: x.row(row))
             }
             let step = judge.crossEntropyStep(x, labels: indices.map { labels[$0] })
             optimiser.update()
@@ -82,21 +82,4 @@ public func judgeAccuracy(_ judge: Judge, on set: ImageSet) -> Double {
     let reading = readImages(judge, set)
     let right = zip(reading.predictions, labels).filter { $0 == Int($1) }.count
     return Double(right) / Double(set.count)
-}
-
-/// Image `image` of `set` moved by (dx, dy) pixels, x/255, the uncovered
-/// border zero (the background of MNIST-like digits).
-func gatherShifted(_ set: ImageSet, image: Int, dx: Int, dy: Int, into out: UnsafeMutablePointer<Float>) {
-    let (h, w) = (set.shape.height, set.shape.width)
-    let scale: Float = 1 / 255
-    out.update(repeating: 0, count: set.pixelsPerImage)
-    set.pixels.withUnsafeBufferPointer { pixels in
-        let source = pixels.baseAddress! + image * set.pixelsPerImage
-        for c in 0..<set.shape.channels {
-            for y in max(0, dy)..<min(h, h + dy) {
-                let from = source + (c * h + y - dy) * w, to = out + (c * h + y) * w
-                for x in max(0, dx)..<min(w, w + dx) { to[x] = Float(from[x - dx]) * scale }
-            }
-        }
-    }
 }

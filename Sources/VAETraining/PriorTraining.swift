@@ -18,6 +18,8 @@ public struct PriorTrainingRequest {
     public var dropout: Float?
     /// The Polyak average's decay γ, 0 for none (nil: the prior's, or 0).
     public var polyak: Float?
+    /// The largest shift in pixels of the training images whose codes the prior is fitted to (nil: the prior's, or 0).
+    public var maximumShift: Int?
     /// A new prior's shape (default 128 channels, 4 blocks).
     public var channels: Int?
     public var blocks: Int?
@@ -54,7 +56,7 @@ public struct PriorEpochReport {
 /// (`prior.*`), Adam's moments for them in the same blocks, and metadata
 /// prior_epoch, prior_batch (done in the next epoch), prior_train_nats and
 /// prior_train_codes (those batches' sums), prior_adam_step, prior_lr,
-/// prior_lr_decay, prior_dropout, prior_polyak, prior_batch_size and prior_test_ce (nats per code after the last epoch).
+/// prior_lr_decay, prior_dropout, prior_polyak, prior_shift, prior_batch_size and prior_test_ce (nats per code after the last epoch).
 /// With Polyak averaging the prior's tensors hold the average (what every
 /// command uses) and `iterate.prior.*` the weights Adam moves.
 /// A stopped run resumes at the next batch, bit-exactly.
@@ -67,6 +69,13 @@ public final class PriorTrainingRun {
     public let dropout: Float
     /// The Polyak average's decay, 0 for none.
     public let polyak: Float
+    /// With a shift s > 0, each epoch fits the prior to the codes of every
+    /// training image moved by (dx, dy), each drawn from −s…s per image and
+    /// epoch, the uncovered border black: shifted copies are a classic
+    /// regulariser, and the prior, fitted to one fixed grid per image,
+    /// overfits (training cross-entropy 1.004 against 1.075 on the test
+    /// images). The test figure is always on the unshifted images' codes.
+    public let maximumShift: Int
     /// Prior epochs done, and batches done in the next one with their sums.
     public private(set) var epoch: Int
     public private(set) var batch: Int
@@ -79,6 +88,8 @@ public final class PriorTrainingRun {
     private let average: ParameterAverage?
     private let trainCodes: [Int32]
     private let testCodes: [Int32]
+    /// With a shift: the training images, encoded batch by batch as they are moved.
+    private let shiftedImages: ImageSet?
     /// Each image's class, for a conditional prior (a VQ-VAE trained with --conditional).
     private let trainLabels: [Int32]?
     private let testLabels: [Int32]?
@@ -98,6 +109,7 @@ public final class PriorTrainingRun {
         let m = MetadataReader(loaded.metadata)
         let resuming = vq.prior != nil && !request.restart
         if let p = request.polyak, !(p >= 0 && p < 1) { throw RequestError("--polyak must be in [0, 1), got \(p)") }
+        if let s = request.maximumShift, !(0...8).contains(s) { throw RequestError("--shift must be in 0...8, got \(s)") }
         var configuration = vq.configuration
         do {
             if resuming {
@@ -114,6 +126,7 @@ public final class PriorTrainingRun {
                                                             LearningRateSchedule.init(text:))
                 dropout = try request.dropout ?? Float(m.real("prior_dropout", default: 0))
                 guard (0..<1).contains(dropout) else { throw MetadataError("metadata prior_dropout is \(dropout), expected a number in [0, 1)") }
+                maximumShift = try request.maximumShift ?? m.integer("prior_shift", in: 0...8, default: 0)
                 let savedPolyak = try m.real("prior_polyak", default: 0)
                 guard (0..<1).contains(savedPolyak) else { throw MetadataError("metadata prior_polyak is \(savedPolyak), expected a number in [0, 1)") }
                 if savedPolyak > 0 && loaded.iterate == nil {
@@ -136,6 +149,7 @@ public final class PriorTrainingRun {
                 schedule = request.schedule ?? .constant
                 dropout = request.dropout ?? 0
                 polyak = request.polyak ?? 0
+                maximumShift = request.maximumShift ?? 0
                 testCrossEntropy = nil
             }
         } catch let error as MetadataError {
@@ -188,6 +202,7 @@ public final class PriorTrainingRun {
         // Encoded in the prior's batches: the autoencoder's buffers stay that size.
         trainCodes = codes(of: model, images: train, batchSize: batchSize)
         testCodes = codes(of: model, images: test, batchSize: batchSize)
+        shiftedImages = maximumShift > 0 ? train : nil
         if model.configuration.isConditional {
             guard let a = train.labels, let b = test.labels else { throw RequestError("\(request.dataDirectory): a conditional prior needs labelled images") }
             (trainLabels, testLabels) = (a.map(Int32.init), b.map(Int32.init))
@@ -206,7 +221,7 @@ public final class PriorTrainingRun {
         let resumeNote = batch > 0 ? ", resuming at epoch \(epoch + 1), batch \(batch + 1)" : epoch > 0 ? ", resuming after epoch \(epoch)" : ""
         return "training a PixelCNN prior (\(shape.channels) channels, \(shape.blocks) blocks, \(optimizer.range.count) parameters, lr \(learningRate)"
             + (schedule != .constant ? ", lr decay \(schedule.text)" : "") + (dropout > 0 ? ", dropout \(dropout)" : "")
-            + (polyak > 0 ? ", Polyak average \(polyak)" : "") + ", batch \(batchSize)) "
+            + (polyak > 0 ? ", Polyak average \(polyak)" : "") + (maximumShift > 0 ? ", images shifted by up to \(maximumShift) px" : "") + ", batch \(batchSize)) "
             + "over the \(model.grid.height)x\(model.grid.width) codes (\(p) per image, \(model.quantiser.codes) values) of \(trainCount) images from \(dataDescription)"
             + resumeNote
     }
@@ -245,16 +260,20 @@ public final class PriorTrainingRun {
         optimizer.learningRate = schedule.rate(base: learningRate, epoch: current)
         var rng = RandomGenerator(seed: seed, stream: .priorShuffle, index: UInt64(current))
         let order = rng.permutation(n)
+        let shifts = shiftedImages.map { ShiftedCodes(images: $0, model: model, maximumShift: maximumShift, seed: seed, epoch: current, batchSize: batchSize) }
         var grid = [Int32](repeating: 0, count: batchSize * P)
         var labels = trainLabels.map { _ in [Int32](repeating: 0, count: batchSize) }
         var nats = [Double](repeating: 0, count: batchSize)
         let start = DispatchTime.now().uptimeNanoseconds, resumedCodes = partialCodes
         for b in batch..<batchesPerEpoch {
             let rows = order[(b * batchSize)..<min(n, (b + 1) * batchSize)]
-            for (r, image) in rows.enumerated() {
-                for p in 0..<P { grid[r * P + p] = trainCodes[image * P + p] }
-                if let trainLabels { labels![r] = trainLabels[image] }
+            if let shifts {
+                let shifted = shifts.codes(of: rows)
+                grid.replaceSubrange(0..<shifted.count, with: shifted)
+            } else {
+                for (r, image) in rows.enumerated() { for p in 0..<P { grid[r * P + p] = trainCodes[image * P + p] } }
             }
+            if let trainLabels { for (r, image) in rows.enumerated() { labels![r] = trainLabels[image] } }
             let count = rows.count
             let batchLabels = labels.map { Array($0.prefix(count)) }
             grid.withUnsafeBufferPointer { g in
@@ -315,6 +334,7 @@ public final class PriorTrainingRun {
             "prior_epoch": String(epoch), "prior_batch": String(batch), "prior_train_nats": String(partialNats),
             "prior_train_codes": String(partialCodes), "prior_adam_step": String(optimizer.step),
             "prior_lr": String(learningRate), "prior_lr_decay": schedule.text, "prior_dropout": String(dropout), "prior_polyak": String(polyak),
+            "prior_shift": String(maximumShift),
             "prior_batch_size": String(batchSize),
         ]
         if let testCrossEntropy { extra["prior_test_ce"] = String(testCrossEntropy) }
@@ -330,10 +350,38 @@ public final class PriorTrainingRun {
         let shape = model.configuration.codePrior!
         let document: [String: Any] = [
             "config": ["channels": shape.channels, "blocks": shape.blocks, "codes": model.quantiser.codes, "positions": model.positions,
-                       "lr": Double(learningRate), "lr_decay": schedule.text, "dropout": Double(dropout), "polyak": Double(polyak), "batch_size": batchSize, "seed": seed],
+                       "lr": Double(learningRate), "lr_decay": schedule.text, "dropout": Double(dropout), "polyak": Double(polyak), "shift": maximumShift, "batch_size": batchSize, "seed": seed],
             "prior_epochs": epochs, "peak_rss_mib": peak ?? peakResidentMemoryMiB(),
         ]
         let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
         try AtomicFile.write(Array(data) + [10], to: path)
+    }
+}
+
+/// One epoch's shifted training images, encoded a batch at a time: image
+/// i moved by (dx_i, dy_i), drawn from (seed, epoch) for every image at
+/// once, so that a resumed epoch moves each image as the stopped one did.
+private struct ShiftedCodes {
+    let images: ImageSet
+    let model: VQVAE
+    let dx: [Int8], dy: [Int8]
+    let batch: Tensor
+
+    init(images: ImageSet, model: VQVAE, maximumShift s: Int, seed: UInt64, epoch: Int, batchSize: Int) {
+        var rng = RandomGenerator(seed: seed, stream: .priorShift, index: UInt64(epoch))
+        var (dx, dy) = ([Int8](repeating: 0, count: images.count), [Int8](repeating: 0, count: images.count))
+        for i in 0..<images.count {
+            dx[i] = Int8(rng.integer(below: 2 * s + 1) - s)
+            dy[i] = Int8(rng.integer(below: 2 * s + 1) - s)
+        }
+        (self.images, self.model, self.dx, self.dy) = (images, model, dx, dy)
+        batch = Tensor(shape: [batchSize * images.pixelsPerImage])
+    }
+
+    /// The code grids of `rows`' shifted images, one after the other.
+    func codes(of rows: ArraySlice<Int>) -> [Int32] {
+        let x = batch.matrix(rows: rows.count, columns: images.pixelsPerImage)
+        for (r, i) in rows.enumerated() { images.gather(i, movedBy: (Int(dx[i]), Int(dy[i])), into: x.row(r)) }
+        return model.encode(x, condition: nil).codes!
     }
 }

@@ -40,6 +40,10 @@ struct TrainPrior: ParsableCommand {
                                valueName: "decay"))
     var polyak: Float?
 
+    @Option(help: ArgumentHelp("Fit the prior to the codes of training images moved by up to this many pixels in x and y, drawn per image and epoch (default: 0, none, or the prior's).",
+                               valueName: "px"))
+    var shift: Int?
+
     @Option(help: ArgumentHelp("A new prior's channels (default: 128).", valueName: "n"))
     var priorChannels: Int?
 
@@ -65,6 +69,7 @@ struct TrainPrior: ParsableCommand {
         }
         if let dropout, !(dropout >= 0 && dropout < 1) { throw ValidationError("--dropout must be in [0, 1), got \(dropout)") }
         if let polyak, !(polyak >= 0 && polyak < 1) { throw ValidationError("--polyak must be in [0, 1), got \(polyak)") }
+        if let shift, !(0...8).contains(shift) { throw ValidationError("--shift must be in 0...8, got \(shift)") }
         if let priorBlocks, !(0...32).contains(priorBlocks) { throw ValidationError("--prior-blocks must be in 0...32, got \(priorBlocks)") }
     }
 
@@ -81,6 +86,7 @@ struct TrainPrior: ParsableCommand {
         request.schedule = lrDecay
         request.dropout = dropout
         request.polyak = polyak
+        request.maximumShift = shift
         request.channels = priorChannels
         request.blocks = priorBlocks
         request.restart = restart

@@ -15,8 +15,8 @@ final class VQCommandTests: XCTestCase {
     /// A small prior: quick, and enough to exercise every path (its rate × 0.9 after the first epoch).
     static let prior = ["train-prior", "--epochs", "2", "--train-images", "1000", "--test-images", "200", "--prior-channels", "16",
                         "--prior-blocks", "1", "--threads", "2", "--lr", "0.005", "--lr-decay", "0.9"]
-    /// The moving-average codebook's prior is also a Polyak average.
-    static let polyak = ["--polyak", "0.9"]
+    /// The moving-average codebook's prior is also a Polyak average, fitted to the codes of shifted images.
+    static let polyak = ["--polyak", "0.9", "--shift", "1"]
     static var suite: SuiteModels!
     static var priorRun: VAERun?
     static var conditionalPriorRun: VAERun?
@@ -79,7 +79,9 @@ final class VQCommandTests: XCTestCase {
         XCTAssertEqual(metadata["prior_epoch"], "2")
         XCTAssertEqual(metadata["prior_lr_decay"], "0.9")
         XCTAssertEqual(metadata["family"], "vq")
-        XCTAssert(try XCTUnwrap(Self.priorRun).stdout.contains("lr 0.005, lr decay 0.9, Polyak average 0.9, batch 128)"), Self.priorRun!.stdout)
+        XCTAssert(try XCTUnwrap(Self.priorRun).stdout.contains("lr 0.005, lr decay 0.9, Polyak average 0.9, images shifted by up to 1 px, batch 128)"),
+                  Self.priorRun!.stdout)
+        XCTAssertEqual(metadata["prior_shift"], "1")
         XCTAssert(Self.priorRun!.stdout.contains(" (unaveraged "), Self.priorRun!.stdout)
         // The prior's tensors are the average; the weights Adam moves are kept beside them, and differ.
         XCTAssertEqual(metadata["prior_polyak"], "0.9")
@@ -226,7 +228,7 @@ final class VQCommandTests: XCTestCase {
         var first = Self.prior + Self.polyak
         first[2] = "1"
         XCTAssertEqual(try vae("ema-prior", first).status, 0)
-        // The schedule comes from the checkpoint.
+        // The schedule, the average and the shift come from the checkpoint.
         let second = try vae("ema-prior", Array(Self.prior.dropLast(2)))
         XCTAssertEqual(second.status, 0, second.stderr)
         XCTAssert(second.stdout.contains("resuming after epoch 1"), second.stdout)
