@@ -87,6 +87,23 @@ struct OpenMP {
 /// when OpenBLAS is the OpenMP build, else 1.
 public var concurrentParts: Int { OpenMP.shared == nil ? 1 : BLASThreads.current }
 
+/// `count` items (a batch's images) cut into up to `concurrentParts`
+/// contiguous runs, for `parallelParts`: each part its own run and a
+/// scratch buffer of its own. A part past the end gets an empty run.
+public struct ContiguousParts {
+    public let count: Int
+    public let parts: Int
+    private let size: Int
+
+    public init(_ count: Int) {
+        self.count = count
+        parts = max(1, min(concurrentParts, count))
+        size = (count + parts - 1) / parts
+    }
+
+    public func range(_ part: Int) -> Range<Int> { min(count, part * size)..<min(count, (part + 1) * size) }
+}
+
 /// Runs `body(part)` for every part in 0..<parts, up to `concurrentParts` at
 /// once, each on its own thread of OpenBLAS's OpenMP team. Inside a part,
 /// products run single-threaded (OpenBLAS does inside a parallel region)

@@ -23,16 +23,14 @@ public final class ConvTranspose2d: Layer {
     var weight: Matrix { parameters.weight }
     private var output = Tensor(shape: [0])
     private var dInput = Tensor(shape: [0])
-    /// The columns, needed only inside one forward or backward call (forward:
-    /// one image's per thread; backward: the batch's): this layer's own
-    /// buffer, or one the layers of a network share.
+    /// The columns, needed only inside one forward or backward call (one
+    /// image's per thread; the narrow layer's backward: the batch's): this
+    /// layer's own buffer, or one the layers of a network share.
     private let columnsBuffer: SharedBuffer
-    /// The input in channel-major layout (made in backward, for the weight
-    /// gradient's product), then its gradient.
-    private var inputChannelMajor = Tensor(shape: [0])
+    /// The narrow layer's input gradient in channel-major layout.
     private var dInputChannelMajor = Tensor(shape: [0])
-    /// The input, kept for backward (image by image, for the narrow weight
-    /// gradient), and that gradient's per-image terms.
+    /// The input, kept for backward, and the weight gradient's terms: each
+    /// thread's (per image for the narrow layer).
     private var input: Matrix?
     private var weightGradientTerms = Tensor(shape: [0])
     /// Whether the weight gradient goes through `NarrowProducts`.
@@ -79,9 +77,9 @@ public final class ConvTranspose2d: Layer {
     public func reserve(batchSize: Int) {
         guard output.count < batchSize * outputSize else { return }
         output = Tensor(shape: [batchSize * outputSize])
-        _ = columnsBuffer.tensor(count: batchSize * geometry.patchSize * geometry.outputPixels)
-        inputChannelMajor = Tensor(shape: [batchSize * inputSize])
-        if hasNarrowWeightGradient { weightGradientTerms = Tensor(shape: [batchSize * weight.count]) }
+        let images = hasNarrowWeightGradient ? batchSize : min(batchSize, concurrentParts)
+        _ = columnsBuffer.tensor(count: images * geometry.patchSize * geometry.outputPixels)
+        weightGradientTerms = Tensor(shape: [images * weight.count])
     }
 
     /// Image by image, each thread its own images: that image's columns,
@@ -99,12 +97,12 @@ public final class ConvTranspose2d: Layer {
         input = x
         let y = output.matrix(rows: x.rows, columns: outputSize)
         let plane = g.height * g.width, P = g.outputPixels, imageColumns = g.patchSize * P
-        let parts = max(1, min(concurrentParts, x.rows)), perPart = (x.rows + parts - 1) / parts
-        let scratch = columnsBuffer.tensor(count: parts * imageColumns).pointer
+        let split = ContiguousParts(x.rows)
+        let scratch = columnsBuffer.tensor(count: split.parts * imageColumns).pointer
         MatrixProductStatistics.note(ProductShape(m: g.patchSize, n: x.rows * P, k: inChannels, transposeA: true))
-        parallelParts(parts) { part in
+        parallelParts(split.parts) { part in
             let columns = Matrix(scratch + part * imageColumns, rows: g.patchSize, columns: P)
-            for b in (part * perPart)..<min(x.rows, (part + 1) * perPart) {
+            for b in split.range(part) {
                 matrixProductPiece(MatrixProduct(weight, .transposed, Matrix(x.row(b), rows: inChannels, columns: P), .none, into: columns))
                 parameters.fillChannels(y.row(b), planeSize: plane)
                 g.col2im(columns.pointer, rowStride: P, addingInto: Matrix(y.row(b), rows: 1, columns: outputSize), 0..<1)
@@ -113,41 +111,68 @@ public final class ConvTranspose2d: Layer {
         return y
     }
 
-    /// columns = im2col(dy) for the batch; dW += X × columnsᵀ; dX = W × columns;
-    /// db += Σ spatial dy.
+    /// Image by image, each thread its own images, as in forward:
+    /// columns_b = im2col(dy_b) in the thread's buffer, then while they are
+    /// in cache dX_b = W × columns_b (already x's layout, (Cin, H·W)) and
+    /// the thread's dW += X_b × columns_bᵀ; the threads' dW are added to the
+    /// gradient in part order. db += Σ spatial dy. (For the batch at once the
+    /// columns were 29 MB for the VQ decoder's 64 → 32 layer, written to
+    /// memory and read back by both products.) The narrow layer keeps the
+    /// batch's columns, which `NarrowProducts` reads tap by tap.
     @discardableResult
     public func backward(_ dy: Matrix, inputGradient: Bool = true) -> Matrix {
         guard let x = input else { preconditionFailure("ConvTranspose2d.backward before forward") }
         let g = geometry, rows = x.rows
         precondition(dy.rows == rows && dy.columns == outputSize)
-        let width = rows * g.outputPixels
+        parameters.accumulateChannelBiasGradient(dy, planeSize: g.height * g.width)
+        if inputGradient && dInput.count < rows * inputSize { dInput = Tensor(shape: [rows * inputSize]) }
+        let dx = dInput.matrix(rows: inputGradient ? rows : 0, columns: inputSize)
+        if hasNarrowWeightGradient {
+            narrowBackward(x, dy, dx: inputGradient ? dx : nil)
+            return dx
+        }
+        let P = g.outputPixels, imageColumns = g.patchSize * P, split = ContiguousParts(rows)
+        let scratch = columnsBuffer.tensor(count: split.parts * imageColumns).pointer
+        if weightGradientTerms.count < split.parts * weight.count { weightGradientTerms = Tensor(shape: [split.parts * weight.count]) }
+        let terms = weightGradientTerms.pointer
+        MatrixProductStatistics.note(ProductShape(m: inChannels, n: g.patchSize, k: rows * P, transposeB: true))
+        if inputGradient { MatrixProductStatistics.note(ProductShape(m: inChannels, n: rows * P, k: g.patchSize)) }
+        parallelParts(split.parts) { part in
+            let columns = Matrix(scratch + part * imageColumns, rows: g.patchSize, columns: P)
+            let partWeightGradient = Matrix(terms + part * weight.count, rows: inChannels, columns: g.patchSize)
+            let images = split.range(part)
+            for b in images {
+                g.im2col(Matrix(dy.row(b), rows: 1, columns: outputSize), 0..<1, into: columns.pointer, rowStride: P)
+                matrixProductPiece(MatrixProduct(Matrix(x.row(b), rows: inChannels, columns: P), .none, columns, .transposed,
+                                                 into: partWeightGradient, beta: b == images.lowerBound ? 0 : 1))
+                if inputGradient {
+                    matrixProductPiece(MatrixProduct(weight, .none, columns, .none, into: Matrix(dx.row(b), rows: inChannels, columns: P)))
+                }
+            }
+        }
+        let dW = parameters.dWeight.pointer
+        for part in 0..<split.parts where !split.range(part).isEmpty {
+            let term = terms + part * weight.count
+            for i in 0..<weight.count { dW[i] += term[i] }
+        }
+        return dx
+    }
+
+    /// The one-channel layer: columns = im2col(dy) for the batch, dW summed
+    /// by `NarrowProducts` from x where it lies, dX = W × columns in
+    /// channel-major layout.
+    private func narrowBackward(_ x: Matrix, _ dy: Matrix, dx: Matrix?) {
+        let g = geometry, rows = x.rows, width = rows * g.outputPixels
         let cols = columnsBuffer.tensor(count: g.patchSize * width).matrix(rows: g.patchSize, columns: width)
-        let plane = g.height * g.width
         parallelRows(rows, workPerRow: g.patchSize * g.outputPixels) { images in
             g.im2col(dy, images, into: cols.pointer, rowStride: width)
         }
-        parameters.accumulateChannelBiasGradient(dy, planeSize: plane)
-        var weightGradient: MatrixProduct?
-        if hasNarrowWeightGradient {
-            NarrowProducts.accumulateWeightGradient(planes: x, taps: cols.pointer, tapStride: width, into: parameters.dWeight,
-                                                    scratch: weightGradientTerms.matrix(rows: rows, columns: weight.count))
-        } else {
-            let xc = inputChannelMajor.matrix(rows: inChannels, columns: width)
-            ChannelMajor.gather(x, channels: inChannels, into: xc.pointer)
-            weightGradient = MatrixProduct(xc, .none, cols, .transposed, into: parameters.dWeight, beta: 1)
-        }
-        guard inputGradient else {
-            matrixProducts(weightGradient, nil)
-            return Matrix(dInput.pointer, rows: 0, columns: inputSize)
-        }
-        if dInput.count < rows * inputSize {
-            dInput = Tensor(shape: [rows * inputSize])
-            dInputChannelMajor = Tensor(shape: [rows * inputSize])
-        }
+        NarrowProducts.accumulateWeightGradient(planes: x, taps: cols.pointer, tapStride: width, into: parameters.dWeight,
+                                                scratch: weightGradientTerms.matrix(rows: rows, columns: weight.count))
+        guard let dx else { return }
+        if dInputChannelMajor.count < rows * inputSize { dInputChannelMajor = Tensor(shape: [rows * inputSize]) }
         let dxc = dInputChannelMajor.matrix(rows: inChannels, columns: width)
-        matrixProducts(weightGradient, MatrixProduct(weight, .none, cols, .none, into: dxc))
-        let dx = dInput.matrix(rows: rows, columns: inputSize)
+        matrixProduct(weight, .none, cols, .none, into: dxc)
         ChannelMajor.scatter(dxc.pointer, channels: inChannels, into: dx)
-        return dx
     }
 }
