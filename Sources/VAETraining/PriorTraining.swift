@@ -86,6 +86,7 @@ public final class PriorTrainingRun {
     private let autoencoderOptimizer: Adam
     private let optimizer: Adam
     private let average: ParameterAverage?
+    /// The training images' codes (none with a shift: those are made batch by batch).
     private let trainCodes: [Int32]
     private let testCodes: [Int32]
     /// With a shift: the training images, encoded batch by batch as they are moved.
@@ -96,7 +97,7 @@ public final class PriorTrainingRun {
     private let seed: UInt64
     public let dataDescription: String
 
-    public var trainCount: Int { trainCodes.count / model.positions }
+    public let trainCount: Int
     public var batchesPerEpoch: Int { (trainCount + batchSize - 1) / batchSize }
 
     public init(_ request: PriorTrainingRequest, loadingProgress: ((Int, Int) -> Void)? = nil) throws {
@@ -200,7 +201,8 @@ public final class PriorTrainingRun {
         }
         guard train.count > 0, test.count > 0 else { throw RequestError("\(request.dataDirectory): no images to fit the prior to") }
         // Encoded in the prior's batches: the autoencoder's buffers stay that size.
-        trainCodes = codes(of: model, images: train, batchSize: batchSize)
+        trainCount = train.count
+        trainCodes = maximumShift > 0 ? [] : codes(of: model, images: train, batchSize: batchSize)
         testCodes = codes(of: model, images: test, batchSize: batchSize)
         shiftedImages = maximumShift > 0 ? train : nil
         if model.configuration.isConditional {
