@@ -100,6 +100,8 @@ final class VQCommandTests: XCTestCase {
             ["encode", "test:0-9", "-o", "codes.csv", "--plot", "z.png"],
             ["encode", "test:0-9", "-o", "codes.npy"],
             ["reconstruct", "test:0-9", "--mask", "0.3", "-o", "r.png"],
+            // More threads than images per thread: the decoder's split leaves parts empty (this trapped once).
+            ["reconstruct", "test:0-4", "--threads", "4", "-o", "r4.png"],
             ["arithmetic", "test:0", "test:1", "test:2", "-o", "a.png"],
             ["augment", "--split", "test", "--limit", "20", "--per-image", "2", "-o", "aug"],
             ["score", "test:0-19", "--metric", "nelbo", "--calibrate", "test:100-199"],
