@@ -50,12 +50,13 @@ public struct ImageSet {
         let (h, w) = (shape.height, shape.width), (dx, dy) = shift
         let scale: Float = 1 / 255
         out.update(repeating: 0, count: pixelsPerImage)
+        guard abs(dx) < w && abs(dy) < h else { return }   // moved out of the frame
         pixels.withUnsafeBufferPointer { pixels in
             let source = pixels.baseAddress! + i * pixelsPerImage
             for c in 0..<shape.channels {
-                for y in max(0, dy)..<max(max(0, dy), min(h, h + dy)) {
+                for y in max(0, dy)..<min(h, h + dy) {
                     let from = source + (c * h + y - dy) * w, to = out + (c * h + y) * w
-                    for x in max(0, dx)..<max(max(0, dx), min(w, w + dx)) { to[x] = Float(from[x - dx]) * scale }
+                    for x in max(0, dx)..<min(w, w + dx) { to[x] = Float(from[x - dx]) * scale }
                 }
             }
         }
