@@ -47,17 +47,22 @@ public struct ImageSet {
     /// border zero (the background of MNIST-like digits): a shifted copy for
     /// training on.
     public func gather(_ i: Int, movedBy shift: (dx: Int, dy: Int), into out: UnsafeMutablePointer<Float>) {
+        pixels.withUnsafeBufferPointer { pixels in
+            Self.intensities(of: pixels.baseAddress! + i * pixelsPerImage, shape: shape, movedBy: shift, into: out)
+        }
+    }
+
+    /// One image's bytes (channel, row, column) moved by (dx, dy), x/255, the uncovered border zero.
+    static func intensities(of source: UnsafePointer<UInt8>, shape: ImageShape, movedBy shift: (dx: Int, dy: Int),
+                            into out: UnsafeMutablePointer<Float>) {
         let (h, w) = (shape.height, shape.width), (dx, dy) = shift
         let scale: Float = 1 / 255
-        out.update(repeating: 0, count: pixelsPerImage)
+        out.update(repeating: 0, count: shape.values)
         guard abs(dx) < w && abs(dy) < h else { return }   // moved out of the frame
-        pixels.withUnsafeBufferPointer { pixels in
-            let source = pixels.baseAddress! + i * pixelsPerImage
-            for c in 0..<shape.channels {
-                for y in max(0, dy)..<min(h, h + dy) {
-                    let from = source + (c * h + y - dy) * w, to = out + (c * h + y) * w
-                    for x in max(0, dx)..<min(w, w + dx) { to[x] = Float(from[x - dx]) * scale }
-                }
+        for c in 0..<shape.channels {
+            for y in max(0, dy)..<min(h, h + dy) {
+                let from = source + (c * h + y - dy) * w, to = out + (c * h + y) * w
+                for x in max(0, dx)..<min(w, w + dx) { to[x] = Float(from[x - dx]) * scale }
             }
         }
     }

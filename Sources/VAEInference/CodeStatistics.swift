@@ -4,11 +4,12 @@ import VAEModels
 
 /// The codes a VQ-VAE gives a set of images: P per image, in raster order
 /// (image i's are codes[i·P ..< (i + 1)·P]), `batchSize` images at a time
-/// (by default the model's inference batch).
+/// (by default the model's inference batch). Only the encoder's and the
+/// quantiser's buffers are allocated.
 public func codes(of model: VQVAE, images: ImageSet, batchSize: Int? = nil) -> [Int32] {
     var all: [Int32] = []
     all.reserveCapacity(images.count * model.positions)
-    model.forEachBatch(of: images, batchSize: batchSize ?? model.inferenceBatch) { x, _, _ in
+    model.forEachBatch(of: images, batchSize: batchSize ?? model.inferenceBatch, reservingModel: false) { x, _, _ in
         all += model.encode(x, condition: nil).codes!
     }
     return all

@@ -101,11 +101,14 @@ public extension VariationalModel {
 
     /// The images of `set` in batches of `batchSize` (as intensities), with
     /// their labels' conditions, and the range of `set` each batch covers.
-    func forEachBatch(of set: ImageSet, batchSize: Int, _ body: (Matrix, Matrix?, Range<Int>) -> Void) {
+    /// With `reservingModel` false the model's buffers are left to the
+    /// layers `body` runs (each reserves for its first, largest batch): a
+    /// pass that only encodes then never allocates the decoder's.
+    func forEachBatch(of set: ImageSet, batchSize: Int, reservingModel: Bool = true, _ body: (Matrix, Matrix?, Range<Int>) -> Void) {
         let batch = max(1, min(batchSize, set.count))
         let buffer = Tensor(shape: [batch, set.pixelsPerImage])
         let labels = ConditionBuffer(classes: configuration.classes, batchSize: batch)
-        reserve(batchSize: batch)
+        if reservingModel { reserve(batchSize: batch) }
         for lower in stride(from: 0, to: set.count, by: batch) {
             let upper = min(lower + batch, set.count)
             let x = buffer.matrix(rows: upper - lower, columns: set.pixelsPerImage)
