@@ -148,9 +148,13 @@ public enum MatrixProductStatistics {
     nonisolated(unsafe) public static var shapes: [ProductShape: Int] = [:]
 
     /// Products may run on several threads at once (`parallelParts`): the
-    /// records are taken under this lock (only while enabled). With
-    /// concurrent products, `nanoseconds` adds up each thread's time.
+    /// records are taken under this lock (only while enabled). `nanoseconds`
+    /// is wall time: while products overlap (pieces on both threads) it
+    /// counts the time at least one runs, once, so their share of a step
+    /// stays a share of its wall time.
     private static let lock = NSLock()
+    nonisolated(unsafe) private static var running = 0
+    nonisolated(unsafe) private static var runningSince: UInt64 = 0
 
     public static func reset() { nanoseconds = 0; flops = 0; shapes = [:] }
 
@@ -159,11 +163,14 @@ public enum MatrixProductStatistics {
     /// whose shape is not recorded.
     static func measure(_ products: [ProductShape], pieceFlops: Double = 0, _ body: () -> Void) {
         guard isEnabled else { body(); return }
-        let start = DispatchTime.now().uptimeNanoseconds
-        body()
-        let elapsed = DispatchTime.now().uptimeNanoseconds - start
         lock.withLock {
-            nanoseconds += elapsed
+            if running == 0 { runningSince = DispatchTime.now().uptimeNanoseconds }
+            running += 1
+        }
+        body()
+        lock.withLock {
+            running -= 1
+            if running == 0 { nanoseconds += DispatchTime.now().uptimeNanoseconds - runningSince }
             flops += pieceFlops
             for shape in products {
                 flops += shape.flops
