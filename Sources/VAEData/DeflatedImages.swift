@@ -2,7 +2,7 @@ import CZlib
 
 /// The images of a set, each deflated on its own by zlib: a set that is
 /// read one image at a time in random order, epoch after epoch, in about a
-/// quarter of its memory (MNIST's training images: 11.5 MB for 47 MB; the
+/// quarter of its memory (MNIST's training images: 11.2 MB for 47 MB; the
 /// black background is most of a digit), for one inflate of an image's
 /// bytes per read (microseconds, against milliseconds of training per
 /// image).
