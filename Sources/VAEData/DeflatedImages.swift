@@ -10,6 +10,12 @@ import CZlib
 /// Raw deflate with a 1 KB window: an image is compressed alone, so no
 /// header is worth its bytes, and a window larger than the image buys
 /// nothing but memory. One reader at a time (the inflater is reused).
+///
+/// The preconditions below cannot be reached from a user's files or flags:
+/// the bytes inflated are the ones this type deflated from an `ImageSet`
+/// already read and checked, the output buffers are deflateBound's size,
+/// zlib's init fails only when out of memory, and the indices come from the
+/// caller's own permutation of 0..<count.
 public final class DeflatedImages {
     public let count: Int
     public let shape: ImageShape
