@@ -20,9 +20,10 @@ public struct PriorTrainingRequest {
     public var polyak: Float?
     /// The largest shift in pixels of the training images whose codes the prior is fitted to (nil: the prior's, or 0).
     public var maximumShift: Int?
-    /// A new prior's shape (default 128 channels, 4 blocks).
+    /// A new prior's shape (default 128 channels, 4 blocks, first kernel 7).
     public var channels: Int?
     public var blocks: Int?
+    public var inputKernel: Int?
     /// Start a new prior even if the checkpoint has one.
     public var restart = false
     public var jsonPath: String?
@@ -124,6 +125,9 @@ public final class PriorTrainingRun {
                 let saved = configuration.codePrior!
                 if let c = request.channels, c != saved.channels { throw RequestError("--prior-channels \(c) differs from the checkpoint's prior's \(saved.channels); --restart trains a new one") }
                 if let b = request.blocks, b != saved.blocks { throw RequestError("--prior-blocks \(b) differs from the checkpoint's prior's \(saved.blocks); --restart trains a new one") }
+                if let k = request.inputKernel, k != saved.inputKernel {
+                    throw RequestError("--prior-kernel \(k) differs from the checkpoint's prior's \(saved.inputKernel); --restart trains a new one")
+                }
                 epoch = try m.integer("prior_epoch", in: 0...Int(Int32.max), default: 0)
                 batch = try m.integer("prior_batch", in: 0...Int(Int32.max), default: 0)
                 partialNats = try m.real("prior_train_nats", default: 0)
@@ -149,7 +153,7 @@ public final class PriorTrainingRun {
                     throw RequestError("\(path): its prior is already trained for \(epoch) epochs; ask for more with --epochs, or --restart")
                 }
             } else {
-                configuration.codePrior = CodePrior(channels: request.channels ?? 128, blocks: request.blocks ?? 4)
+                configuration.codePrior = CodePrior(channels: request.channels ?? 128, blocks: request.blocks ?? 4, inputKernel: request.inputKernel ?? 7)
                 if let problem = configuration.problem { throw RequestError(problem) }
                 (epoch, batch, partialNats, partialCodes) = (0, 0, 0, 0)
                 batchSize = request.batchSize ?? 128

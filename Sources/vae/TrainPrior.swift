@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VAEInference
+import VAEModels
 import VAETraining
 
 struct TrainPrior: ParsableCommand {
@@ -50,6 +51,10 @@ struct TrainPrior: ParsableCommand {
     @Option(help: ArgumentHelp("A new prior's residual blocks of masked 3x3 convolutions (default: 4).", valueName: "n"))
     var priorBlocks: Int?
 
+    @Option(help: ArgumentHelp("A new prior's first, type-A masked kernel (odd; default: 7; 13 on a 7x7 grid sees every earlier code from every position).",
+                               valueName: "k"))
+    var priorKernel: Int?
+
     @Flag(help: "Train a new prior even if the checkpoint has one.")
     var restart = false
 
@@ -71,6 +76,9 @@ struct TrainPrior: ParsableCommand {
         if let polyak, !(polyak >= 0 && polyak < 1) { throw ValidationError("--polyak must be in [0, 1), got \(polyak)") }
         if let shift, !(0...8).contains(shift) { throw ValidationError("--shift must be in 0...8, got \(shift)") }
         if let priorBlocks, !(0...32).contains(priorBlocks) { throw ValidationError("--prior-blocks must be in 0...32, got \(priorBlocks)") }
+        if let priorKernel, !(CodePrior.inputKernels.contains(priorKernel) && priorKernel % 2 == 1) {
+            throw ValidationError("--prior-kernel must be odd and in \(CodePrior.inputKernels.lowerBound)...\(CodePrior.inputKernels.upperBound), got \(priorKernel)")
+        }
     }
 
     func run() throws {
@@ -89,6 +97,7 @@ struct TrainPrior: ParsableCommand {
         request.maximumShift = shift
         request.channels = priorChannels
         request.blocks = priorBlocks
+        request.inputKernel = priorKernel
         request.restart = restart
         request.jsonPath = json
         request.loading = loadingOptions.loading(seed: 0, skipUnreadable: dataOptions.skipUnreadable)

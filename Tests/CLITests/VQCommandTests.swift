@@ -25,7 +25,7 @@ final class VQCommandTests: XCTestCase {
     override class func setUp() {
         suite = SuiteModels("vae-vq", models: models, common: common, json: true)
         priorRun = try? suite.vae("ema", prior + polyak + ["--json", "prior.json"])
-        conditionalPriorRun = try? suite.vae("conditional", prior + ["--dropout", "0.2"])
+        conditionalPriorRun = try? suite.vae("conditional", prior + ["--dropout", "0.2", "--prior-kernel", "13"])
     }
 
     override class func tearDown() { suite.remove() }
@@ -39,11 +39,12 @@ final class VQCommandTests: XCTestCase {
     }
 
     /// A VQ-VAE trained with --conditional gets a prior p(c | y): it draws the class asked for, one row per class without.
-    /// (This prior was trained with dropout.)
+    /// (This prior was trained with dropout and a 13x13 first kernel, which sees every earlier code of the 7x7 grid.)
     func testConditionalPrior() throws {
         let metadata = try SafeTensors.read(path: Self.shared + "/conditional.safetensors")
         XCTAssert(metadata.names.contains("prior.cond.weight"), "\(metadata.names)")
         XCTAssertEqual(metadata.metadata["prior_dropout"], "0.2")
+        XCTAssertEqual(metadata.metadata["prior_kernel"], "13")
         XCTAssert(try XCTUnwrap(Self.conditionalPriorRun).stdout.contains("lr 0.005, lr decay 0.9, dropout 0.2, batch 128)"), Self.conditionalPriorRun!.stdout)
         for arguments in [["sample", "--digit", "3", "-n", "4", "-o", "c3.png"], ["sample", "-n", "20", "-o", "rows.png"],
                           ["eval", "--limit", "100"], ["score", "test:0-9", "-o", "cs.csv"],
@@ -159,6 +160,8 @@ final class VQCommandTests: XCTestCase {
             ("ema", ["train", "--resume", "--epochs", "3", "--data", VAEBinary.data], "has a prior trained on its codes"),
             ("ema", ["train-prior", "--epochs", "3", "--prior-blocks", "2"], "--prior-blocks 2 differs from the checkpoint's prior's 1"),
             ("ema", ["train-prior", "--epochs", "3", "--dropout", "1"], "--dropout must be in [0, 1), got 1.0"),
+            ("ema", ["train-prior", "--epochs", "3", "--prior-kernel", "8"], "--prior-kernel must be odd and in 3...31, got 8"),
+            ("conditional", ["train-prior", "--epochs", "3", "--prior-kernel", "7"], "--prior-kernel 7 differs from the checkpoint's prior's 13"),
         ]
         for (model, arguments, message) in refusals {
             let run = try vae(model, arguments)

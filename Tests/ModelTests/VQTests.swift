@@ -87,8 +87,8 @@ final class VQTests: XCTestCase {
     }
 
     /// A small prior, and the store its layers view (which must outlive it).
-    func prior(codes: Int = 5, channels: Int = 4, blocks: Int = 2, side: Int = 4) -> (PixelCNN, ParameterStore) {
-        let shape = CodePrior(channels: channels, blocks: blocks)
+    func prior(codes: Int = 5, channels: Int = 4, blocks: Int = 2, side: Int = 4, inputKernel: Int = 7) -> (PixelCNN, ParameterStore) {
+        let shape = CodePrior(channels: channels, blocks: blocks, inputKernel: inputKernel)
         let store = ParameterStore(specs: PixelCNN.specs(prefix: "prior", codes: codes, shape: shape))
         let prior = PixelCNN(store: store, prefix: "prior", codes: codes, shape: shape, height: side, width: side)
         var rng = RandomGenerator(seed: 7)
@@ -104,12 +104,12 @@ final class VQTests: XCTestCase {
     /// Every prior parameter's gradient of the summed cross-entropy, also
     /// with units dropped (the same ones in every pass: the same step).
     func testPixelCNNGradients() {
-        for (classes, rate) in [(0, Float(0)), (3, 0), (3, 0.3)] {
+        for (classes, rate, kernel) in [(0, Float(0), 7), (3, 0, 7), (3, 0.3, 7), (0, 0, 3), (3, 0.3, 9)] {
             let dropout = rate > 0 ? PriorDropout(rate: rate, seed: 9, step: 4) : nil
             let grid = randomGrid(2 * 16, codes: 5, seed: 3)
             let labels: [Int32]? = classes > 0 ? [2, 0] : nil
             var nats = [Double](repeating: 0, count: 2)
-            let shape = CodePrior(channels: 4, blocks: 2)
+            let shape = CodePrior(channels: 4, blocks: 2, inputKernel: kernel)
             let store = ParameterStore(specs: PixelCNN.specs(prefix: "prior", codes: 5, shape: shape, classes: classes))
             let checked = PixelCNN(store: store, prefix: "prior", codes: 5, shape: shape, height: 4, width: 4, classes: classes)
             var rng = RandomGenerator(seed: 7)
@@ -127,7 +127,7 @@ final class VQTests: XCTestCase {
             checked.backward()
             for slot in store.slots {
                 let analytic = Array(UnsafeBufferPointer(start: store.gradients.pointer + slot.offset, count: slot.spec.count))
-                checkGradient("PixelCNN \(slot.spec.name), dropout \(rate)", values: store.values.pointer + slot.offset, count: slot.spec.count,
+                checkGradient("PixelCNN \(slot.spec.name), dropout \(rate), first kernel \(kernel)", values: store.values.pointer + slot.offset, count: slot.spec.count,
                               analytic: analytic, tolerance: Tolerance(h: 1e-3, rtol: 2e-2, atol: 2e-3), maxChecks: 40,
                               loss: { pass(gradient: false) })
             }
@@ -161,26 +161,36 @@ final class VQTests: XCTestCase {
     /// Changing the code at position p leaves the logits of positions ≤ p
     /// bit-identical, and reaches some later position (all but the last).
     /// (Not necessarily the next: a masked PixelCNN has a blind spot, and the
-    /// first position of a row cannot see the end of the row above.)
+    /// first position of a row cannot see the end of the row above.) A first
+    /// kernel of 2·side − 1 has none: every later position sees it.
     func testMasksAreCausal() {
-        let (pixelCNN, store) = prior(side: 5)
-        defer { withExtendedLifetime(store) {} }
-        let P = 25
-        let grid = randomGrid(P, codes: 5, seed: 11)
-        func logits(_ g: [Int32]) -> [Float] {
-            g.withUnsafeBufferPointer { Array(pixelCNN.forward($0.baseAddress!, images: 1).buffer) }
-        }
-        let base = logits(grid)
-        for p in 0..<P {
-            var changed = grid
-            changed[p] = (changed[p] + 1) % 5
-            let after = logits(changed)
-            for q in 0...p {
-                for k in 0..<5 { XCTAssertEqual(after[k * P + q].bitPattern, base[k * P + q].bitPattern, "position \(q) saw the code at \(p)") }
+        for kernel in [3, 7, 9] {
+            let (pixelCNN, store) = prior(channels: 8, side: 5, inputKernel: kernel)
+            defer { withExtendedLifetime(store) {} }
+            let P = 25
+            let grid = randomGrid(P, codes: 5, seed: 11)
+            func logits(_ g: [Int32]) -> [Float] {
+                g.withUnsafeBufferPointer { Array(pixelCNN.forward($0.baseAddress!, images: 1).buffer) }
             }
-            if p + 1 < P {
-                XCTAssertTrue(((p + 1)..<P).contains { q in (0..<5).contains { after[$0 * P + q] != base[$0 * P + q] } },
-                              "no position sees the code at \(p)")
+            let base = logits(grid)
+            var unseen = 0   // (p, q > p) where q does not see p
+            for p in 0..<P {
+                var changed = grid
+                changed[p] = (changed[p] + 1) % 5
+                let after = logits(changed)
+                for q in 0...p {
+                    for k in 0..<5 {
+                        XCTAssertEqual(after[k * P + q].bitPattern, base[k * P + q].bitPattern, "kernel \(kernel): position \(q) saw the code at \(p)")
+                    }
+                }
+                let seen = ((p + 1)..<P).filter { q in (0..<5).contains { after[$0 * P + q] != base[$0 * P + q] } }
+                if p + 1 < P { XCTAssertFalse(seen.isEmpty, "kernel \(kernel): no position sees the code at \(p)") }
+                unseen += P - 1 - p - seen.count
+            }
+            if kernel == 9 {
+                XCTAssertEqual(unseen, 0, "a 9x9 first layer on a 5x5 grid leaves no blind spot")
+            } else {
+                XCTAssertGreaterThan(unseen, 0, "a \(kernel)x\(kernel) first layer on a 5x5 grid has a blind spot")
             }
         }
     }
@@ -189,8 +199,8 @@ final class VQTests: XCTestCase {
     /// (up to the order of float sums), on a grid wider than tall, with and
     /// without classes; it visits the positions from `first` on, in order.
     func testWalkMatchesForward() {
-        for classes in [0, 3] {
-            let shape = CodePrior(channels: 4, blocks: 2)
+        for (classes, kernel) in [(0, 7), (3, 7), (3, 9)] {
+            let shape = CodePrior(channels: 4, blocks: 2, inputKernel: kernel)
             let store = ParameterStore(specs: PixelCNN.specs(prefix: "prior", codes: 5, shape: shape, classes: classes))
             defer { withExtendedLifetime(store) {} }
             let pixelCNN = PixelCNN(store: store, prefix: "prior", codes: 5, shape: shape, height: 4, width: 5, classes: classes)
@@ -257,6 +267,23 @@ final class VQTests: XCTestCase {
         XCTAssertEqual(first, pixelCNN.sample(count: 6, temperature: 1, rng: &b))
         XCTAssertNotEqual(first, pixelCNN.sample(count: 6, temperature: 1, rng: &c))
         XCTAssertTrue(first.allSatisfy { (0..<5).contains($0) })
+    }
+
+    /// The prior's first kernel is kept in the metadata; a checkpoint from
+    /// before it had one reads as 7, and an even or oversized one is refused.
+    func testPriorKernelIsKeptInTheMetadata() throws {
+        let c = ModelConfiguration(family: .vq, architecture: .conv, hidden: [], latent: 16,
+                                   quantiser: Quantiser(codes: 128, dimensions: 16), codePrior: CodePrior(channels: 8, blocks: 1, inputKernel: 13))
+        var metadata = c.metadata
+        XCTAssertEqual(metadata["prior_kernel"], "13")
+        XCTAssertEqual(try ModelConfiguration(metadata: metadata), c)
+        XCTAssertEqual(VQVAE.parameterSpecs(c).first { $0.name == "prior.inp.weight" }?.shape, [8, 128, 13, 13])
+        metadata["prior_kernel"] = nil
+        XCTAssertEqual(try ModelConfiguration(metadata: metadata).codePrior?.inputKernel, 7)
+        for bad in ["8", "33", "x"] {
+            metadata["prior_kernel"] = bad
+            XCTAssertThrowsError(try ModelConfiguration(metadata: metadata), bad)
+        }
     }
 
     func testNamesFollowTheTorchReference() {

@@ -47,6 +47,7 @@ extension ModelConfiguration {
         if let codePrior {
             m["prior_channels"] = String(codePrior.channels)
             m["prior_blocks"] = String(codePrior.blocks)
+            m["prior_kernel"] = String(codePrior.inputKernel)
         }
         return m
     }
@@ -98,7 +99,8 @@ extension ModelConfiguration {
                             commitment: try m.real("commitment", default: 0.25), emaDecay: m.has("vq_ema") ? try m.real("vq_ema") : nil)
                 : nil,
             codePrior: m.has("prior_channels")
-                ? CodePrior(channels: try m.integer("prior_channels", in: 1...1024), blocks: try m.integer("prior_blocks", in: 0...32))
+                ? CodePrior(channels: try m.integer("prior_channels", in: 1...1024), blocks: try m.integer("prior_blocks", in: 0...32),
+                            inputKernel: try m.integer("prior_kernel", in: CodePrior.inputKernels, default: 7))
                 : nil,
             learnedClassPrior: try m.choice("class_prior", default: false, expected: "learned or standard") { ["learned": true, "standard": false][$0] })
         if let problem { throw MetadataError("metadata describes no buildable model: \(problem)") }

@@ -189,20 +189,36 @@ public struct Quantiser: Equatable, Sendable {
 }
 
 /// The shape of a PixelCNN prior over the code grid (van den Oord et al.
-/// 2016): a masked 7x7 type-A convolution to `channels`, then `blocks`
-/// residual blocks of masked 3x3 type-B convolutions.
+/// 2016): a masked type-A convolution of `inputKernel` (7 in the paper and
+/// the PyTorch reference) to `channels`, then `blocks` residual blocks of
+/// masked 3x3 type-B convolutions.
+///
+/// A first kernel of 2·max(H, W) − 1 reaches every earlier position of an
+/// H x W grid from every position: no blind spot. A stack of masked 3x3
+/// convolutions never sees the positions above and to the right beyond its
+/// first layer's reach (van den Oord et al. 2016b, "Conditional image
+/// generation with PixelCNN decoders", §2.1 and Figure 1), and on a 7x7
+/// grid a 7x7 first layer leaves out up to a third of the earlier codes.
 public struct CodePrior: Equatable, Sendable {
     public var channels: Int
     public var blocks: Int
+    public var inputKernel: Int
 
-    public init(channels: Int = 128, blocks: Int = 4) {
+    /// Odd first-layer kernels a prior may have.
+    public static let inputKernels = 3...31
+
+    public init(channels: Int = 128, blocks: Int = 4, inputKernel: Int = 7) {
         self.channels = channels
         self.blocks = blocks
+        self.inputKernel = inputKernel
     }
 
     var problem: String? {
         guard (1...1024).contains(channels), (0...32).contains(blocks) else {
             return "the prior has 1...1024 channels and 0...32 blocks, not \(channels) and \(blocks)"
+        }
+        guard Self.inputKernels.contains(inputKernel), inputKernel % 2 == 1 else {
+            return "the prior's first kernel is odd and in \(Self.inputKernels.lowerBound)...\(Self.inputKernels.upperBound), not \(inputKernel)"
         }
         return nil
     }

@@ -65,7 +65,7 @@ public enum ModelFamily: String, CaseIterable, Sendable {
         case .flow: c.flow.map { " + \($0.spec)" } ?? ""
         case .vq: c.quantiser.map { q in
             " + \(q.codes) codes of \(q.dimensions)" + (q.emaDecay.map { " (EMA \($0))" } ?? "")
-                + (c.codePrior.map { ", PixelCNN prior \($0.channels)x\($0.blocks)" } ?? "")
+                + (c.codePrior.map { ", PixelCNN prior \($0.channels)x\($0.blocks)" + ($0.inputKernel == 7 ? "" : ", first kernel \($0.inputKernel)") } ?? "")
         } ?? ""
         }
     }

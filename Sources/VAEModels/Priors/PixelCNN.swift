@@ -22,7 +22,7 @@ public struct PriorDropout: Sendable {
 /// each factor a K-way softmax computed by convolutions whose kernels are
 /// masked so position i sees only the positions before it:
 ///
-///   one-hot c (K, H, W) → masked 7x7 type A (sees strictly earlier positions) → h
+///   one-hot c (K, H, W) → masked kxk type A (k = 7 by default; sees strictly earlier positions) → h
 ///   h ← h + masked 3x3 type B (sees earlier positions and itself, in h) (ReLU(h))   per block
 ///   logits = 1x1 (ReLU (1x1 (ReLU h)))     (K, H, W)
 ///
@@ -42,7 +42,7 @@ public struct PriorDropout: Sendable {
 /// (after 10 epochs, 1.03 nats per code on training images, 1.10 on test ones).
 ///
 /// Parameters, as ../shared/reference/torch_families.py names them under
-/// `prior.`: `prior.inp` (C, K, 7, 7), `prior.blocks.i` (C, C, 3, 3),
+/// `prior.`: `prior.inp` (C, K, k, k), `prior.blocks.i` (C, C, 3, 3),
 /// `prior.out.1` (C, C, 1, 1) and `prior.out.3` (K, C, 1, 1), each with its
 /// bias. Masked weights are held at zero (PyTorch multiplies by the mask
 /// instead: the same function).
@@ -79,7 +79,7 @@ public final class PixelCNN {
 
     public static func specs(prefix: String, codes: Int, shape: CodePrior, classes: Int = 0) -> [ParameterSpec] {
         let c = shape.channels
-        return (classes > 0 ? [ParameterSpec(name: "\(prefix).cond.weight", shape: [c, classes])] : []) + Conv2d.specs(name: "\(prefix).inp", inChannels: codes, outChannels: c, kernel: CodeConvolution.kernel)
+        return (classes > 0 ? [ParameterSpec(name: "\(prefix).cond.weight", shape: [c, classes])] : []) + Conv2d.specs(name: "\(prefix).inp", inChannels: codes, outChannels: c, kernel: shape.inputKernel)
             + (0..<shape.blocks).flatMap { Conv2d.specs(name: "\(prefix).blocks.\($0)", inChannels: c, outChannels: c, kernel: 3) }
             + Conv2d.specs(name: "\(prefix).out.1", inChannels: c, outChannels: c, kernel: 1)
             + Conv2d.specs(name: "\(prefix).out.3", inChannels: c, outChannels: codes, kernel: 1)
@@ -94,7 +94,8 @@ public final class PixelCNN {
         self.height = height
         self.width = width
         channels = shape.channels
-        input = CodeConvolution(name: "\(prefix).inp", store: store, codes: codes, channels: shape.channels, height: height, width: width)
+        input = CodeConvolution(name: "\(prefix).inp", store: store, codes: codes, channels: shape.channels, kernel: shape.inputKernel,
+                                height: height, width: width)
         let same1 = ConvolutionGeometry(channels: shape.channels, height: height, width: width, kernel: 1, stride: 1, padding: 0)
         // The convolutions' passes run one after another, so one buffer holds
         // each one's columns in turn (refilled from its kept input in
@@ -491,9 +492,10 @@ final class MaskedConvolution: Layer {
 /// A one-hot input makes the convolution a sum of weight columns: output
 /// position i gets, for each unmasked tap t whose source s lies inside the
 /// grid, W[:, c_s, t], so no (K·49)-long patches are built. The taps kept
-/// are the rows above the centre and the centre row's left half (24 of 49).
+/// are the rows above the centre and the centre row's left half (24 of 49
+/// for k = 7).
 final class CodeConvolution {
-    static let kernel = 7
+    let kernel: Int
     let codes: Int
     let channels: Int
     let height: Int
@@ -508,13 +510,14 @@ final class CodeConvolution {
     private var grid: UnsafePointer<Int32>?
     private var rows = 0
 
-    init(name: String, store: ParameterStore, codes: Int, channels: Int, height: Int, width: Int) {
+    init(name: String, store: ParameterStore, codes: Int, channels: Int, kernel: Int, height: Int, width: Int) {
+        self.kernel = kernel
         self.codes = codes
         self.channels = channels
         self.height = height
         self.width = width
         parameters = WeightAndBias(name: name, store: store, rows: channels)
-        let k = Self.kernel, centre = k / 2
+        let k = kernel, centre = k / 2
         var taps: [(dy: Int, dx: Int, index: Int)] = []
         for ky in 0..<k {
             for kx in 0..<k where ky < centre || (ky == centre && kx < centre) {
@@ -528,10 +531,10 @@ final class CodeConvolution {
 
     var positions: Int { height * width }
 
-    /// U(−1/√fan_in, 1/√fan_in) over all K·7·7 inputs as PyTorch, masked taps zeroed.
+    /// U(−1/√fan_in, 1/√fan_in) over all K·k·k inputs as PyTorch, masked taps zeroed.
     func initialize(using rng: inout RandomGenerator) {
-        parameters.initialize(fanIn: codes * Self.kernel * Self.kernel, using: &rng)
-        let kept = Set(taps.map(\.index)), k2 = Self.kernel * Self.kernel
+        parameters.initialize(fanIn: codes * kernel * kernel, using: &rng)
+        let kept = Set(taps.map(\.index)), k2 = kernel * kernel
         for i in 0..<parameters.weight.count where !kept.contains(i % k2) { parameters.weight.pointer[i] = 0 }
     }
 
@@ -581,7 +584,7 @@ final class CodeConvolution {
 
     /// The unmasked weights rearranged as (taps·K, C) in `gathered`.
     func prepareWeights() {
-        let C = channels, K = codes, k2 = Self.kernel * Self.kernel, w = parameters.weight.pointer, g = gathered.pointer
+        let C = channels, K = codes, k2 = kernel * kernel, w = parameters.weight.pointer, g = gathered.pointer
         // Read in the stored order (each kernel's taps contiguous): with the
         // output channel outermost the writes of one o share cache lines with
         // the next o's, where reading across o would miss on every element.
@@ -602,7 +605,7 @@ final class CodeConvolution {
     /// Accumulates the weight and bias gradients from dL/dy (B, C·P); codes have no gradient.
     func backward(_ dy: Matrix) {
         guard let grid else { preconditionFailure("CodeConvolution.backward before forward") }
-        let C = channels, K = codes, P = positions, k2 = Self.kernel * Self.kernel
+        let C = channels, K = codes, P = positions, k2 = kernel * kernel
         let dg = dGathered.pointer
         dGathered.fill(0)
         // Each tap's rows are its own: split the taps among the threads, images in order within each.
