@@ -232,7 +232,8 @@ public final class PriorTrainingRun {
     public var summary: String {
         let shape = model.configuration.codePrior!, p = model.positions
         let resumeNote = batch > 0 ? ", resuming at epoch \(epoch + 1), batch \(batch + 1)" : epoch > 0 ? ", resuming after epoch \(epoch)" : ""
-        return "training a PixelCNN prior (\(shape.channels) channels, \(shape.blocks) blocks, \(optimizer.range.count) parameters, lr \(learningRate)"
+        return "training a PixelCNN prior (\(shape.channels) channels, \(shape.inputKernel)x\(shape.inputKernel) first kernel, \(shape.blocks) blocks, "
+            + "\(optimizer.range.count) parameters, lr \(learningRate)"
             + (schedule != .constant ? ", lr decay \(schedule.text)" : "") + (dropout > 0 ? ", dropout \(dropout)" : "")
             + (polyak > 0 ? ", Polyak average \(polyak)" : "") + (maximumShift > 0 ? ", images shifted by up to \(maximumShift) px" : "") + ", batch \(batchSize)) "
             + "over the \(model.grid.height)x\(model.grid.width) codes (\(p) per image, \(model.quantiser.codes) values) of \(trainCount) images from \(dataDescription)"
