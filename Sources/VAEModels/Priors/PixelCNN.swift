@@ -327,9 +327,12 @@ public final class PixelCNN {
         let C = channels, taps = MaskedConvolution.keptTaps
         return blocks.map { block in
             let packed = Tensor(shape: [taps.count * C * C]), w = block.weight.pointer, t = packed.pointer
-            for o in 0..<C {
-                for c in 0..<C {
-                    for (j, tap) in taps.enumerated() { t[(j * C + c) * C + o] = w[(o * C + c) * 9 + tap] }
+            // The threads take runs of input channels c: rows j·C + c of their own.
+            parallelRows(C, workPerRow: C * taps.count) { inputs in
+                for o in 0..<C {
+                    for c in inputs {
+                        for (j, tap) in taps.enumerated() { t[(j * C + c) * C + o] = w[(o * C + c) * 9 + tap] }
+                    }
                 }
             }
             return packed
@@ -588,10 +591,13 @@ final class CodeConvolution {
         // Read in the stored order (each kernel's taps contiguous): with the
         // output channel outermost the writes of one o share cache lines with
         // the next o's, where reading across o would miss on every element.
-        for o in 0..<C {
-            for c in 0..<K {
-                let kernel = w + (o * K + c) * k2
-                for (t, tap) in taps.enumerated() { g[(t * K + c) * C + o] = kernel[tap.index] }
+        // The threads take runs of codes: their rows of `gathered` are their own.
+        parallelRows(K, workPerRow: C * taps.count) { codeRange in
+            for o in 0..<C {
+                for c in codeRange {
+                    let kernel = w + (o * K + c) * k2
+                    for (t, tap) in taps.enumerated() { g[(t * K + c) * C + o] = kernel[tap.index] }
+                }
             }
         }
     }
