@@ -153,6 +153,11 @@ public final class PriorTrainingRun {
                     throw RequestError("\(path): its prior is already trained for \(epoch) epochs; ask for more with --epochs, or --restart")
                 }
             } else {
+                // A wider first kernel than 2·max(H, W) − 1 adds only taps outside the grid.
+                let widest = 2 * max(vq.grid.height, vq.grid.width) - 1
+                if let k = request.inputKernel, k > widest {
+                    throw RequestError("--prior-kernel \(k) is wider than needed: \(widest) already sees every earlier code of the \(vq.grid.height)x\(vq.grid.width) grid")
+                }
                 configuration.codePrior = CodePrior(channels: request.channels ?? 128, blocks: request.blocks ?? 4, inputKernel: request.inputKernel ?? 7)
                 if let problem = configuration.problem { throw RequestError(problem) }
                 (epoch, batch, partialNats, partialCodes) = (0, 0, 0, 0)

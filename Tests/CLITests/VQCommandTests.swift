@@ -162,6 +162,8 @@ final class VQCommandTests: XCTestCase {
             ("ema", ["train-prior", "--epochs", "3", "--dropout", "1"], "--dropout must be in [0, 1), got 1.0"),
             ("ema", ["train-prior", "--epochs", "3", "--prior-kernel", "8"], "--prior-kernel must be odd and in 3...31, got 8"),
             ("conditional", ["train-prior", "--epochs", "3", "--prior-kernel", "7"], "--prior-kernel 7 differs from the checkpoint's prior's 13"),
+            ("ema", ["train-prior", "--epochs", "1", "--restart", "--prior-kernel", "15"],
+             "--prior-kernel 15 is wider than needed: 13 already sees every earlier code of the 7x7 grid"),
         ]
         for (model, arguments, message) in refusals {
             let run = try vae(model, arguments)
