@@ -137,8 +137,11 @@ final class ImportanceWeightingTests: XCTestCase {
                 XCTAssertEqual(results[0], results[1], "K = \(K)")
             } else {
                 // Several images share one product, which two threads split:
-                // OpenBLAS's split may move the last bits.
-                for (a, b) in zip(results[0], results[1]) { XCTAssertEqual(a, b, accuracy: 1e-9 * a, "K = \(K)") }
+                // OpenBLAS's split may move the last bits of the float32
+                // products. How many depends on the CPU's kernel (its edge
+                // rows take another path on some): 7e-8 relative measured on
+                // CI's machine, so float32's own precision is the bound here.
+                for (a, b) in zip(results[0], results[1]) { XCTAssertEqual(a, b, accuracy: 1e-6 * a, "K = \(K)") }
             }
             XCTAssertEqual(results[0].count, 9)
             XCTAssert(results[0].allSatisfy { $0.isFinite && $0 > 0 }, "\(results[0])")
