@@ -19,6 +19,8 @@
 #             (ignores EPOCHS)
 #   paper     vae1 for 3,280 epochs exactly as Burda et al. trained: --lr-decay iwae,
 #             batch 20, Adam's ε 1e-4 (ignores EPOCHS)
+# BATCH sets every row's minibatch (default 128; 20 is the papers'), so the
+# rows keep one schedule whatever it is.
 # THREADS (2) threads per run; JOBS (1) rows at a time. The script resumes:
 # a row whose evaluation is already in OUT_DIR is not run again, and a row
 # whose training stopped part way continues from its checkpoint (--resume,
@@ -35,6 +37,7 @@ mkdir -p "$out"
 flags() {
   # Every row with the IWAE paper's Adam (ε = 1e-4), the full row with PyTorch's (it was run so).
   local one=(--hidden 200,200 --latent 50 --adam-epsilon 1e-4) two=(--latent 100,50 --hidden 200,200/100,100 --adam-epsilon 1e-4)
+  if [ -n "${BATCH:-}" ]; then one+=(--batch-size "$BATCH"); two+=(--batch-size "$BATCH"); fi
   case $1 in
     vae1) echo "${one[@]}" ;;
     iwae1) echo "${one[@]} --iw-samples 5" ;;
@@ -43,7 +46,7 @@ flags() {
     planar10) echo "${one[@]} --flow planar:10" ;;
     iaf4) echo "${one[@]} --flow iaf:4" ;;
     full) echo "--hidden 200,200 --latent 50 --lr-decay iwae" ;;
-    paper) echo "${one[@]} --lr-decay iwae --batch-size 20" ;;
+    paper) echo "--hidden 200,200 --latent 50 --adam-epsilon 1e-4 --lr-decay iwae --batch-size 20" ;;
     *) echo "likelihood-table: unknown row '$1'" >&2; return 1 ;;
   esac
 }
@@ -69,7 +72,7 @@ run_row() {
   echo "$row: $n epochs, training $((trained - start)) s, evaluation $(( $(date +%s) - trained )) s"
 }
 export -f run_row flags
-export vae epochs out threads
+export vae epochs out threads BATCH
 for row in $rows; do flags "$row" > /dev/null; done
 printf '%s\n' $rows | xargs -P "$jobs" -I{} bash -c 'run_row {}'
 
