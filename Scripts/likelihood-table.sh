@@ -20,7 +20,8 @@
 #   paper     vae1 for 3,280 epochs exactly as Burda et al. trained: --lr-decay iwae,
 #             batch 20, Adam's ε 1e-4 (ignores EPOCHS)
 # BATCH sets every row's minibatch (default 128; 20 is the papers'), so the
-# rows keep one schedule whatever it is.
+# rows keep one schedule whatever it is; FLAGS adds training flags to every
+# row (e.g. --mean-bias).
 # THREADS (2) threads per run; JOBS (1) rows at a time. The script resumes:
 # a row whose evaluation is already in OUT_DIR is not run again, and a row
 # whose training stopped part way continues from its checkpoint (--resume,
@@ -38,6 +39,8 @@ flags() {
   # Every row with the IWAE paper's Adam (ε = 1e-4), the full row with PyTorch's (it was run so).
   local one=(--hidden 200,200 --latent 50 --adam-epsilon 1e-4) two=(--latent 100,50 --hidden 200,200/100,100 --adam-epsilon 1e-4)
   if [ -n "${BATCH:-}" ]; then one+=(--batch-size "$BATCH"); two+=(--batch-size "$BATCH"); fi
+  # shellcheck disable=SC2206
+  if [ -n "${FLAGS:-}" ]; then one+=($FLAGS); two+=($FLAGS); fi
   case $1 in
     vae1) echo "${one[@]}" ;;
     iwae1) echo "${one[@]} --iw-samples 5" ;;
@@ -72,7 +75,7 @@ run_row() {
   echo "$row: $n epochs, training $((trained - start)) s, evaluation $(( $(date +%s) - trained )) s"
 }
 export -f run_row flags
-export vae epochs out threads BATCH
+export vae epochs out threads BATCH FLAGS
 for row in $rows; do flags "$row" > /dev/null; done
 printf '%s\n' $rows | xargs -P "$jobs" -I{} bash -c 'run_row {}'
 

@@ -1,5 +1,6 @@
 import Foundation
 import VAEData
+import VAEEngine
 import VAEInference
 import VAEModels
 
@@ -54,6 +55,8 @@ public struct TrainingRequest {
     public var holdout: Int?
     /// A background model's pixel replacement rate (Ren et al. 2019); fixed when a run starts.
     public var perturbation: Float?
+    /// A new model's output bias starts at the logits of its training images' mean.
+    public var meanImageBias = false
 
     // Quick runs: the first images of each split.
     public var trainImages: Int?
@@ -213,6 +216,11 @@ public final class TrainingRun {
         guard train.count > 0 else {
             throw RequestError("no training images left after selecting classes and holding out \(settings.data.holdout)")
         }
+        if settings.meanImageBias && !request.resume {
+            guard model.startAtMeanImage(Self.meanImage(of: train)) else {
+                throw RequestError("--mean-bias: a \(model.configuration.summary) model's decoder has one output bias per channel, not per pixel (mlp decoders only)")
+            }
+        }
         if let position, position.batch > 0, position.batch >= (train.count + settings.batchSize - 1) / settings.batchSize {
             throw RequestError("\(path): stopped at batch \(position.batch) of an epoch; resume it with the same data")
         }
@@ -223,6 +231,19 @@ public final class TrainingRun {
         trainer = Trainer(model: model, optimizer: optimizer, settings: settings, train: train, test: testSet, position: position)
         log = TrainingLog(path: request.jsonPath, model: model.configuration, settings: settings,
                           resumingAfter: request.resume ? trainer.completedEpochs : nil)
+    }
+
+    /// Each input value's mean over a set (in [0, 1]), 1,000 images at a time.
+    static func meanImage(of images: ImageSet) -> [Double] {
+        let d = images.shape.values, chunk = 1000
+        var sums = [Double](repeating: 0, count: d)
+        let buffer = Tensor(shape: [min(chunk, images.count), d])
+        for start in stride(from: 0, to: images.count, by: chunk) {
+            let n = min(chunk, images.count - start)
+            images.gather(start..<(start + n), into: buffer.pointer)
+            for b in 0..<n { for j in 0..<d { sums[j] += Double(buffer.pointer[b * d + j]) } }
+        }
+        return sums.map { $0 / Double(images.count) }
     }
 
     /// One line on what is trained, how, on what, and from where.
@@ -238,6 +259,7 @@ public final class TrainingRun {
             + (s.warmupEpochs > 0 ? ", KL warm-up \(s.warmupEpochs) epochs" : "")
             + (s.schedule != .constant ? ", lr decay \(s.schedule.text)" : "")
             + (s.adamEpsilon != 1e-8 ? ", Adam ε \(s.adamEpsilon)" : "")
+            + (s.meanImageBias ? ", output bias from the mean image" : "")
             + (s.data.binarized ? ", dynamically binarised" : "")
             + (s.data.perturbation.map { String(format: ", %g%% of pixels replaced at random (a background model)", 100 * $0) } ?? "") + ") on \(trainCount) images"
             + (s.data.classes.map { " of classes \($0.map(s.data.className).joined(separator: ","))" } ?? "")
@@ -324,13 +346,14 @@ extension TrainingRequest {
         if let learningRate { s.learningRate = learningRate }
         if let adamEpsilon { s.adamEpsilon = adamEpsilon }
         if let beta { s.beta = beta }
-        if !resuming { s.seed = seed }
+        if !resuming { (s.seed, s.meanImageBias) = (seed, meanImageBias) }
         if let binarize { s.data.binarized = binarize }
         if let warmupEpochs { s.warmupEpochs = warmupEpochs }
         if let schedule { s.schedule = schedule }
         if let importanceSamples { s.importanceSamples = importanceSamples }
         if let corruption { s.corruption = corruption }
         if resuming {
+            if meanImageBias { throw RequestError("--mean-bias sets where a new model starts; a resumed run goes on from its weights") }
             // Which images a run sees is fixed when it starts.
             if let kept, kept != base.data.classes ?? Array(0..<classCount) {
                 throw RequestError("--digits/--classes/--exclude-… differ from the checkpoint's classes")

@@ -26,6 +26,9 @@ public struct TrainingSettings: Equatable {
     public var importanceSamples = 1
     /// The denoising criterion's corruption of each input, or nil.
     public var corruption: Corruption?
+    /// The run started with the decoder's output bias at the logits of the
+    /// training images' mean (`startAtMeanImage`), as Burda et al.'s code.
+    public var meanImageBias = false
 
     public init() {}
 
@@ -38,7 +41,7 @@ public struct TrainingSettings: Equatable {
     }
 
     /// Metadata keys: beta, lr, adam_epsilon, batch_size, seed, warmup_epochs, lr_decay
-    /// (none|iwae|factor), iw_samples, corrupt (only when set), and the data's
+    /// (none|iwae|factor), iw_samples, corrupt and init_bias (only when set), and the data's
     /// (binarize, digits, holdout).
     public var metadata: [String: String] {
         var m = [
@@ -52,6 +55,7 @@ public struct TrainingSettings: Equatable {
             "iw_samples": String(importanceSamples),
         ]
         if let corruption { m["corrupt"] = corruption.spec }
+        if meanImageBias { m["init_bias"] = "mean" }
         return m.merging(data.metadata) { own, _ in own }
     }
 
@@ -68,6 +72,7 @@ public struct TrainingSettings: Equatable {
         schedule = try m.choice("lr_decay", default: .constant, expected: "none, iwae or a factor in (0, 1]", LearningRateSchedule.init(text:))
         importanceSamples = try m.integer("iw_samples", in: 1...100_000, default: 1)
         corruption = m.has("corrupt") ? try m.choice("corrupt", expected: Corruption.specHelp, Corruption.init(spec:)) : nil
+        meanImageBias = try m.choice("init_bias", default: false, expected: "mean") { $0 == "mean" ? true : nil }
     }
 }
 

@@ -107,6 +107,9 @@ struct Train: ParsableCommand {
     @Flag(help: "Continue the run saved at --model (weights and optimiser) until --epochs epochs in all.")
     var resume = false
 
+    @Flag(help: "Start a new model's decoder at the mean image: its output bias at the logits of the training images' mean pixel values, as Burda et al.'s IWAE code (mlp decoders).")
+    var meanBias = false
+
     @Option(help: ArgumentHelp("Also write the per-epoch figures as JSON to this file.", valueName: "path"))
     var json: String?
 
@@ -231,6 +234,7 @@ struct Train: ParsableCommand {
         request.classes = try classSelection()
         request.holdout = holdout
         request.perturbation = perturb
+        request.meanImageBias = meanBias
         request.trainImages = trainImages
         request.testImages = testImages
 

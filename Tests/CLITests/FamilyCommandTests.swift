@@ -11,7 +11,8 @@ final class FamilyCommandTests: XCTestCase {
     static let common = ["--epochs", "2", "--train-images", "2000", "--test-images", "200", "--threads", "2", "--seed", "3"]
     /// Small models, trained by the binary once for the suite.
     static let models: [String: [String]] = [
-        "two": ["--latent", "16,8", "--hidden", "64/32", "--activation", "tanh", "--binarize", "dynamic", "--iw-samples", "3"],
+        // Started at the mean image, so the bit-exact resume below covers such a run too.
+        "two": ["--latent", "16,8", "--hidden", "64/32", "--activation", "tanh", "--binarize", "dynamic", "--iw-samples", "3", "--mean-bias"],
         "planar": ["--flow", "planar:3", "--hidden", "64", "--latent", "6"],
         "iaf": ["--flow", "iaf:2", "--hidden", "64", "--latent", "6", "--iw-samples", "2"],
     ]
@@ -41,6 +42,9 @@ final class FamilyCommandTests: XCTestCase {
         XCTAssert(two.contains("Adam ε 0.0001"), two)
         let metadata = try SafeTensors.read(path: Self.shared + "/two.safetensors").metadata
         XCTAssertEqual(Float(metadata["adam_epsilon"] ?? ""), 1e-4)
+        XCTAssert(two.contains("output bias from the mean image"), two)
+        XCTAssertEqual(metadata["init_bias"], "mean")
+        XCTAssertNil(try SafeTensors.read(path: Self.shared + "/planar.safetensors").metadata["init_bias"])
         XCTAssertFalse(Self.training["planar"]!.stdout.contains("Adam ε"), Self.training["planar"]!.stdout)
         XCTAssert(Self.training["planar"]!.stdout.contains("784-64-6 + planar:3 ("), Self.training["planar"]!.stdout)
         XCTAssert(Self.training["iaf"]!.stdout.contains("784-64-6 + iaf:2 ("), Self.training["iaf"]!.stdout)
@@ -150,6 +154,7 @@ final class FamilyCommandTests: XCTestCase {
             (["--flow", "radial:3"], "--flow must be planar:K or iaf:K"),
             (["--flow", "planar:0"], "--flow must be planar:K or iaf:K with K in 1...64"),
             (["--adam-epsilon", "0"], "--adam-epsilon must be in (0, 1], got 0.0"),
+            (["--arch", "conv", "--mean-bias", "--train-images", "100"], "--mean-bias: a conv 28x28-c32-c64-256-20 model's decoder has one output bias per channel"),
         ]
         for (flags, message) in training {
             let run = try VAEBinary.run(["train", "--data", VAEBinary.data, "--model", "refused.safetensors"] + flags, in: Self.shared)
@@ -158,6 +163,9 @@ final class FamilyCommandTests: XCTestCase {
             XCTAssertEqual(run.stderr.split(separator: "\n").count, 1, run.stderr)
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: Self.shared + "/refused.safetensors"))
+        let resumed = try vae("two", ["train", "--resume", "--epochs", "3", "--mean-bias"])
+        XCTAssertNotEqual(resumed.status, 0)
+        XCTAssertEqual(resumed.stderr, "vae: --mean-bias sets where a new model starts; a resumed run goes on from its weights\n")
     }
 
     /// One epoch, then `--resume` to two: the same bytes as two epochs straight.

@@ -48,6 +48,37 @@ final class FamilyTests: XCTestCase {
         }
     }
 
+    /// `startAtMeanImage` sets the bias of the layer that gives the logits in
+    /// every fully connected family: with every other weight zero the decoder
+    /// then draws the mean image (clipped to [0.001, 0.999]) from any z. A
+    /// conv decoder has no bias per pixel and is left alone.
+    func testStartAtMeanImage() {
+        let shape = ImageShape(height: 3, width: 4)
+        let mean = (0..<shape.values).map { Double($0) / 11 }   // 0 and 1 at the ends, clipped
+        let models: [any VariationalModel] = [
+            GaussianVAE(configuration: ModelConfiguration(shape: shape, hidden: [5, 4], latent: 2)),
+            HierarchicalVAE(configuration: hierarchical()),
+            FlowVAE(configuration: flow(.planar(steps: 2))),
+        ]
+        for model in models {
+            model.initialize(seed: 1)
+            model.parameters.values.fill(0)
+            XCTAssertTrue(model.startAtMeanImage(mean), model.configuration.summary)
+            model.reserve(batchSize: 2)
+            let z = Tensor(shape: [2, model.latentSize])
+            for i in 0..<z.count { z.pointer[i] = Float(i) - 1.5 }
+            let means = model.decodeMeans(z.matrix(rows: 2, columns: model.latentSize), condition: nil)
+            for b in 0..<2 {
+                for (j, m) in mean.enumerated() {
+                    XCTAssertEqual(Double(means.row(b)[j]), min(max(m, 0.001), 0.999), accuracy: 1e-6, "\(model.configuration.summary) pixel \(j)")
+                }
+            }
+        }
+        let conv = GaussianVAE(configuration: ModelConfiguration(architecture: .conv, shape: ImageShape(height: 8, width: 8), hidden: [8], latent: 3))
+        XCTAssertNil(conv.pixelLogitBias)
+        XCTAssertFalse(conv.startAtMeanImage([Double](repeating: 0.5, count: 64)))
+    }
+
     /// Parameter names as torch_families.py's modules name them, so a
     /// checkpoint loads into its IWAE2 and Planar classes.
     func testNamesFollowTheTorchReference() {

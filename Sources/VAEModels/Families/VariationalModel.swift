@@ -1,3 +1,4 @@
+import Foundation
 import VAEEngine
 
 /// What every VAE family does. The trainer, checkpoints, inference,
@@ -68,6 +69,35 @@ public protocol VariationalModel: AnyObject {
 public extension VariationalModel {
     var priorProblem: String? { nil }
     func placeInPrior(_ u: Matrix, condition: Matrix?) {}
+
+    /// The bias of the layer that gives the logits, one per pixel: a fully
+    /// connected decoder's last layer (`decoder.N` or `px.N`, the last bias
+    /// of the image's size in forward order). nil for convolutional decoders,
+    /// whose last bias is one per channel.
+    var pixelLogitBias: Matrix? {
+        let d = configuration.inputSize
+        guard let slot = parameters.slots.last(where: { slot in
+            (slot.spec.name.hasPrefix("decoder.") || slot.spec.name.hasPrefix("px.")) && slot.spec.name.hasSuffix(".bias")
+                && slot.spec.shape == [d]
+        }) else { return nil }
+        return parameters.values(slot.spec.name)
+    }
+
+    /// Starts the decoder at the mean image: each pixel's logit bias set to
+    /// log(m / (1 − m)), m its mean over the training images clipped to
+    /// [0.001, 0.999], as Burda et al.'s IWAE code initialises its output
+    /// layer. With the weights near zero the model then draws the mean image
+    /// from the first step, and the gradients go to what differs from it.
+    /// False when the decoder has no bias per pixel.
+    @discardableResult
+    func startAtMeanImage(_ mean: [Double]) -> Bool {
+        guard let bias = pixelLogitBias, mean.count == bias.columns else { return false }
+        for (i, m) in mean.enumerated() {
+            let p = min(max(m, 0.001), 0.999)
+            bias.pointer[i] = Float(log(p / (1 - p)))
+        }
+        return true
+    }
 }
 
 /// A batch as a model sees it. The encoder reads `input`, the likelihood
