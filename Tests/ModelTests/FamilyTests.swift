@@ -77,6 +77,11 @@ final class FamilyTests: XCTestCase {
         let conv = GaussianVAE(configuration: ModelConfiguration(architecture: .conv, shape: ImageShape(height: 8, width: 8), hidden: [8], latent: 3))
         XCTAssertNil(conv.pixelLogitBias)
         XCTAssertFalse(conv.startAtMeanImage([Double](repeating: 0.5, count: 64)))
+        // 16 channels at 2x2 after two stride-2 stages: the fully connected layer's bias has the image's 64 values.
+        let look = GaussianVAE(configuration: ModelConfiguration(architecture: .conv, shape: ImageShape(height: 8, width: 8), hidden: [8], latent: 3,
+                                                                 convChannels: [8, 16]))
+        XCTAssert(look.parameters.slots.contains { $0.spec.name.hasPrefix("decoder.") && $0.spec.shape == [64] }, "\(look.parameters.names)")
+        XCTAssertNil(look.pixelLogitBias)
     }
 
     /// Parameter names as torch_families.py's modules name them, so a

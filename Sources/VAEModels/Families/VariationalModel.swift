@@ -73,10 +73,11 @@ public extension VariationalModel {
     /// The bias of the layer that gives the logits, one per pixel: a fully
     /// connected decoder's last layer (`decoder.N` or `px.N`, the last bias
     /// of the image's size in forward order). nil for convolutional decoders,
-    /// whose last bias is one per channel.
+    /// whose last bias is one per channel (and whose fully connected layer's
+    /// bias can have the image's size without being the output's).
     var pixelLogitBias: Matrix? {
         let d = configuration.inputSize
-        guard let slot = parameters.slots.last(where: { slot in
+        guard configuration.architecture == .mlp, let slot = parameters.slots.last(where: { slot in
             (slot.spec.name.hasPrefix("decoder.") || slot.spec.name.hasPrefix("px.")) && slot.spec.name.hasSuffix(".bias")
                 && slot.spec.shape == [d]
         }) else { return nil }
