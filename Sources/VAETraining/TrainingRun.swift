@@ -233,9 +233,10 @@ public final class TrainingRun {
                           resumingAfter: request.resume ? trainer.completedEpochs : nil)
     }
 
-    /// Each input value's mean over a set (in [0, 1]), 1,000 images at a time.
+    /// Each input value's mean over a set (in [0, 1]), gathered a few
+    /// images at a time (at most 4M values, 16 MB, whatever their size).
     static func meanImage(of images: ImageSet) -> [Double] {
-        let d = images.shape.values, chunk = 1000
+        let d = images.shape.values, chunk = max(1, min(1000, (1 << 22) / d))
         var sums = [Double](repeating: 0, count: d)
         let buffer = Tensor(shape: [min(chunk, images.count), d])
         for start in stride(from: 0, to: images.count, by: chunk) {
