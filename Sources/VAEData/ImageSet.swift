@@ -29,6 +29,20 @@ public struct ImageSet {
     /// Values per image (C·H·W).
     public var pixelsPerImage: Int { shape.values }
 
+    /// Each value's mean over the set, x/255 as `gather` gives it.
+    public var meanValues: [Double] {
+        let d = pixelsPerImage
+        let scale: Float = 1 / 255
+        var sums = [Double](repeating: 0, count: d)
+        pixels.withUnsafeBufferPointer { src in
+            for i in 0..<count {
+                let row = src.baseAddress! + i * d
+                for j in 0..<d { sums[j] += Double(Float(row[j]) * scale) }
+            }
+        }
+        return sums.map { $0 / Double(count) }
+    }
+
     /// Writes images `indices` as rows of `destination` (indices.count × pixelsPerImage), x/255.
     public func gather<C: Collection>(_ indices: C, into destination: UnsafeMutablePointer<Float>) where C.Element == Int {
         let d = pixelsPerImage

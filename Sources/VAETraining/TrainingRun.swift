@@ -1,6 +1,5 @@
 import Foundation
 import VAEData
-import VAEEngine
 import VAEInference
 import VAEModels
 
@@ -217,7 +216,7 @@ public final class TrainingRun {
             throw RequestError("no training images left after selecting classes and holding out \(settings.data.holdout)")
         }
         if settings.meanImageBias && !request.resume {
-            guard model.startAtMeanImage(Self.meanImage(of: train)) else {
+            guard model.startAtMeanImage(train.meanValues) else {
                 throw RequestError("--mean-bias: a \(model.configuration.summary) model's decoder has one output bias per channel, not per pixel (mlp decoders only)")
             }
         }
@@ -231,20 +230,6 @@ public final class TrainingRun {
         trainer = Trainer(model: model, optimizer: optimizer, settings: settings, train: train, test: testSet, position: position)
         log = TrainingLog(path: request.jsonPath, model: model.configuration, settings: settings,
                           resumingAfter: request.resume ? trainer.completedEpochs : nil)
-    }
-
-    /// Each input value's mean over a set (in [0, 1]), gathered a few
-    /// images at a time (at most 4M values, 16 MB, whatever their size).
-    static func meanImage(of images: ImageSet) -> [Double] {
-        let d = images.shape.values, chunk = max(1, min(1000, (1 << 22) / d))
-        var sums = [Double](repeating: 0, count: d)
-        let buffer = Tensor(shape: [min(chunk, images.count), d])
-        for start in stride(from: 0, to: images.count, by: chunk) {
-            let n = min(chunk, images.count - start)
-            images.gather(start..<(start + n), into: buffer.pointer)
-            for b in 0..<n { for j in 0..<d { sums[j] += Double(buffer.pointer[b * d + j]) } }
-        }
-        return sums.map { $0 / Double(images.count) }
     }
 
     /// One line on what is trained, how, on what, and from where.
