@@ -6,32 +6,32 @@ import _Builtin_intrinsics.intel
 public typealias DoubleLanes = SIMD4<Double>
 
 extension RandomGenerator {
-    /// The draws of `fillNormal`, four pairs at a time: the same uniforms in
-    /// the same order and the same Box–Muller in Double, with log, sin and cos
-    /// computed in SIMD lanes (relative error ~1e−16) instead of by libm's
-    /// scalar calls, ~25 ns a pair. Each Float equals `fillNormal`'s except
-    /// where the exact double lies within that error of a Float rounding
-    /// boundary: about one value in 10⁸ differs, by one unit in the last place.
-    ///
-    /// For measurements that draw millions of values per image (the
-    /// importance-weighted −log p(x), K·k per image), where such a bit is
-    /// immaterial. Training keeps `fillNormal`, so a seed trains the same
-    /// checkpoint, bit for bit, as it always has. Split across the threads
-    /// as `fillNormal` is (`fillPairs`).
-    public mutating func fillNormalLanes(_ out: UnsafeMutablePointer<Float>, count: Int) {
-        fillPairs(count: count) { generator, range in generator.normalPairs(range, into: out, count: count) }
-    }
-
     /// Values 2·lower ..< min(2·upper, count) of `out` from pairs lower..<upper,
-    /// the generator standing at pair `lower`'s uniforms.
-    private mutating func normalPairs(_ range: Range<Int>, into out: UnsafeMutablePointer<Float>, count: Int) {
+    /// the generator standing at pair `lower`'s uniforms: `fillNormal`'s
+    /// Box–Muller four pairs at a time, its log, sin and cos in SIMD lanes
+    /// (relative error ~1e−16) instead of libm's scalar calls, each value
+    /// then rounded to Float as the scalar definition rounds it.
+    ///
+    /// The lanes' double differs from libm's by a few units in its last
+    /// place; both round to the same Float unless a Float rounding boundary
+    /// (a midpoint between two Floats) lies between them. So a value whose
+    /// double lies within 2¹² units of a midpoint (`nearFloatMidpoint`), about
+    /// one in 65,000, is computed again by libm, exactly as the definition
+    /// does; every value is then the definition's, bit for bit (a test
+    /// compares ten million).
+    mutating func normalPairs(_ range: Range<Int>, into out: UnsafeMutablePointer<Float>, count: Int) {
         var pair = range.lowerBound
         // Four whole pairs (eight values) at a time.
         while pair + 4 <= range.upperBound && 2 * pair + 8 <= count {
             let a1 = uniformOpenBelow(), a2 = uniformClosedBelow(), b1 = uniformOpenBelow(), b2 = uniformClosedBelow()
             let c1 = uniformOpenBelow(), c2 = uniformClosedBelow(), d1 = uniformOpenBelow(), d2 = uniformClosedBelow()
-            let (x, y) = boxMuller(DoubleLanes(a1, b1, c1, d1), DoubleLanes(a2, b2, c2, d2))
-            let fx = SIMD4<Float>(x), fy = SIMD4<Float>(y)
+            let u1 = DoubleLanes(a1, b1, c1, d1), u2 = DoubleLanes(a2, b2, c2, d2)
+            let (x, y) = boxMuller(u1, u2)
+            var fx = SIMD4<Float>(x), fy = SIMD4<Float>(y)
+            let near = nearFloatMidpoint(x) .| nearFloatMidpoint(y)
+            if any(near) {
+                for lane in 0..<4 where near[lane] { (fx[lane], fy[lane]) = scalarBoxMuller(u1[lane], u2[lane]) }
+            }
             SIMD8<Float>(fx[0], fy[0], fx[1], fy[1], fx[2], fy[2], fx[3], fy[3]).store(to: out + 2 * pair)
             pair += 4
         }
@@ -42,10 +42,12 @@ extension RandomGenerator {
         var u1 = DoubleLanes(repeating: 1), u2 = DoubleLanes(repeating: 0)
         for lane in 0..<n { (u1[lane], u2[lane]) = (uniformOpenBelow(), uniformClosedBelow()) }
         let (x, y) = boxMuller(u1, u2)
+        let near = nearFloatMidpoint(x) .| nearFloatMidpoint(y)
         for lane in 0..<n {
             let i = 2 * (pair + lane)
-            out[i] = Float(x[lane])
-            if i + 1 < count { out[i + 1] = Float(y[lane]) }
+            let (vx, vy) = near[lane] ? scalarBoxMuller(u1[lane], u2[lane]) : (Float(x[lane]), Float(y[lane]))
+            out[i] = vx
+            if i + 1 < count { out[i + 1] = vy }
         }
     }
 
@@ -58,9 +60,32 @@ extension RandomGenerator {
     private mutating func uniformClosedBelow() -> Double { Double(next() >> 11) * 0x1p-53 }
 }
 
-/// √(−2 log u1) (cos 2πu2, sin 2πu2), four pairs in the lanes.
+/// The definition of `fillNormal`'s pair: √(−2 log u1) (cos 2πu2, sin 2πu2)
+/// in Double by libm, rounded to Float.
+@inline(never)
+public func scalarBoxMuller(_ u1: Double, _ u2: Double) -> (Float, Float) {
+    let radius = (-2 * log(u1)).squareRoot()
+    let angle = 2 * Double.pi * u2
+    return (Float(radius * cos(angle)), Float(radius * sin(angle)))
+}
+
+/// Lanes whose rounding to Float another computation of the same value, a
+/// few units in the last place away, might not share: within 2¹² units
+/// (of the double) of a midpoint between two Floats, where the low 29 of
+/// the 52 fraction bits are 2²⁸; or below 2⁻¹⁰⁰ in magnitude, near where
+/// Floats become subnormal and the spacing changes (never, in practice).
+@inlinable @inline(__always)
+public func nearFloatMidpoint(_ x: DoubleLanes) -> SIMDMask<SIMD4<Int64>> {
+    let bits = unsafeBitCast(x, to: SIMD4<Int64>.self)
+    let offset = (bits & 0x1FFF_FFFF) &- 0x1000_0000
+    let magnitude = bits & 0x7FFF_FFFF_FFFF_FFFF
+    return (offset .> -4096) .& (offset .< 4096) .| (magnitude .< 0x39B0_0000_0000_0000)
+}
+
+/// √(−2 log u1) (cos 2πu2, sin 2πu2), four pairs in the lanes: within a
+/// few units in the last place of libm's doubles (a test measures how many).
 @inline(__always)
-func boxMuller(_ u1: DoubleLanes, _ u2: DoubleLanes) -> (DoubleLanes, DoubleLanes) {
+public func boxMuller(_ u1: DoubleLanes, _ u2: DoubleLanes) -> (DoubleLanes, DoubleLanes) {
     let radius = squareRoot(-2 * naturalLog(u1))
     let (cosine, sine) = cosineAndSine(2 * Double.pi * u2)
     return (radius * cosine, radius * sine)

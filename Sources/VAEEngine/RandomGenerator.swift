@@ -54,20 +54,16 @@ public struct RandomGenerator {
     }
 
     /// Fills `out` with N(0, 1) draws: Box–Muller in Double, two per pair of
-    /// uniforms, so the sequence depends only on the seed and the count (not
-    /// on the thread count: the pairs are split as `fillPairs` says).
+    /// uniforms u1 ∈ (0, 1], u2 ∈ [0, 1),
+    ///
+    ///   √(−2 log u1) cos 2πu2,   √(−2 log u1) sin 2πu2,
+    ///
+    /// each rounded to Float from libm's double (computed in SIMD lanes with
+    /// the same result, `normalPairs`), so the sequence depends only on the
+    /// seed and the count: not on the thread count (the pairs are split as
+    /// `fillPairs` says), nor on the build.
     public mutating func fillNormal(_ out: UnsafeMutablePointer<Float>, count: Int) {
-        fillPairs(count: count) { generator, range in
-            for pair in range {
-                let i = 2 * pair
-                let u1 = (Double(generator.next() >> 11) + 1) * 0x1p-53      // (0, 1]: log is finite
-                let u2 = Double(generator.next() >> 11) * 0x1p-53
-                let radius = (-2 * log(u1)).squareRoot()
-                let angle = 2 * Double.pi * u2
-                out[i] = Float(radius * cos(angle))
-                if i + 1 < count { out[i + 1] = Float(radius * sin(angle)) }
-            }
-        }
+        fillPairs(count: count) { generator, range in generator.normalPairs(range, into: out, count: count) }
     }
 
     /// Runs `fill(generator, pairs)` over the (count + 1) / 2 pairs of values,

@@ -121,7 +121,7 @@ private final class Worker {
     private func bounds(_ x: Matrix, condition: Matrix?, draws: Int, streams: inout [RandomGenerator]) -> ArraySlice<Double> {
         let width = model.noisePerDraw, perImage = draws * width
         if noise.count < x.rows * perImage { noise = Tensor(shape: [x.rows * perImage]) }
-        for r in 0..<x.rows { streams[r].fillNormalLanes(noise.pointer + r * perImage, count: perImage) }
+        for r in 0..<x.rows { streams[r].fillNormal(noise.pointer + r * perImage, count: perImage) }
         let eps = noise.matrix(rows: x.rows * draws, columns: width)
         let objective = objectives[draws] ?? Objective(.importanceWeighted(samples: draws), model: model)
         objectives[draws] = objective

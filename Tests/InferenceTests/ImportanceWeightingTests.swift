@@ -109,7 +109,7 @@ final class ImportanceWeightingTests: XCTestCase {
         image.gather([0], into: x.pointer)
         let eps = Tensor(shape: [K, 3])
         var rng = RandomGenerator(seed: 5, stream: .importance, index: 0)   // image 0's stream
-        rng.fillNormalLanes(eps.pointer, count: eps.count)
+        rng.fillNormal(eps.pointer, count: eps.count)
         let whole = Objective(.importanceWeighted(samples: K), model: model)
             .forward(Batch(input: x.matrix(rows: 1, columns: 64)), noise: eps.matrix(rows: K, columns: 3), training: false).boundPerSample
         let sliced = evaluateModel(model, images: image, seed: 5, importanceSamples: K).importanceWeightedNLL

@@ -110,15 +110,19 @@ public final class HierarchicalVAE: VariationalModel {
         let dz1 = decoder.backward(likelihood.backward())
         // −β w log p(z1|z2), log p = −½ Σ (log σp² + (z1 − μp)² / σp²).
         let dPrior = p1.headGradients(rows: rows)
-        for r in 0..<rows {
-            dPrior.mu.row(r).update(repeating: 0, count: k1)
-            dPrior.logVar.row(r).update(repeating: 0, count: k1)
-            prior.accumulateNegativeLogDensityGradient(at: z1.row(r), row: r, weight: beta * (w?[r] ?? 1), dz: dz1.row(r), into: dPrior)
+        parallelRows(rows, workPerRow: 8 * k1) { part in
+            for r in part {
+                dPrior.mu.row(r).update(repeating: 0, count: k1)
+                dPrior.logVar.row(r).update(repeating: 0, count: k1)
+                prior.accumulateNegativeLogDensityGradient(at: z1.row(r), row: r, weight: beta * (w?[r] ?? 1), dz: dz1.row(r), into: dPrior)
+            }
         }
         let dz2 = p1Body.backward(p1.backwardHeads(rows: rows, inputGradient: true))
         // KL(q(z2|z1) ‖ N(0, I)) and z2's path to p(z1|z2), back to z1.
         let dz1FromQ2 = q2Body.backward(q2.backward(dz2, drawWeights: w, beta: beta, inputGradient: true))
-        for i in 0..<(rows * k1) { dz1.pointer[i] += dz1FromQ2.pointer[i] }
+        parallelRows(rows, workPerRow: k1) { part in
+            for i in (part.lowerBound * k1)..<(part.upperBound * k1) { dz1.pointer[i] += dz1FromQ2.pointer[i] }
+        }
         let dh1 = q1.backwardLogDensity(dz1, drawWeights: w, beta: beta, inputGradient: !q1Body.layers.isEmpty)
         if !q1Body.layers.isEmpty { q1Body.backward(dh1, inputGradient: false) }
     }

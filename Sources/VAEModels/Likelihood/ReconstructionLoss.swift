@@ -49,8 +49,12 @@ public final class ReconstructionLoss {
         let perSample = perSampleBuffer.pointer, likelihood = likelihood
         let columns = logits.columns, whole = columns / FloatLanes.scalarCount * FloatLanes.scalarCount
         parallelRows(logits.rows, workPerRow: columns) { rows in
-            if likelihood == .bernoulli && !gradient {
-                for r in rows { perSample[r] = Self.bernoulliMeasurement(logits.row(r), target.row(r / draws), columns: columns) }
+            if likelihood == .bernoulli {
+                for r in rows {
+                    perSample[r] = gradient
+                        ? Self.bernoulliTraining(logits.row(r), target.row(r / draws), gradient: d.row(r), columns: columns)
+                        : Self.bernoulliMeasurement(logits.row(r), target.row(r / draws), columns: columns)
+                }
                 return
             }
             for r in rows {
@@ -59,17 +63,9 @@ public final class ReconstructionLoss {
                 // lanes past the row's end adding nothing, and their gradient.
                 @inline(__always) func block(_ j: Int, _ n: Int) -> FloatLanes {
                     let v = FloatLanes(loading: l + j, count: n), t = FloatLanes(loading: x + j, count: n)
-                    var loss: FloatLanes
-                    switch likelihood {
-                    case .bernoulli:   // training: a measurement took bernoulliMeasurement
-                        let e = exponentialOfNonPositive(negativeMagnitude(v))   // e^−|v| in (0, 1]: never overflows
-                        loss = positivePart(v) - v * t + logOnePlusUnit(e)
-                        (sigmoid(v, expMinusAbs: e) - t).store(to: g + j, count: n)
-                    case .gaussian:
-                        let p = sigmoid(v), diff = p - t
-                        loss = diff * diff
-                        if gradient { (2 * diff * p * (1 - p)).store(to: g + j, count: n) }
-                    }
+                    let p = sigmoid(v), diff = p - t
+                    var loss = diff * diff
+                    if gradient { (2 * diff * p * (1 - p)).store(to: g + j, count: n) }
                     if n < FloatLanes.scalarCount { loss = loss.replacing(with: 0, where: Self.laneIndex .>= FloatLanes(repeating: Float(n))) }
                     return loss
                 }
@@ -86,6 +82,35 @@ public final class ReconstructionLoss {
         var total = 0.0
         for r in 0..<logits.rows { total += Double(perSample[r]) }
         return total
+    }
+
+    /// One row's Bernoulli loss in training, and its gradient σ(l) − x into
+    /// `gradient`: eight pixels at a time, e^−|l| shared by the loss and σ,
+    /// the loss summed lane by lane and the lanes added at the end.
+    @inline(__always)
+    private static func bernoulliTraining(_ l: UnsafePointer<Float>, _ x: UnsafePointer<Float>, gradient g: UnsafeMutablePointer<Float>,
+                                          columns: Int) -> Float {
+        let lanes = FloatLanes.scalarCount, whole = columns / lanes * lanes
+        @inline(__always) func loss(_ v: FloatLanes, _ t: FloatLanes, _ e: FloatLanes) -> FloatLanes {
+            positivePart(v) - v * t + logOnePlusUnit(e)
+        }
+        var sum = FloatLanes(repeating: 0)
+        for j in stride(from: 0, to: whole, by: lanes) {
+            let v = FloatLanes(loading: l + j), t = FloatLanes(loading: x + j)
+            let e = exponentialOfNonPositive(negativeMagnitude(v))   // e^−|v| in (0, 1]: never overflows
+            sum += loss(v, t, e)
+            (sigmoid(v, expMinusAbs: e) - t).store(to: g + j)
+        }
+        if whole < columns {
+            // The short block (a load built on the stack): lanes past the
+            // row's end add nothing.
+            let n = columns - whole
+            let v = FloatLanes(loading: l + whole, count: n), t = FloatLanes(loading: x + whole, count: n)
+            let e = exponentialOfNonPositive(negativeMagnitude(v))
+            sum += loss(v, t, e).replacing(with: 0, where: laneIndex .>= FloatLanes(repeating: Float(n)))
+            (sigmoid(v, expMinusAbs: e) - t).store(to: g + whole, count: n)
+        }
+        return sum.sum()
     }
 
     /// One row's Bernoulli loss for a measurement (nothing trained):
@@ -143,9 +168,11 @@ public final class ReconstructionLoss {
     /// importance weight of draw r).
     public func scaleGradientRows(by w: UnsafePointer<Float>) {
         let d = backward()
-        for r in 0..<d.rows {
-            let row = d.row(r)
-            for j in 0..<d.columns { row[j] *= w[r] }
+        parallelRows(d.rows, workPerRow: d.columns) { rows in
+            for r in rows {
+                let row = d.row(r)
+                for j in 0..<d.columns { row[j] *= w[r] }
+            }
         }
     }
 }

@@ -205,12 +205,14 @@ public final class GaussianPosterior {
         case .closedForm:
             precondition(w == nil, "the closed-form KL is not weighted per draw")
             let dQ = gradientViews(rows: q.rows)
-            for r in 0..<q.rows {
-                let logVar = q.logVar.row(r), e = eps.row(r), g = dz.row(r)
-                let dMu = dQ.mu.row(r), dLogVar = dQ.logVar.row(r)
-                for j in 0..<k {
-                    dMu[j] = g[j]
-                    dLogVar[j] = g[j] * e[j] * 0.5 * exp(0.5 * logVar[j])
+            parallelRows(q.rows, workPerRow: 4 * k) { rows in
+                for r in rows {
+                    let logVar = q.logVar.row(r), e = eps.row(r), g = dz.row(r)
+                    let dMu = dQ.mu.row(r), dLogVar = dQ.logVar.row(r)
+                    for j in 0..<k {
+                        dMu[j] = g[j]
+                        dLogVar[j] = g[j] * e[j] * 0.5 * exp(0.5 * logVar[j])
+                    }
                 }
             }
             kl.backward(weight: beta, into: dQ, prior: dP)
@@ -218,12 +220,16 @@ public final class GaussianPosterior {
         case .sampled:
             // −β w ∂ log p(z)/∂z = β w (z − μ_p) / σ²_p, through z; and into
             // the prior, ∂/∂μ_p = −that, ∂/∂log σ²_p = ½ β w (1 − (z − μ_p)² / σ²_p).
-            for r in 0..<z.rows {
-                let g = dz.row(r), zr = z.row(r), c = beta * (w?[r] ?? 1)
-                if let prior = lastPrior, let dP {
-                    prior.accumulateNegativeLogDensityGradient(at: zr, row: r / draws, weight: c, dz: g, into: dP)
-                } else {
-                    for j in 0..<k { g[j] += c * zr[j] }
+            // By image, its draws in order (they share the prior's row).
+            let prior = lastPrior
+            parallelRows(q.rows, workPerRow: 4 * draws * k) { images in
+                for r in (images.lowerBound * draws)..<(images.upperBound * draws) {
+                    let g = dz.row(r), zr = z.row(r), c = beta * (w?[r] ?? 1)
+                    if let prior, let dP {
+                        prior.accumulateNegativeLogDensityGradient(at: zr, row: r / draws, weight: c, dz: g, into: dP)
+                    } else {
+                        for j in 0..<k { g[j] += c * zr[j] }
+                    }
                 }
             }
             return backwardLogDensity(dz, drawWeights: w, beta: beta, inputGradient: inputGradient)
@@ -238,17 +244,23 @@ public final class GaussianPosterior {
     public func backwardLogDensity(_ dz: Matrix, drawWeights w: UnsafePointer<Float>?, beta: Float, inputGradient: Bool) -> Matrix {
         guard let (q, eps, _, draws) = last else { preconditionFailure("GaussianPosterior.backward before draw") }
         let k = latent, dQ = gradientViews(rows: q.rows)
-        for b in 0..<q.rows {
-            let dMu = dQ.mu.row(b), dLogVar = dQ.logVar.row(b), logVar = q.logVar.row(b)
-            dMu.update(repeating: 0, count: k)
-            dLogVar.update(repeating: 0, count: k)
-            for s in 0..<draws {
-                let r = b * draws + s, g = dz.row(r), e = eps.row(r), wr = w?[r] ?? 1
-                for j in 0..<k {
-                    dMu[j] += g[j]
-                    var d = g[j] * e[j] * 0.5 * exp(0.5 * logVar[j])
-                    d -= 0.5 * beta * wr
-                    dLogVar[j] += d
+        // Rows apart (each image's draws summed in order): any split gives the same bits.
+        parallelRows(q.rows, workPerRow: 4 * draws * k) { images in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: k) { sigma in
+                for b in images {
+                    let dMu = dQ.mu.row(b), dLogVar = dQ.logVar.row(b), logVar = q.logVar.row(b)
+                    dMu.update(repeating: 0, count: k)
+                    dLogVar.update(repeating: 0, count: k)
+                    for j in 0..<k { sigma[j] = exp(0.5 * logVar[j]) }   // once per image, not per draw
+                    for s in 0..<draws {
+                        let r = b * draws + s, g = dz.row(r), e = eps.row(r), wr = w?[r] ?? 1
+                        for j in 0..<k {
+                            dMu[j] += g[j]
+                            var d = g[j] * e[j] * 0.5 * sigma[j]
+                            d -= 0.5 * beta * wr
+                            dLogVar[j] += d
+                        }
+                    }
                 }
             }
         }
