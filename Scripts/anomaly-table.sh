@@ -11,7 +11,9 @@
 #   usage: Scripts/anomaly-table.sh [VAE] [EPOCHS] [LATENTS...]
 #   environment: OUT (default anomaly-table), METRICS (default all; or one
 #                metric: nelbo, recon, iw, complexity), DIGITS (default 0-9),
-#                THREADS (default 2)
+#                THREADS (default 2), FLAGS (more `vae train` flags for both
+#                models, e.g. "--arch conv"), BACKGROUND (default 1; 0: no
+#                background model, so `all` leaves the ratio out)
 set -euo pipefail
 vae=${1:-.build/release/vae}
 epochs=${2:-10}
@@ -21,16 +23,18 @@ out=${OUT:-anomaly-table}
 metric=${METRICS:-all}
 digits=${DIGITS:-0 1 2 3 4 5 6 7 8 9}
 threads=${THREADS:-2}
+read -r -a flags <<< "${FLAGS:-}"
+with_background=${BACKGROUND:-1}
 mkdir -p "$out"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 for k in ${latents[@]}; do
   for d in $digits; do
-    common=(--exclude-digits "$d" --holdout 3000 --latent "$k" --epochs "$epochs" --threads "$threads")
+    common=(--exclude-digits "$d" --holdout 3000 --latent "$k" --epochs "$epochs" --threads "$threads" ${flags[@]+"${flags[@]}"})
     "$vae" train "${common[@]}" --model "$work/m.safetensors" >/dev/null
     background=()
-    if [ "$metric" = all ]; then
+    if [ "$metric" = all ] && [ "$with_background" != 0 ]; then
       "$vae" train "${common[@]}" --perturb 0.2 --model "$work/bg.safetensors" >/dev/null
       background=(--background "$work/bg.safetensors")
     fi
