@@ -39,10 +39,11 @@ mkdir -p "$out"
 
 flags() {
   # Every row with the IWAE paper's Adam (ε = 1e-4), the full row with PyTorch's (it was run so).
-  local one=(--hidden 200,200 --latent 50 --adam-epsilon 1e-4 --mean-bias) two=(--latent 100,50 --hidden 200,200/100,100 --adam-epsilon 1e-4 --mean-bias)
-  if [ -n "${BATCH:-}" ]; then one+=(--batch-size "$BATCH"); two+=(--batch-size "$BATCH"); fi
+  local one_layer=(--hidden 200,200 --latent 50) shared=(--adam-epsilon 1e-4 --mean-bias)
+  if [ -n "${BATCH:-}" ]; then shared+=(--batch-size "$BATCH"); fi
   # shellcheck disable=SC2206
-  if [ -n "${FLAGS:-}" ]; then one+=($FLAGS); two+=($FLAGS); fi
+  if [ -n "${FLAGS:-}" ]; then shared+=($FLAGS); fi
+  local one=("${one_layer[@]}" "${shared[@]}") two=(--latent 100,50 --hidden 200,200/100,100 "${shared[@]}")
   case $1 in
     vae1) echo "${one[@]}" ;;
     iwae1) echo "${one[@]} --iw-samples 5" ;;
@@ -50,8 +51,8 @@ flags() {
     iwae2) echo "${two[@]} --iw-samples 5" ;;
     planar10) echo "${one[@]} --flow planar:10" ;;
     iaf4) echo "${one[@]} --flow iaf:4" ;;
-    full) echo "--hidden 200,200 --latent 50 --lr-decay iwae" ;;
-    paper) echo "--hidden 200,200 --latent 50 --adam-epsilon 1e-4 --lr-decay iwae --batch-size 20" ;;
+    full) echo "${one_layer[@]} --lr-decay iwae" ;;
+    paper) echo "${one_layer[@]} --adam-epsilon 1e-4 --lr-decay iwae --batch-size 20" ;;
     *) echo "likelihood-table: unknown row '$1'" >&2; return 1 ;;
   esac
 }

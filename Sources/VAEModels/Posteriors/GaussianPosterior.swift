@@ -42,6 +42,7 @@ public final class GaussianPosterior {
     public let extraOutputs: Int
     private let kl = GaussianKL()
     private var z = Tensor(shape: [0])
+    /// σ = exp(½ log σ²) of the last draw's q (B, k): the draws use it, and backward again.
     private var sigma = Tensor(shape: [0])
     private var dHeads = Tensor(shape: [0])
     private var divergence = Tensor(shape: [0])
@@ -204,14 +205,14 @@ public final class GaussianPosterior {
         switch lastEstimate {
         case .closedForm:
             precondition(w == nil, "the closed-form KL is not weighted per draw")
-            let dQ = gradientViews(rows: q.rows)
+            let dQ = gradientViews(rows: q.rows), sd = sigma.matrix(rows: q.rows, columns: k)
             parallelRows(q.rows, workPerRow: 4 * k) { rows in
                 for r in rows {
-                    let logVar = q.logVar.row(r), e = eps.row(r), g = dz.row(r)
+                    let s = sd.row(r), e = eps.row(r), g = dz.row(r)
                     let dMu = dQ.mu.row(r), dLogVar = dQ.logVar.row(r)
                     for j in 0..<k {
                         dMu[j] = g[j]
-                        dLogVar[j] = g[j] * e[j] * 0.5 * exp(0.5 * logVar[j])
+                        dLogVar[j] = g[j] * e[j] * 0.5 * s[j]
                     }
                 }
             }
@@ -244,22 +245,20 @@ public final class GaussianPosterior {
     public func backwardLogDensity(_ dz: Matrix, drawWeights w: UnsafePointer<Float>?, beta: Float, inputGradient: Bool) -> Matrix {
         guard let (q, eps, _, draws) = last else { preconditionFailure("GaussianPosterior.backward before draw") }
         let k = latent, dQ = gradientViews(rows: q.rows)
+        let sd = sigma.matrix(rows: q.rows, columns: k)   // σ of the draw, kept by `draw`
         // Rows apart (each image's draws summed in order): any split gives the same bits.
         parallelRows(q.rows, workPerRow: 4 * draws * k) { images in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: k) { sigma in
-                for b in images {
-                    let dMu = dQ.mu.row(b), dLogVar = dQ.logVar.row(b), logVar = q.logVar.row(b)
-                    dMu.update(repeating: 0, count: k)
-                    dLogVar.update(repeating: 0, count: k)
-                    for j in 0..<k { sigma[j] = exp(0.5 * logVar[j]) }   // once per image, not per draw
-                    for s in 0..<draws {
-                        let r = b * draws + s, g = dz.row(r), e = eps.row(r), wr = w?[r] ?? 1
-                        for j in 0..<k {
-                            dMu[j] += g[j]
-                            var d = g[j] * e[j] * 0.5 * sigma[j]
-                            d -= 0.5 * beta * wr
-                            dLogVar[j] += d
-                        }
+            for b in images {
+                let dMu = dQ.mu.row(b), dLogVar = dQ.logVar.row(b), sigma = sd.row(b)
+                dMu.update(repeating: 0, count: k)
+                dLogVar.update(repeating: 0, count: k)
+                for s in 0..<draws {
+                    let r = b * draws + s, g = dz.row(r), e = eps.row(r), wr = w?[r] ?? 1
+                    for j in 0..<k {
+                        dMu[j] += g[j]
+                        var d = g[j] * e[j] * 0.5 * sigma[j]
+                        d -= 0.5 * beta * wr
+                        dLogVar[j] += d
                     }
                 }
             }
