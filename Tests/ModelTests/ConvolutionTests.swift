@@ -111,13 +111,16 @@ final class ConvolutionTests: XCTestCase {
     /// own values, each pixel adds the column entries that came from it in
     /// kernel-offset order (c, then r, then b, as the loops run). Runs of
     /// stride 1, 2 (blocks of eight and four, and the tails) and 3; rows
-    /// long and short; kernels hanging over the image; masked offsets; and
-    /// the doubling geometries that go row by row.
+    /// long and short; kernels hanging over the image; masked offsets; the
+    /// same-size stride-1 geometries added back as shifted runs (among them
+    /// the PixelCNN's masked 3x3 and 7x7 on a 7x7 grid); and the doubling
+    /// geometries that go row by row.
     func testCol2imMatchesTheDefinition() {
         let shapes: [(c: Int, h: Int, w: Int, k: Int, s: Int, p: Int, kept: [Int]?)] = [
             (2, 7, 7, 4, 2, 1, nil), (3, 14, 14, 4, 2, 1, nil), (2, 28, 28, 3, 2, 1, nil), (1, 5, 37, 3, 2, 1, nil),
             (2, 9, 40, 5, 2, 2, nil), (2, 5, 13, 3, 1, 1, nil), (1, 3, 37, 3, 1, 1, nil), (3, 7, 7, 3, 1, 1, [0, 1, 2, 3, 4]),
             (2, 4, 3, 5, 1, 2, nil), (1, 2, 9, 5, 1, 2, nil), (2, 11, 17, 3, 3, 1, nil), (2, 3, 3, 5, 2, 2, nil),
+            (2, 7, 7, 7, 1, 3, Array(0..<24)), (1, 6, 21, 3, 1, 1, nil), (2, 3, 4, 9, 1, 4, nil),
             // Doubling (3x3, stride 2, padding 1, twice the grid), taken row by row: grids 7, 16, 2 and 1 wide, and a tall one.
             (2, 14, 14, 3, 2, 1, nil), (1, 32, 32, 3, 2, 1, nil), (2, 4, 4, 3, 2, 1, nil), (1, 2, 2, 3, 2, 1, nil), (1, 20, 6, 3, 2, 1, nil),
         ]

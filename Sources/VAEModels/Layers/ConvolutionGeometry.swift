@@ -143,6 +143,10 @@ public struct ConvolutionGeometry: Equatable {
     /// receives its terms in kernel-offset order, as when the images were
     /// taken one at a time.
     public func col2im(_ columns: UnsafePointer<Float>, rowStride: Int, addingInto images: Matrix, _ batch: Range<Int>) {
+        if let shifts {
+            shiftedCol2im(columns, rowStride: rowStride, addingInto: images, batch, shifts: shifts)
+            return
+        }
         if isDoubling {
             col2imByPhase(columns, rowStride: rowStride, addingInto: images, batch)
             return
@@ -165,6 +169,40 @@ public struct ConvolutionGeometry: Equatable {
                         guard y >= 0 && y < height else { continue }
                         let target = plane + y * width + x
                         addRun(line + oy * outWidth + first, count: end - first, into: target, room: imageEnd - target)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The adjoint of `shiftedIm2col`: row r's run added back at pixel
+    /// i + shift, eight lanes at a time, the padding's entries left out (a
+    /// select by the mask's bits: the pixel keeps its own, as when skipped).
+    private func shiftedCol2im(_ columns: UnsafePointer<Float>, rowStride: Int, addingInto images: Matrix, _ batch: Range<Int>,
+                               shifts: [Int]) {
+        typealias Lanes = SIMD8<Float>
+        let P = outputPixels, planeSize = height * width, lanes = Lanes.scalarCount
+        sourceMask.withUnsafeBufferPointer { masks in
+            for c in 0..<channels {
+                for (r, shift) in shifts.enumerated() {
+                    let row = columns + (c * offsets.count + r) * rowStride
+                    let lower = min(P, max(0, -shift)), upper = max(lower, min(P, planeSize - shift))
+                    let mask = masks.baseAddress! + r * P
+                    for b in batch {
+                        let target = images.row(b) + c * planeSize + shift, line = row + b * P
+                        var i = lower
+                        while i + lanes <= upper {
+                            let kept = UnsafeRawPointer(mask + i).loadUnaligned(as: SIMD8<UInt32>.self)
+                            let pixel = UnsafeRawPointer(target + i).loadUnaligned(as: Lanes.self)
+                            let sum = pixel + UnsafeRawPointer(line + i).loadUnaligned(as: Lanes.self)
+                            let bits = (unsafeBitCast(sum, to: SIMD8<UInt32>.self) & kept) | (unsafeBitCast(pixel, to: SIMD8<UInt32>.self) & ~kept)
+                            UnsafeMutableRawPointer(target + i).storeBytes(of: bits, as: SIMD8<UInt32>.self)
+                            i += lanes
+                        }
+                        while i < upper {
+                            if mask[i] != 0 { target[i] += line[i] }
+                            i += 1
+                        }
                     }
                 }
             }

@@ -153,7 +153,7 @@ public final class PixelCNN {
         dropoutScale = dropout.flatMap { $0.rate > 0 ? 1 / (1 - $0.rate) : nil }
         let size = channels * positions
         let h = state.matrix(rows: images, columns: size)
-        h.copy(from: input.forward(grid, images: images))
+        copy(input.forward(grid, images: images), into: h)
         if let classBias, let labels {
             lastLabels = labels
             let P = positions
@@ -167,14 +167,14 @@ public final class PixelCNN {
         }
         for (i, block) in blocks.enumerated() {
             let r = activated[i].matrix(rows: images, columns: size)
-            r.copy(from: h)
+            copy(h, into: r)
             let a = blockActivations[i].forward(r)
             if dropoutScale != nil, let dropout { drop(a, block: i, dropout) }
             let y = block.forward(a)
             add(h, y, into: h)
         }
         let r = activated[blocks.count].matrix(rows: images, columns: size)
-        r.copy(from: h)
+        copy(h, into: r)
         return output.forward(outputActivation.forward(hidden.forward(hiddenActivation.forward(r))))
     }
 
@@ -236,7 +236,7 @@ public final class PixelCNN {
         dh = hidden.backward(outputActivation.backward(dh))
         dh = hiddenActivation.backward(dh)
         let g = dState.matrix(rows: images, columns: size)
-        g.copy(from: dh)
+        copy(dh, into: g)
         for (i, block) in blocks.enumerated().reversed() {
             let da = block.backward(g)
             if let dropoutScale { scale(da, by: dropoutScale) }
@@ -415,6 +415,17 @@ public final class PixelCNN {
         for r in 0..<m.rows {
             let row = m.row(r)
             for c in 0..<m.columns { row[c] += bias.pointer[c] }
+        }
+    }
+
+    /// b = a, the rows split among the threads as the passes before and
+    /// after split them: each thread writes the rows it reads next, which
+    /// are then in its own cache (copied by one thread, the other thread's
+    /// im2col read its half from the first's, a third slower).
+    private func copy(_ a: Matrix, into b: Matrix) {
+        let width = a.columns
+        parallelRows(a.rows, workPerRow: width) { range in
+            b.row(range.lowerBound).update(from: a.row(range.lowerBound), count: range.count * width)
         }
     }
 
@@ -614,24 +625,37 @@ final class CodeConvolution {
         let C = channels, K = codes, P = positions, k2 = kernel * kernel
         let dg = dGathered.pointer
         dGathered.fill(0)
-        // Each tap's rows are its own: split the taps among the threads, images in order within each.
+        // Each tap's rows are its own: split the taps among the threads,
+        // images in order within each. Each thread lays image b's dL/dy out
+        // position-major first, so a position's C values are one contiguous
+        // run (read channel-major they were P apart); each row still takes
+        // its terms image by image, position by position.
         parallelRows(taps.count, workPerRow: rows * P * C) { range in
-            for t in range {
-                let tap = taps[t]
-                for b in 0..<rows {
-                    let d = dy.row(b)
+            let transposed = UnsafeMutablePointer<Float>.allocate(capacity: P * C)
+            defer { transposed.deallocate() }
+            for b in 0..<rows {
+                let d = dy.row(b)
+                for o in 0..<C {
+                    for p in 0..<P { transposed[p * C + o] = d[o * P + p] }
+                }
+                for t in range {
+                    let tap = taps[t]
                     for p in 0..<P {
                         guard let s = source(p, tap) else { continue }
-                        let column = dg + (t * K + Int(grid[b * P + s])) * C
-                        for o in 0..<C { column[o] += d[o * P + p] }
+                        let column = dg + (t * K + Int(grid[b * P + s])) * C, terms = transposed + p * C
+                        for o in 0..<C { column[o] += terms[o] }
                     }
                 }
             }
         }
+        // Back to the stored layout, each output channel's kernels (contiguous) by one thread.
         let dw = parameters.dWeight.pointer
-        for (t, tap) in taps.enumerated() {
-            for c in 0..<K {
-                for o in 0..<C { dw[(o * K + c) * k2 + tap.index] += dg[(t * K + c) * C + o] }
+        parallelRows(C, workPerRow: K * taps.count) { outputs in
+            for o in outputs {
+                for c in 0..<K {
+                    let kernel = dw + (o * K + c) * k2
+                    for (t, tap) in taps.enumerated() { kernel[tap.index] += dg[(t * K + c) * C + o] }
+                }
             }
         }
         parameters.accumulateChannelBiasGradient(dy, planeSize: P)
