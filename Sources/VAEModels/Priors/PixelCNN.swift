@@ -420,8 +420,9 @@ public final class PixelCNN {
 
     /// b = a, the rows split among the threads as the passes before and
     /// after split them: each thread writes the rows it reads next, which
-    /// are then in its own cache (copied by one thread, the other thread's
-    /// im2col read its half from the first's, a third slower).
+    /// are then in its own cache (a copy by one thread leaves the other's
+    /// half in the first's cache, and the other's im2col of it took half
+    /// again as long).
     private func copy(_ a: Matrix, into b: Matrix) {
         let width = a.columns
         parallelRows(a.rows, workPerRow: width) { range in
