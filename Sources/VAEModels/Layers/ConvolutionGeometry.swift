@@ -103,32 +103,46 @@ public struct ConvolutionGeometry: Equatable {
     private func shiftedIm2col(_ images: Matrix, _ batch: Range<Int>, into columns: UnsafeMutablePointer<Float>, rowStride: Int,
                                shifts: [Int]) {
         typealias Lanes = SIMD8<UInt32>
-        let P = outputPixels, planeSize = height * width, lanes = Lanes.scalarCount
+        let P = outputPixels, lanes = Lanes.scalarCount
+        forEachShiftedRow(images, batch, columns: columns, rowStride: rowStride, shifts: shifts) { pixels, line, mask, run in
+            let source = UnsafeRawPointer(pixels), target = UnsafeMutableRawPointer(line)
+            let zero = UInt32(0)
+            for i in 0..<run.lowerBound { target.storeBytes(of: zero, toByteOffset: 4 * i, as: UInt32.self) }
+            var i = run.lowerBound
+            while i + lanes <= run.upperBound {
+                let bits = source.loadUnaligned(fromByteOffset: 4 * i, as: Lanes.self)
+                    & UnsafeRawPointer(mask).loadUnaligned(fromByteOffset: 4 * i, as: Lanes.self)
+                target.storeBytes(of: bits, toByteOffset: 4 * i, as: Lanes.self)
+                i += lanes
+            }
+            while i < run.upperBound {
+                target.storeBytes(of: source.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self) & mask[i],
+                                  toByteOffset: 4 * i, as: UInt32.self)
+                i += 1
+            }
+            for i in run.upperBound..<P { target.storeBytes(of: zero, toByteOffset: 4 * i, as: UInt32.self) }
+        }
+    }
+
+    /// The walk of both shifted passes: for each row of `columns` (channel
+    /// c, kernel offset r) and each image b in `batch`, `body(pixels, line,
+    /// mask, run)` with channel c of image b moved by the row's shift (entry
+    /// i of the line goes with pixels[i]), image b's P entries of that row,
+    /// the row's mask, and the entries whose pixel lies in the plane: [lower,
+    /// upper) within [0, P) (a kernel wider than the image can shift a whole
+    /// row out).
+    @inline(__always)
+    private func forEachShiftedRow(_ images: Matrix, _ batch: Range<Int>, columns: UnsafeMutablePointer<Float>, rowStride: Int, shifts: [Int],
+                                   _ body: (_ pixels: UnsafeMutablePointer<Float>, _ line: UnsafeMutablePointer<Float>,
+                                            _ mask: UnsafePointer<UInt32>, _ run: Range<Int>) -> Void) {
+        let P = outputPixels, planeSize = height * width
         sourceMask.withUnsafeBufferPointer { masks in
             for c in 0..<channels {
                 for (r, shift) in shifts.enumerated() {
                     let row = columns + (c * offsets.count + r) * rowStride
-                    // [lower, upper) within [0, P) (a kernel wider than the image can shift a whole row out).
                     let lower = min(P, max(0, -shift)), upper = max(lower, min(P, planeSize - shift))
-                    let mask = masks.baseAddress! + r * P
                     for b in batch {
-                        let source = UnsafeRawPointer(images.row(b) + c * planeSize + shift)
-                        let target = UnsafeMutableRawPointer(row + b * P)
-                        let zero = UInt32(0)
-                        for i in 0..<lower { target.storeBytes(of: zero, toByteOffset: 4 * i, as: UInt32.self) }
-                        var i = lower
-                        while i + lanes <= upper {
-                            let bits = source.loadUnaligned(fromByteOffset: 4 * i, as: Lanes.self)
-                                & UnsafeRawPointer(mask).loadUnaligned(fromByteOffset: 4 * i, as: Lanes.self)
-                            target.storeBytes(of: bits, toByteOffset: 4 * i, as: Lanes.self)
-                            i += lanes
-                        }
-                        while i < upper {
-                            target.storeBytes(of: source.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self) & mask[i],
-                                              toByteOffset: 4 * i, as: UInt32.self)
-                            i += 1
-                        }
-                        for i in upper..<P { target.storeBytes(of: zero, toByteOffset: 4 * i, as: UInt32.self) }
+                        body(images.row(b) + c * planeSize + shift, row + b * P, masks.baseAddress! + r * P, lower..<upper)
                     }
                 }
             }
@@ -181,30 +195,20 @@ public struct ConvolutionGeometry: Equatable {
     private func shiftedCol2im(_ columns: UnsafePointer<Float>, rowStride: Int, addingInto images: Matrix, _ batch: Range<Int>,
                                shifts: [Int]) {
         typealias Lanes = SIMD8<Float>
-        let P = outputPixels, planeSize = height * width, lanes = Lanes.scalarCount
-        sourceMask.withUnsafeBufferPointer { masks in
-            for c in 0..<channels {
-                for (r, shift) in shifts.enumerated() {
-                    let row = columns + (c * offsets.count + r) * rowStride
-                    let lower = min(P, max(0, -shift)), upper = max(lower, min(P, planeSize - shift))
-                    let mask = masks.baseAddress! + r * P
-                    for b in batch {
-                        let target = images.row(b) + c * planeSize + shift, line = row + b * P
-                        var i = lower
-                        while i + lanes <= upper {
-                            let kept = UnsafeRawPointer(mask + i).loadUnaligned(as: SIMD8<UInt32>.self)
-                            let pixel = UnsafeRawPointer(target + i).loadUnaligned(as: Lanes.self)
-                            let sum = pixel + UnsafeRawPointer(line + i).loadUnaligned(as: Lanes.self)
-                            let bits = (unsafeBitCast(sum, to: SIMD8<UInt32>.self) & kept) | (unsafeBitCast(pixel, to: SIMD8<UInt32>.self) & ~kept)
-                            UnsafeMutableRawPointer(target + i).storeBytes(of: bits, as: SIMD8<UInt32>.self)
-                            i += lanes
-                        }
-                        while i < upper {
-                            if mask[i] != 0 { target[i] += line[i] }
-                            i += 1
-                        }
-                    }
-                }
+        let lanes = Lanes.scalarCount
+        forEachShiftedRow(images, batch, columns: UnsafeMutablePointer(mutating: columns), rowStride: rowStride, shifts: shifts) { target, line, mask, run in
+            var i = run.lowerBound
+            while i + lanes <= run.upperBound {
+                let kept = UnsafeRawPointer(mask + i).loadUnaligned(as: SIMD8<UInt32>.self)
+                let pixel = UnsafeRawPointer(target + i).loadUnaligned(as: Lanes.self)
+                let sum = pixel + UnsafeRawPointer(line + i).loadUnaligned(as: Lanes.self)
+                let bits = (unsafeBitCast(sum, to: SIMD8<UInt32>.self) & kept) | (unsafeBitCast(pixel, to: SIMD8<UInt32>.self) & ~kept)
+                UnsafeMutableRawPointer(target + i).storeBytes(of: bits, as: SIMD8<UInt32>.self)
+                i += lanes
+            }
+            while i < run.upperBound {
+                if mask[i] != 0 { target[i] += line[i] }
+                i += 1
             }
         }
     }
