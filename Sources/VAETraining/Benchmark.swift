@@ -115,6 +115,44 @@ public func benchmark(name: String, configuration: ModelConfiguration, train: Im
                            importance: importance)
 }
 
+/// A VQ-VAE's PixelCNN prior (the default: 128 channels, four blocks, a
+/// 7x7 first kernel) trained as `vae train-prior` trains it, Adam on the
+/// mean cross-entropy per code of 128 grids a step.
+public struct PriorBenchmark {
+    public let gridsPerSecond: Double
+    public let peakMiB: Double
+    public let training: ProductBound
+}
+
+/// Times `batches` prior steps after a warm-up, on the codes the VQ-VAE
+/// `configuration` (initialised from `seed`) gives the first training
+/// images, in order; the bound as for the other passes.
+public func priorBenchmark(configuration: ModelConfiguration, train: ImageSet, seed: UInt64, batches: Int = 200) -> PriorBenchmark {
+    resetPeakResidentMemory()
+    var configuration = configuration
+    configuration.codePrior = CodePrior()
+    let model = VQVAE(configuration: configuration)
+    model.initialize(seed: seed)
+    let prior = model.prior!, warmup = 20, batchSize = 128, P = model.positions
+    let images = train.subset(0..<min(train.count, (batches + warmup) * batchSize))
+    let grids = codes(of: model, images: images, batchSize: 32)
+    let optimizer = Adam(parameters: model.parameters, range: model.priorParameterRange)
+    var nats = [Double](repeating: 0, count: batchSize)
+    let steps = images.count / batchSize
+    prior.reserve(batchSize: batchSize)
+    let step = { (b: Int) in
+        grids.withUnsafeBufferPointer { g in
+            nats.withUnsafeMutableBufferPointer { prior.accumulateGradient(g.baseAddress! + b * batchSize * P, images: batchSize, perImage: $0.baseAddress!) }
+        }
+        optimizer.update()
+    }
+    for b in 0..<warmup { step(b) }
+    let run = measuringProducts { for b in warmup..<steps { step(b) } }
+    let timed = steps - warmup
+    return PriorBenchmark(gridsPerSecond: Double(timed * batchSize) / run.seconds, peakMiB: peakResidentMemorySinceResetMiB(),
+                          training: ProductBound(shapes: run.shapes, passes: timed, seconds: run.seconds))
+}
+
 /// K = 5000 importance samples for each of 16 test images (after the same
 /// for as many images as there are threads, untimed: the workers' models
 /// and buffers), its products' bound, and the seconds per image.

@@ -298,12 +298,11 @@ public final class PriorTrainingRun {
             let count = rows.count
             let batchLabels = labels.map { Array($0.prefix(count)) }
             grid.withUnsafeBufferPointer { g in
-                let logits = prior.forward(g.baseAddress!, images: count, labels: batchLabels,
-                                           dropout: dropout > 0 ? PriorDropout(rate: dropout, seed: seed, step: optimizer.step) : nil)
                 nats.withUnsafeMutableBufferPointer {
-                    prior.crossEntropy(logits, codes: g.baseAddress!, perImage: $0.baseAddress!, gradientScale: 1 / Float(count * P))
+                    prior.accumulateGradient(g.baseAddress!, images: count, labels: batchLabels,
+                                             dropout: dropout > 0 ? PriorDropout(rate: dropout, seed: seed, step: optimizer.step) : nil,
+                                             perImage: $0.baseAddress!)
                 }
-                prior.backward()
             }
             // Summed in row order: the same total for any thread count.
             let total = nats.prefix(count).reduce(0, +)

@@ -12,7 +12,7 @@ struct Bench: ParsableCommand {
         abstract: "Measure training and coding speed, and memory.",
         discussion: "Times steady-state training steps (batch 128, after a warm-up) on real batches of the data set (MNIST by default; --data DIR for a folder data set, the models built for its image shape), reports samples/s, the share of time in matrix products and their GFLOP/s, the bound (every product of a step timed again alone through sgemm on its own shape, in the same run) and the fraction of it the step reaches, encoding and decoding of up to 10,000 images each as one batch, and the peak resident memory.")
 
-    @Option(help: ArgumentHelp("What to time: mlp (784-512-256-20), mlp400 (784-400-20), conv (32/64-channel convolutions, fc 256, latent 20); the families as torch_families.py builds them, tanh on dynamically binarised digits: iwae2 (two stochastic layers, 784-200-200-100 / 100-100-50, IWAE K = 5), planar (784-200-200-50 + planar:10), iaf (784-200-200-50 + iaf:4), vq (the VQ-VAE, 128 codes of 16 on a 7x7 grid); all (every one) or models (mlp, mlp400, conv).",
+    @Option(help: ArgumentHelp("What to time: mlp (784-512-256-20), mlp400 (784-400-20), conv (32/64-channel convolutions, fc 256, latent 20); the families as torch_families.py builds them, tanh on dynamically binarised digits: iwae2 (two stochastic layers, 784-200-200-100 / 100-100-50, IWAE K = 5), planar (784-200-200-50 + planar:10), iaf (784-200-200-50 + iaf:4), vq (the VQ-VAE, 128 codes of 16 on a 7x7 grid, then its PixelCNN prior); all (every one) or models (mlp, mlp400, conv).",
                                valueName: "name|all|models"))
     var arch = "models"
 
@@ -111,6 +111,17 @@ struct Bench: ParsableCommand {
                 entry["iw_images_per_s"] = iw.imagesPerSecond
                 entry["iw_gflop_per_image"] = iw.bound.flops / 1e9
                 entry["iw_bound_fraction"] = iw.bound.fraction
+            }
+            if configuration.family == .vq {
+                let prior = priorBenchmark(configuration: configuration, train: train, seed: settings.seed, batches: batches)
+                print(String(format: "%@ prior (128 channels, 4 blocks): train %.0f grids/s, peak memory %.0f MiB; a step's products %.3f GFLOP, %.2f ms alone at sgemm's %.0f GFLOP/s on their shapes; the step %.2f ms, %.0f%% of the bound",
+                             name, prior.gridsPerSecond, prior.peakMiB, prior.training.flops / 1e9, 1000 * prior.training.seconds,
+                             prior.training.gflops, 1000 * prior.training.passSeconds, 100 * prior.training.fraction))
+                entry["prior_grids_per_s"] = prior.gridsPerSecond
+                entry["prior_peak_rss_mib"] = prior.peakMiB
+                entry["prior_step_gflop"] = prior.training.flops / 1e9
+                entry["prior_bound_gflops"] = prior.training.gflops
+                entry["prior_bound_fraction"] = prior.training.fraction
             }
             doc[name] = entry
         }

@@ -229,6 +229,18 @@ public final class PixelCNN {
         }
     }
 
+    /// One training pass over `images` grids: forward (dropping units as
+    /// `dropout` says), −log p(c_i | c_<i) summed over each image's positions
+    /// into `perImage`, and the gradient of the mean per code accumulated
+    /// into the store (`vae train-prior`'s step before the optimiser's, and
+    /// `vae bench`'s).
+    public func accumulateGradient(_ grid: UnsafePointer<Int32>, images: Int, labels: [Int32]? = nil, dropout: PriorDropout? = nil,
+                                   perImage: UnsafeMutablePointer<Double>) {
+        let logits = forward(grid, images: images, labels: labels, dropout: dropout)
+        crossEntropy(logits, codes: grid, perImage: perImage, gradientScale: 1 / Float(images * positions))
+        backward()
+    }
+
     /// Accumulates the gradient of the last `crossEntropy` (with a scale) into the store.
     public func backward() {
         let images = lastImages, size = channels * positions
