@@ -71,8 +71,25 @@ public struct Matrix {
 
     public func fill(_ value: Float) { buffer.update(repeating: value) }
 
+    /// self = other, the rows split among the threads as the passes before
+    /// and after split them: each thread writes the rows it reads next,
+    /// which are then in its own cache (a copy by one thread leaves the
+    /// other's half in the first's cache: in the PixelCNN prior's step, the
+    /// other thread's im2col of it took half again as long).
     public func copy(from other: Matrix) {
         precondition(other.rows == rows && other.columns == columns, "copy between different shapes")
-        pointer.update(from: other.pointer, count: count)
+        let width = columns
+        parallelRows(rows, workPerRow: width) { range in
+            row(range.lowerBound).update(from: other.row(range.lowerBound), count: range.count * width)
+        }
+    }
+
+    /// self += other, element by element, the rows split among the threads.
+    public func add(_ other: Matrix) {
+        precondition(other.count == count, "sum of different sizes")
+        let x = pointer, y = other.pointer, width = columns
+        parallelRows(rows, workPerRow: width) { range in
+            for i in (range.lowerBound * width)..<(range.upperBound * width) { x[i] += y[i] }
+        }
     }
 }

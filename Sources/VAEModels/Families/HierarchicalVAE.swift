@@ -120,9 +120,7 @@ public final class HierarchicalVAE: VariationalModel {
         let dz2 = p1Body.backward(p1.backwardHeads(rows: rows, inputGradient: true))
         // KL(q(z2|z1) ‖ N(0, I)) and z2's path to p(z1|z2), back to z1.
         let dz1FromQ2 = q2Body.backward(q2.backward(dz2, drawWeights: w, beta: beta, inputGradient: true))
-        parallelRows(rows, workPerRow: k1) { part in
-            for i in (part.lowerBound * k1)..<(part.upperBound * k1) { dz1.pointer[i] += dz1FromQ2.pointer[i] }
-        }
+        dz1.add(dz1FromQ2)
         let dh1 = q1.backwardLogDensity(dz1, drawWeights: w, beta: beta, inputGradient: !q1Body.layers.isEmpty)
         if !q1Body.layers.isEmpty { q1Body.backward(dh1, inputGradient: false) }
     }

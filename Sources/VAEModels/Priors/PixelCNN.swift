@@ -153,7 +153,7 @@ public final class PixelCNN {
         dropoutScale = dropout.flatMap { $0.rate > 0 ? 1 / (1 - $0.rate) : nil }
         let size = channels * positions
         let h = state.matrix(rows: images, columns: size)
-        copy(input.forward(grid, images: images), into: h)
+        h.copy(from: input.forward(grid, images: images))
         if let classBias, let labels {
             lastLabels = labels
             let P = positions
@@ -167,14 +167,14 @@ public final class PixelCNN {
         }
         for (i, block) in blocks.enumerated() {
             let r = activated[i].matrix(rows: images, columns: size)
-            copy(h, into: r)
+            r.copy(from: h)
             let a = blockActivations[i].forward(r)
             if dropoutScale != nil, let dropout { drop(a, block: i, dropout) }
             let y = block.forward(a)
-            add(h, y, into: h)
+            h.add(y)
         }
         let r = activated[blocks.count].matrix(rows: images, columns: size)
-        copy(h, into: r)
+        r.copy(from: h)
         return output.forward(outputActivation.forward(hidden.forward(hiddenActivation.forward(r))))
     }
 
@@ -248,12 +248,12 @@ public final class PixelCNN {
         dh = hidden.backward(outputActivation.backward(dh))
         dh = hiddenActivation.backward(dh)
         let g = dState.matrix(rows: images, columns: size)
-        copy(dh, into: g)
+        g.copy(from: dh)
         for (i, block) in blocks.enumerated().reversed() {
             let da = block.backward(g)
             if let dropoutScale { scale(da, by: dropoutScale) }
             let dr = blockActivations[i].backward(da)
-            add(g, dr, into: g)
+            g.add(dr)
         }
         if let dClassBias {
             let P = positions
@@ -427,25 +427,6 @@ public final class PixelCNN {
         for r in 0..<m.rows {
             let row = m.row(r)
             for c in 0..<m.columns { row[c] += bias.pointer[c] }
-        }
-    }
-
-    /// b = a, the rows split among the threads as the passes before and
-    /// after split them: each thread writes the rows it reads next, which
-    /// are then in its own cache (a copy by one thread leaves the other's
-    /// half in the first's cache, and the other's im2col of it took half
-    /// again as long).
-    private func copy(_ a: Matrix, into b: Matrix) {
-        let width = a.columns
-        parallelRows(a.rows, workPerRow: width) { range in
-            b.row(range.lowerBound).update(from: a.row(range.lowerBound), count: range.count * width)
-        }
-    }
-
-    private func add(_ a: Matrix, _ b: Matrix, into c: Matrix) {
-        let x = a.pointer, y = b.pointer, z = c.pointer, width = a.columns
-        parallelRows(a.rows, workPerRow: width) { range in
-            for i in (range.lowerBound * width)..<(range.upperBound * width) { z[i] = x[i] + y[i] }
         }
     }
 
