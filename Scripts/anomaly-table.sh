@@ -10,7 +10,7 @@
 # grouped bars (OUT/auroc.png).
 #   usage: Scripts/anomaly-table.sh [VAE] [EPOCHS] [LATENTS...]
 #   environment: OUT (default anomaly-table), METRICS (default all; or one
-#                metric: nelbo, recon, iw, complexity), DIGITS (default 0-9),
+#                metric: nelbo, recon, iw, complexity, knn), DIGITS (default 0-9),
 #                THREADS (default 2), FLAGS (more `vae train` flags for both
 #                models, e.g. "--arch conv"), BACKGROUND (default 1; 0: no
 #                background model, so `all` leaves the ratio out)

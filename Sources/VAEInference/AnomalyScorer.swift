@@ -11,6 +11,8 @@ public struct AnomalyScorer {
     public let metrics: [AnomalyMetric]
     /// The model of perturbed images that `ratio` divides by.
     public let background: (any VariationalModel)?
+    /// The training images' encodings that `knn` measures distances to.
+    public let neighbours: LatentNeighbours?
     /// Draws per image when given: averaged for nelbo, the K of the
     /// importance-weighted estimates; nil: 1 and 100.
     public let samples: Int?
@@ -20,7 +22,7 @@ public struct AnomalyScorer {
     public var metric: AnomalyMetric { metrics[0] }
 
     public init(model: any VariationalModel, metrics: [AnomalyMetric], samples: Int?, seed: UInt64,
-                background: (any VariationalModel)? = nil) throws {
+                background: (any VariationalModel)? = nil, neighbours: LatentNeighbours? = nil) throws {
         guard !metrics.isEmpty else { throw RequestError("no anomaly metric to score with") }
         if metrics.contains(.iw) && model.noisePerDraw == 0 {
             throw RequestError("--metric iw: a \(model.configuration.summary) model draws no z from q(z|x), so there is nothing to importance-sample")
@@ -31,6 +33,9 @@ public struct AnomalyScorer {
         }
         if metrics.contains(where: \.needsBackground) && background == nil {
             throw RequestError("--metric ratio needs --background MODEL: the same architecture trained with vae train --perturb 0.2")
+        }
+        if metrics.contains(where: \.needsNeighbours) && neighbours == nil {
+            throw RequestError("--metric knn needs the encodings of the images the model trained on")
         }
         if let background {
             guard background.configuration.shape == model.configuration.shape,
@@ -45,17 +50,20 @@ public struct AnomalyScorer {
         self.model = model
         self.metrics = metrics
         self.background = background
+        self.neighbours = neighbours
         self.samples = samples
         self.seed = seed
     }
 
     public init(model: any VariationalModel, metric: AnomalyMetric, samples: Int?, seed: UInt64,
-                background: (any VariationalModel)? = nil) throws {
-        try self.init(model: model, metrics: [metric], samples: samples, seed: seed, background: background)
+                background: (any VariationalModel)? = nil, neighbours: LatentNeighbours? = nil) throws {
+        try self.init(model: model, metrics: [metric], samples: samples, seed: seed, background: background, neighbours: neighbours)
     }
 
-    /// The draws `metric` uses: as given, else 100 importance samples or one −ELBO draw.
-    public func draws(_ metric: AnomalyMetric) -> Int { draws(metric.modelScore ?? ModelScore.likelihood(of: model)) }
+    /// The draws `metric` uses: as given, else 100 importance samples or one −ELBO draw (none for knn).
+    public func draws(_ metric: AnomalyMetric) -> Int {
+        metric == .knn ? 0 : draws(metric.modelScore ?? ModelScore.likelihood(of: model))
+    }
 
     func draws(_ score: ModelScore) -> Int { samples ?? (score == .iw ? 100 : 1) }
 
@@ -90,6 +98,9 @@ public struct AnomalyScorer {
                     anomalyScores(model: $0, images: images, conditions: conditions, metric: likelihood, samples: draws(likelihood), seed: seed)
                 } ?? base(likelihood)
                 return zip(base(likelihood), backgroundScores).map { $0 - $1 }
+            case .knn:
+                // init refuses knn without the reference encodings.
+                return neighbours?.distances(model: model, images: images, conditions: conditions) ?? []
             }
         }
     }

@@ -62,7 +62,7 @@ struct Anomaly: ParsableCommand {
         let loaded = try Checkpoint.load(path: modelOptions.model)
         let data = try dataOptions.load(for: loaded)
         let classCount = data.classNames?.count ?? Conditioning.classes(of: data.train) ?? 0
-        let scorer = try scoring.scorer(for: loaded, seed: seedOptions.seed)
+        let scorer = try scoring.scorer(for: loaded, seed: seedOptions.seed) { data.train }
         let benchmark = try AnomalyBenchmark(
             scorer: scorer, trainingData: loaded.trainingData, classCount: classCount, anomalies: try anomalies(loaded, classCount: classCount),
             falsePositiveRate: fpr, fallbackCalibrationCount: calibrationImages)
@@ -90,10 +90,12 @@ struct Anomaly: ParsableCommand {
         }
         if let json {
             func figures(_ metric: AnomalyMetric, _ r: AnomalyBenchmark.Result) -> [String: Any] {
-                ["metric": metric.rawValue, "auroc": r.auroc, "average_precision": r.averagePrecision, "threshold": r.threshold,
+                var figures: [String: Any] = ["metric": metric.rawValue, "auroc": r.auroc, "average_precision": r.averagePrecision, "threshold": r.threshold,
                  "test_fpr": r.outcome.falsePositiveRate, "test_tpr": r.outcome.truePositiveRate, "precision": r.outcome.precision,
                  "samples": scorer.draws(metric), "mean_score_normal": r.meanScore(anomalous: false),
                  "mean_score_anomalous": r.meanScore(anomalous: true)]
+                if metric == .knn, let neighbours = scorer.neighbours { figures["neighbours"] = neighbours.k }
+                return figures
             }
             let common: [String: Any] = [
                 "fpr_target": fpr, "n_normal": first.normalCount, "n_anomalous": first.anomalousCount,
@@ -126,6 +128,7 @@ extension AnomalyMetric {
         case .iw: "−log p(x), importance-weighted (nats)"
         case .complexity: "−log p(x) − L(x), complexity-corrected (nats)"
         case .ratio: "−log p(x) + log p_bg(x), likelihood ratio (nats)"
+        case .knn: "distance to the k-th nearest training encoding (unit length)"
         }
     }
 }

@@ -5,7 +5,7 @@ import VAEInference
 
 /// `--metric`, `--samples` and `--background`, shared by `score` and `anomaly`.
 struct ScoringOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Anomaly score: nelbo (−ELBO in nats), recon (reconstruction term at z = μ), iw (importance-weighted −log p(x)), complexity (−log p(x) less the image's compressed length in nats, Serrà et al. 2020: a two-colour PNG for a Bernoulli model, 8-bit levels for --loss mse), ratio (−log p(x) less the background model's, Ren et al. 2019; needs --background), or all (vae anomaly: every one, ratio with --background).",
+    @Option(help: ArgumentHelp("Anomaly score: nelbo (−ELBO in nats), recon (reconstruction term at z = μ), iw (importance-weighted −log p(x)), complexity (−log p(x) less the image's compressed length in nats, Serrà et al. 2020: a two-colour PNG for a Bernoulli model, 8-bit levels for --loss mse), ratio (−log p(x) less the background model's, Ren et al. 2019; needs --background), knn (the distance from the image's encoding to the k-th nearest encoding of the images the model trained on, both scaled to unit length, Sun et al. 2022), or all (vae anomaly: every one, ratio with --background).",
                                valueName: "metric"))
     var metric: MetricChoice = .one(.nelbo)
 
@@ -14,6 +14,9 @@ struct ScoringOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("For --metric ratio: a model of the same architecture trained on perturbed images (vae train --perturb 0.2).", valueName: "path"))
     var background: String?
+
+    @Option(help: ArgumentHelp("For --metric knn: which nearest training image's distance is the score.", valueName: "k"))
+    var neighbours = LatentNeighbours.defaultCount
 
     /// `--metric`: one metric, or every one.
     enum MetricChoice: ExpressibleByArgument, Equatable {
@@ -44,6 +47,7 @@ struct ScoringOptions: ParsableArguments {
         if background != nil && metric != .one(.ratio) && metric != .all {
             throw ValidationError("--background goes with --metric ratio or all")
         }
+        guard (1...100_000).contains(neighbours) else { throw ValidationError("--neighbours must be in 1...100000, got \(neighbours)") }
     }
 
     /// The metrics asked for: one, or every one (ratio only with a background model).
@@ -54,12 +58,17 @@ struct ScoringOptions: ParsableArguments {
         }
     }
 
-    /// A scorer for `loaded`'s model, with the background model loaded when one is given.
-    func scorer(for loaded: Checkpoint.Loaded, seed: UInt64) throws -> AnomalyScorer {
+    /// A scorer for `loaded`'s model, with the background model loaded when
+    /// one is given, and for knn the encodings of the images it trained on
+    /// (of `trainingSplit`, the data set's training images, as its checkpoint records).
+    func scorer(for loaded: Checkpoint.Loaded, seed: UInt64, trainingSplit: () throws -> ImageSet) throws -> AnomalyScorer {
         let backgroundModel = try background.map { try Checkpoint.load(path: $0).model }
         var metrics = self.metrics
         if metric == .all { metrics.removeAll { $0 == .iw && loaded.model.noisePerDraw == 0 } }
-        return try AnomalyScorer(model: loaded.model, metrics: metrics, samples: samples, seed: seed, background: backgroundModel)
+        let neighbours = try metrics.contains(where: \.needsNeighbours)
+            ? LatentNeighbours(model: loaded.model, reference: loaded.trainingData.split(try trainingSplit()).fit, k: self.neighbours) : nil
+        return try AnomalyScorer(model: loaded.model, metrics: metrics, samples: samples, seed: seed, background: backgroundModel,
+                                 neighbours: neighbours)
     }
 }
 
@@ -67,7 +76,7 @@ struct Score: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "score",
         abstract: "Anomaly scores for images (higher = more anomalous), with a threshold.",
-        discussion: "The threshold is --threshold T, or the --percentile P (default 99) of the scores of a reference set of normal images given by --calibrate: train (the images the model was trained on, as its checkpoint records: the training split less any excluded digits and held-out images), heldout (the held-out ones), test, an MNIST reference like test:0-999, a folder of PNG/PGM images, or one image file. Images scoring above it are marked anomalous.")
+        discussion: "The threshold is --threshold T, or the --percentile P (default 99) of the scores of a reference set of normal images given by --calibrate: train (the images the model was trained on, as its checkpoint records: the training split less any excluded digits and held-out images), heldout (the held-out ones), test, an MNIST reference like test:0-999, a folder of PNG/PGM images, or one image file. Images scoring above it are marked anomalous. For --metric knn calibrate on heldout images: each training image finds itself among its neighbours.")
 
     @OptionGroup var inputs: ManyImageInputs
     @OptionGroup var scoring: ScoringOptions
@@ -103,14 +112,15 @@ struct Score: ParsableCommand {
         if let json { try checkWritable(json, flag: "--json") }
         let loaded = try Checkpoint.load(path: modelOptions.model)
         if scoring.metric == .all { throw CLIError("--metric all goes with vae anomaly; vae score writes one score per image: choose one metric") }
-        let scorer = try scoring.scorer(for: loaded, seed: seedOptions.seed)
+        let reader = inputs.imageOptions.reader(for: loaded)
+        let scorer = try scoring.scorer(for: loaded, seed: seedOptions.seed) { try reader.split(.train) }
         let images = try inputs.load(for: loaded)
         let scores = scorer.scores(images.map(\.pixels),
                                    conditions: try inputs.imageOptions.conditions(for: images, loaded: loaded, modelPath: modelOptions.model))
         var chosen: Threshold?
         if let threshold { chosen = Threshold(value: threshold, method: "given") }
         if let calibrate {
-            let reference = try inputs.imageOptions.reader(for: loaded).calibrationImages(calibrate, trainingData: loaded.trainingData)
+            let reference = try reader.calibrationImages(calibrate, trainingData: loaded.trainingData)
             try loaded.model.checkInput(reference)
             chosen = try scorer.threshold(normal: reference, percentile: percentile, describedAs: calibrate)
         }

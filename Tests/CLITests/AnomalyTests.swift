@@ -99,8 +99,8 @@ final class AnomalyTests: XCTestCase {
                           "--plot", "all.svg")
         XCTAssertEqual(all.status, 0, all.stderr)
         let figures = try XCTUnwrap(try json("all.json")["metrics"] as? [[String: Any]])
-        XCTAssertEqual(figures.compactMap { $0["metric"] as? String }, ["nelbo", "recon", "iw", "complexity", "ratio"])
-        for metric in ["complexity", "ratio"] {
+        XCTAssertEqual(figures.compactMap { $0["metric"] as? String }, ["nelbo", "recon", "iw", "complexity", "ratio", "knn"])
+        for metric in ["complexity", "ratio", "knn"] {
             let run = try VAEBinary.run(["anomaly", "--metric", metric, "--samples", "20", "--json", "\(metric).json", "--model", "no1.safetensors",
                                          "--data", VAEBinary.data] + (metric == "ratio" ? ["--background", "bg.safetensors"] : []), in: Self.shared)
             XCTAssertEqual(run.status, 0, run.stderr)
@@ -113,12 +113,26 @@ final class AnomalyTests: XCTestCase {
         let auroc = { (metric: String) in figures.first { $0["metric"] as? String == metric }?["auroc"] as? Double ?? .nan }
         XCTAssertLessThan(auroc("iw"), 0.5, "1s are likely under a model that never saw one")
         XCTAssertGreaterThan(auroc("complexity"), 0.8, "but simple, so the corrected score finds them")
+        XCTAssertGreaterThan(auroc("knn"), 0.6, "and the encoder puts them where no training digit is")
+        XCTAssertEqual(figures.first { $0["metric"] as? String == "knn" }?["neighbours"] as? Int, 50)
         // Without a background model, all means every metric but the ratio; score takes one metric.
         XCTAssertEqual(try vae("anomaly", "--metric", "all", "--samples", "5", "--json", "four.json").status, 0)
-        XCTAssertEqual((try json("four.json")["metrics"] as? [[String: Any]])?.count, 4)
+        XCTAssertEqual((try json("four.json")["metrics"] as? [[String: Any]])?.count, 5)
         let ratio = try vae("anomaly", "--metric", "ratio")
         XCTAssertNotEqual(ratio.status, 0)
         XCTAssertTrue(ratio.stderr.contains("--background"), ratio.stderr)
+        // knn from the command line: the score is the distance to the k-th
+        // nearest training encoding, and k must be one the set can give.
+        let knn = try vae("score", "test:0-4", "--metric", "knn", "--neighbours", "1", "-o", "knn.csv")
+        XCTAssertEqual(knn.status, 0, knn.stderr)
+        let distances = try String(contentsOfFile: Self.shared + "/knn.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+            .map { Double($0.split(separator: ",")[2])! }
+        XCTAssertEqual(distances.count, 5)
+        XCTAssertTrue(distances.allSatisfy { (0...2).contains($0) }, "\(distances)")
+        let tooMany = try vae("score", "test:0", "--metric", "knn", "--neighbours", "99999")
+        XCTAssertEqual(tooMany.status, 1)
+        XCTAssertTrue(tooMany.stderr.contains("needs at least 99999"), tooMany.stderr)
+        XCTAssertEqual(tooMany.stderr.split(separator: "\n").count, 1, tooMany.stderr)
         let score = try vae("score", "test:0", "--metric", "all")
         XCTAssertEqual(score.status, 1)
         XCTAssertTrue(score.stderr.contains("--metric all goes with vae anomaly"), score.stderr)

@@ -164,7 +164,7 @@ final class FolderDataTests: XCTestCase {
         XCTAssert(all.stdout.contains("complexity"), all.stdout)
         let every = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.shared + "/all.json"))) as! [String: Any]
         let metrics = try XCTUnwrap(every["metrics"] as? [[String: Any]])
-        XCTAssertEqual(metrics.compactMap { $0["metric"] as? String }, ["nelbo", "recon", "iw", "complexity"])
+        XCTAssertEqual(metrics.compactMap { $0["metric"] as? String }, ["nelbo", "recon", "iw", "complexity", "knn"])
         XCTAssert(metrics.allSatisfy { ($0["auroc"] as? Double).map { (0...1).contains($0) } ?? false })
     }
 }

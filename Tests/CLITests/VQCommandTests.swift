@@ -108,7 +108,7 @@ final class VQCommandTests: XCTestCase {
             ["score", "test:0-19", "--metric", "nelbo", "--calibrate", "test:100-199"],
             ["score", "test:0-19", "--metric", "recon", "-o", "recon.csv"],
             ["anomaly", "--anomaly-digits", "9", "--calibration-images", "300"],
-            // Every metric a VQ-VAE has: its bound, the reconstruction, the complexity-corrected bound, the ratio.
+            // Every metric a VQ-VAE has: its bound, the reconstruction, the complexity-corrected bound, the ratio, z_e's neighbours.
             ["anomaly", "--anomaly-digits", "9", "--calibration-images", "300", "--metric", "all", "--background", "ema.safetensors"],
             ["eval", "--limit", "200", "--json", "eval.json"],
         ]

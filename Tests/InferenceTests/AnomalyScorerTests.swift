@@ -99,12 +99,61 @@ final class AnomalyScorerTests: XCTestCase {
     func testEveryMetricAtOnceAgreesWithEachAlone() throws {
         let (m, background) = (model(seed: 4), model(seed: 6))
         let images = self.images
-        let all = try AnomalyScorer(model: m, metrics: AnomalyMetric.allCases, samples: nil, seed: 9, background: background)
+        let neighbours = try LatentNeighbours(model: m, reference: imageSet(images), k: 3)
+        let all = try AnomalyScorer(model: m, metrics: AnomalyMetric.allCases, samples: nil, seed: 9, background: background,
+                                    neighbours: neighbours)
         let together = all.scoresByMetric(images, conditions: nil)
         for (metric, scores) in zip(AnomalyMetric.allCases, together) {
-            let alone = try AnomalyScorer(model: m, metric: metric, samples: nil, seed: 9, background: background)
+            let alone = try AnomalyScorer(model: m, metric: metric, samples: nil, seed: 9, background: background, neighbours: neighbours)
             XCTAssertEqual(alone.scores(images, conditions: nil), scores, metric.rawValue)
-            XCTAssertEqual(all.draws(metric), metric == .nelbo || metric == .recon ? 1 : 100, metric.rawValue)
+            XCTAssertEqual(all.draws(metric), metric == .nelbo || metric == .recon ? 1 : metric == .knn ? 0 : 100, metric.rawValue)
         }
+        XCTAssertThrowsError(try AnomalyScorer(model: m, metric: .knn, samples: nil, seed: 0))
+    }
+
+    /// 8-bit images as a set (the intensities rounded to levels).
+    func imageSet(_ images: [[Float]]) -> ImageSet {
+        ImageSet(pixels: images.flatMap { $0.map { UInt8(($0 * 255).rounded()) } }, count: images.count, shape: shape)
+    }
+
+    /// The k-th largest of a window, against sorting: ties, k = 1 and k = count.
+    func testKthLargestIsTheSortedValue() {
+        var rng = RandomGenerator(seed: 11)
+        for count in [1, 2, 7, 100, 1000] {
+            // Few distinct values, so ties are common.
+            let values = (0..<count).map { _ in Float(Int(rng.uniform() * 20)) }
+            let sorted = values.sorted(by: >)
+            for k in Set([1, 2, count / 2, count].filter { $0 >= 1 && $0 <= count }) {
+                values.withUnsafeBufferPointer { XCTAssertEqual(kthLargest($0, k: k), sorted[k - 1], "count \(count), k \(k)") }
+            }
+        }
+    }
+
+    /// knn is its definition: the k-th smallest distance between unit-length
+    /// encoder means, computed here image by image; an image in the reference
+    /// set is its own nearest neighbour.
+    func testNeighbourDistancesAreTheirDefinition() throws {
+        let m = model(seed: 7)
+        var rng = RandomGenerator(seed: 8)
+        let reference = (0..<40).map { _ in (0..<784).map { _ in Float(UInt8(rng.uniform() * 255)) / 255 } }
+        let queries = Array(reference[0..<3]) + self.images
+        let unit = { (x: [Float]) -> [Double] in
+            let point = m.encodings([x])[0].point.map(Double.init)
+            let norm = point.map { $0 * $0 }.reduce(0, +).squareRoot()
+            return point.map { $0 / norm }
+        }
+        let referencePoints = reference.map(unit)
+        for k in [1, 5, 40] {
+            let neighbours = try LatentNeighbours(model: m, reference: imageSet(reference), k: k)
+            let distances = neighbours.distances(model: m, images: queries, conditions: nil)
+            for (q, query) in queries.enumerated() {
+                let point = unit(query)
+                let all = referencePoints.map { r in zip(point, r).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot() }.sorted()
+                XCTAssertEqual(distances[q], all[k - 1], accuracy: 1e-3, "query \(q), k \(k)")
+            }
+            if k == 1 { for q in 0..<3 { XCTAssertEqual(distances[q], 0, accuracy: 1e-3) } }
+        }
+        XCTAssertThrowsError(try LatentNeighbours(model: m, reference: imageSet(reference), k: 41))
+        XCTAssertThrowsError(try LatentNeighbours(model: m, reference: imageSet(reference), k: 0))
     }
 }
