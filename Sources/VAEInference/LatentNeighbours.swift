@@ -2,35 +2,37 @@ import VAEData
 import VAEEngine
 import VAEModels
 
-/// Deep nearest neighbours in the model's latent space (Sun, Ming, Zhu & Li,
-/// ICML 2022, "Out-of-distribution detection with deep nearest neighbors";
-/// Bergman, Cohen & Hoshen 2020 with a pretrained network's features): an
-/// image's score is the distance from its encoder's point (μ of q(z|x) for a
-/// Gaussian posterior, z1's for two stochastic layers, z_e for a VQ-VAE),
-/// scaled to unit length, to the k-th nearest of the training images'
-/// points, scaled likewise.
+/// Deep nearest neighbours in the encoder's representation (Sun, Ming, Zhu
+/// & Li, ICML 2022, "Out-of-distribution detection with deep nearest
+/// neighbors"; Bergman, Cohen & Hoshen 2020, "Deep nearest neighbor anomaly
+/// detection"): an image's score is the distance from its encoder's features
+/// (`Encoding.features`: the last hidden layer, which the posterior's heads
+/// read, as the paper takes a network's penultimate layer), scaled to unit
+/// length, to the k-th nearest of the training images' features, scaled
+/// likewise.
 ///
 /// Why it helps where likelihoods fail: −log p(x) is dominated by how many
 /// pixels an image has to explain, so a model that never saw a 1 still finds
 /// a short stroke cheap (its −ELBO ranks held-out 1s as the most normal
-/// images). The encoder's direction says what the image is; an unseen class
+/// images). The encoder's features say what the image is; an unseen class
 /// lands where no training image does. Unit length (the paper's
-/// normalisation) keeps the direction and drops the norm, which grows with
-/// the posterior's confidence rather than with novelty.
+/// normalisation) keeps the direction and drops the norm.
 ///
-/// No density is assumed, so k sets the scale: the paper takes k = 50 for
-/// CIFAR-10's 50,000 training images (ours: about 54,000 for nine digits).
+/// No density is assumed, so k sets the scale of "near": Bergman et al.
+/// take k = 2 throughout, Sun et al. k = 50 for CIFAR-10's 50,000 training
+/// images; the default, 5, was chosen on MNIST's held-out-digit table
+/// (README, "The held-out-digit table").
 public struct LatentNeighbours {
-    public static let defaultCount = 50
+    public static let defaultCount = 5
 
     /// Which neighbour's distance is the score (1 = the nearest).
     public let k: Int
-    /// The training images' unit-length points, one row each.
+    /// The training images' unit-length features, one row each.
     private let reference: Tensor
     public let referenceCount: Int
     private let dimensions: Int
 
-    /// The reference points of `set` (the images the model was trained on).
+    /// The reference features of `set` (the images the model was trained on).
     public init(model: any VariationalModel, reference set: ImageSet, k: Int) throws {
         guard k >= 1 else { throw RequestError("--neighbours must be at least 1, got \(k)") }
         guard set.count >= k else {
@@ -40,7 +42,7 @@ public struct LatentNeighbours {
         referenceCount = set.count
         var points: Tensor?
         model.forEachBatch(of: set, batchSize: model.inferenceBatch) { x, c, range in
-            let point = model.encode(x, condition: c).point
+            let point = model.encode(x, condition: c).features
             if points == nil { points = Tensor(shape: [set.count, point.columns]) }
             copyUnitRows(point, into: points!.matrix(rows: set.count, columns: point.columns), firstRow: range.lowerBound)
         }
@@ -48,15 +50,15 @@ public struct LatentNeighbours {
         dimensions = reference.count / set.count
     }
 
-    /// Each image's distance to its k-th nearest reference point (0 to 2).
+    /// Each image's distance to its k-th nearest reference features (0 to 2).
     public func distances(model: any VariationalModel, images: [[Float]], conditions: [[Float]]?) -> [Double] {
         guard !images.isEmpty else { return [] }
         let queries = Tensor(shape: [images.count, dimensions])
         let points = queries.matrix(rows: images.count, columns: dimensions)
         var row = 0
         model.forEachBatch(of: images, conditions: conditions, width: model.configuration.inputSize, batchSize: model.inferenceBatch) { x, c in
-            let point = model.encode(x, condition: c).point
-            precondition(point.columns == dimensions, "the model's points are not the reference's")
+            let point = model.encode(x, condition: c).features
+            precondition(point.columns == dimensions, "the model's features are not the reference's")
             copyUnitRows(point, into: points, firstRow: row)
             row += x.rows
         }

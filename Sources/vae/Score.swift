@@ -5,7 +5,7 @@ import VAEInference
 
 /// `--metric`, `--samples` and `--background`, shared by `score` and `anomaly`.
 struct ScoringOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Anomaly score: nelbo (−ELBO in nats), recon (reconstruction term at z = μ), iw (importance-weighted −log p(x)), complexity (−log p(x) less the image's compressed length in nats, Serrà et al. 2020: a two-colour PNG for a Bernoulli model, 8-bit levels for --loss mse), ratio (−log p(x) less the background model's, Ren et al. 2019; needs --background), knn (the distance from the image's encoding to the k-th nearest encoding of the images the model trained on, both scaled to unit length, Sun et al. 2022), or all (vae anomaly: every one, ratio with --background).",
+    @Option(help: ArgumentHelp("Anomaly score: nelbo (−ELBO in nats), recon (reconstruction term at z = μ), iw (importance-weighted −log p(x)), complexity (−log p(x) less the image's compressed length in nats, Serrà et al. 2020: a two-colour PNG for a Bernoulli model, 8-bit levels for --loss mse), ratio (−log p(x) less the background model's, Ren et al. 2019; needs --background), knn (the distance from the encoder's features of the image, its last hidden layer, to the k-th nearest features of the images the model trained on, all scaled to unit length, Sun et al. 2022), or all (vae anomaly: every one, ratio with --background).",
                                valueName: "metric"))
     var metric: MetricChoice = .one(.nelbo)
 

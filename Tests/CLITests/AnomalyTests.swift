@@ -114,7 +114,7 @@ final class AnomalyTests: XCTestCase {
         XCTAssertLessThan(auroc("iw"), 0.5, "1s are likely under a model that never saw one")
         XCTAssertGreaterThan(auroc("complexity"), 0.8, "but simple, so the corrected score finds them")
         XCTAssertGreaterThan(auroc("knn"), 0.6, "and the encoder puts them where no training digit is")
-        XCTAssertEqual(figures.first { $0["metric"] as? String == "knn" }?["neighbours"] as? Int, 50)
+        XCTAssertEqual(figures.first { $0["metric"] as? String == "knn" }?["neighbours"] as? Int, 5)
         // Without a background model, all means every metric but the ratio; score takes one metric.
         XCTAssertEqual(try vae("anomaly", "--metric", "all", "--samples", "5", "--json", "four.json").status, 0)
         XCTAssertEqual((try json("four.json")["metrics"] as? [[String: Any]])?.count, 5)

@@ -130,7 +130,8 @@ final class AnomalyScorerTests: XCTestCase {
     }
 
     /// knn is its definition: the k-th smallest distance between unit-length
-    /// encoder means, computed here image by image; an image in the reference
+    /// encoder features (the hidden layer the heads read: 32 wide, not the
+    /// latent's 4), computed here image by image; an image in the reference
     /// set is its own nearest neighbour.
     func testNeighbourDistancesAreTheirDefinition() throws {
         let m = model(seed: 7)
@@ -138,11 +139,15 @@ final class AnomalyScorerTests: XCTestCase {
         let reference = (0..<40).map { _ in (0..<784).map { _ in Float(UInt8(rng.uniform() * 255)) / 255 } }
         let queries = Array(reference[0..<3]) + self.images
         let unit = { (x: [Float]) -> [Double] in
-            let point = m.encodings([x])[0].point.map(Double.init)
-            let norm = point.map { $0 * $0 }.reduce(0, +).squareRoot()
-            return point.map { $0 / norm }
+            let input = Tensor(shape: [1, 784])
+            x.withUnsafeBufferPointer { input.pointer.update(from: $0.baseAddress!, count: 784) }
+            m.reserve(batchSize: 1)
+            let features = m.encode(input.matrix(rows: 1, columns: 784), condition: nil).features.array(row: 0).map(Double.init)
+            let norm = features.map { $0 * $0 }.reduce(0, +).squareRoot()
+            return features.map { $0 / norm }
         }
         let referencePoints = reference.map(unit)
+        XCTAssertEqual(referencePoints[0].count, 32)
         for k in [1, 5, 40] {
             let neighbours = try LatentNeighbours(model: m, reference: imageSet(reference), k: k)
             let distances = neighbours.distances(model: m, images: queries, conditions: nil)

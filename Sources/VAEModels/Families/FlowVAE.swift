@@ -153,8 +153,8 @@ public final class FlowVAE: VariationalModel {
     public func encode(_ x: Matrix, condition: Matrix?) -> Encoding {
         let k = configuration.latent
         if zero.count < x.rows * k { zero = Tensor(shape: [x.rows * k]) }
-        let (zK, _, _) = flowDraws(x, noise: zero.matrix(rows: x.rows, columns: k), draws: 1)
-        return Encoding(layers: [posterior.lastEncoding!], point: ColumnSlice(zK, columns: 0..<k))
+        let (zK, _, h) = flowDraws(x, noise: zero.matrix(rows: x.rows, columns: k), draws: 1)
+        return Encoding(layers: [posterior.lastEncoding!], point: ColumnSlice(zK, columns: 0..<k), features: h)
     }
 
     public func decode(_ z: Matrix, condition: Matrix?) -> Matrix { decoder.forward(z) }

@@ -110,8 +110,9 @@ public final class GaussianVAE: VariationalModel {
     public var hasGaussianPrior: Bool { true }
 
     public func encode(_ x: Matrix, condition: Matrix?) -> Encoding {
-        let q = posterior.encode(encoder.forward(x, condition: condition))
-        return Encoding(layers: [q], point: q.mu)
+        let h = encoder.forward(x, condition: condition)
+        let q = posterior.encode(h)
+        return Encoding(layers: [q], point: q.mu, features: h)
     }
 
     public func decode(_ z: Matrix, condition: Matrix?) -> Matrix { decoder.forward(z, condition: condition) }

@@ -133,12 +133,13 @@ public final class HierarchicalVAE: VariationalModel {
 
     /// q(z1|x), and q(z2|z1) at z1 = μ1.
     public func encode(_ x: Matrix, condition: Matrix?) -> Encoding {
-        let qz1 = q1.encode(q1Body.forward(x))
+        let h = q1Body.forward(x)
+        let qz1 = q1.encode(h)
         if mu1.count < x.rows * configuration.latent { mu1 = Tensor(shape: [x.rows * configuration.latent]) }
         let m = mu1.matrix(rows: x.rows, columns: configuration.latent)
         for r in 0..<x.rows { m.row(r).update(from: qz1.mu.row(r), count: configuration.latent) }
         let qz2 = q2.encode(q2Body.forward(m))
-        return Encoding(layers: [qz1, qz2], point: qz1.mu)
+        return Encoding(layers: [qz1, qz2], point: qz1.mu, features: h)
     }
 
     public func decode(_ z: Matrix, condition: Matrix?) -> Matrix { decoder.forward(z) }
@@ -146,7 +147,8 @@ public final class HierarchicalVAE: VariationalModel {
     public func decodeMeans(_ z: Matrix, condition: Matrix?) -> Matrix { likelihood.means(decode(z, condition: condition)) }
 
     public func drawPosterior(_ x: Matrix, condition: Matrix?, noise: Matrix, draws: Int) -> Matrix {
-        let qz1 = q1.encode(q1Body.forward(x))
+        let h = q1Body.forward(x)
+        let qz1 = q1.encode(h)
         return q1.draw(qz1, noise: ColumnSlice(noise, columns: 0..<configuration.latent), draws: draws)
     }
 

@@ -132,11 +132,17 @@ public struct Encoding {
     public let point: ColumnSlice
     /// A VQ-VAE's code per grid position, image by image in raster order.
     public let codes: [Int32]?
+    /// The encoder's representation of each image (B, ·): its last hidden
+    /// layer, which the posterior's heads read (z_e itself for a VQ-VAE,
+    /// which has no heads). Deep nearest-neighbour scores compare these, as
+    /// Sun et al. 2022 compare a network's penultimate layer.
+    public let features: ColumnSlice
 
-    public init(layers: [DiagonalGaussian], point: ColumnSlice, codes: [Int32]? = nil) {
+    public init(layers: [DiagonalGaussian], point: ColumnSlice, codes: [Int32]? = nil, features: Matrix? = nil) {
         self.layers = layers
         self.point = point
         self.codes = codes
+        self.features = features.map { ColumnSlice($0, columns: 0..<$0.columns) } ?? point
     }
 
     public var count: Int { point.rows }
