@@ -11,8 +11,8 @@ public struct AnomalyScorer {
     public let metrics: [AnomalyMetric]
     /// The model of perturbed images that `ratio` divides by.
     public let background: (any VariationalModel)?
-    /// The training images' encodings that `knn` measures distances to.
-    public let neighbours: LatentNeighbours?
+    /// The training images' encoder features that `knn` measures distances to.
+    public let neighbours: FeatureNeighbours?
     /// Draws per image when given: averaged for nelbo, the K of the
     /// importance-weighted estimates; nil: 1 and 100.
     public let samples: Int?
@@ -22,7 +22,7 @@ public struct AnomalyScorer {
     public var metric: AnomalyMetric { metrics[0] }
 
     public init(model: any VariationalModel, metrics: [AnomalyMetric], samples: Int?, seed: UInt64,
-                background: (any VariationalModel)? = nil, neighbours: LatentNeighbours? = nil) throws {
+                background: (any VariationalModel)? = nil, neighbours: FeatureNeighbours? = nil) throws {
         guard !metrics.isEmpty else { throw RequestError("no anomaly metric to score with") }
         if metrics.contains(.iw) && model.noisePerDraw == 0 {
             throw RequestError("--metric iw: a \(model.configuration.summary) model draws no z from q(z|x), so there is nothing to importance-sample")
@@ -35,7 +35,7 @@ public struct AnomalyScorer {
             throw RequestError("--metric ratio needs --background MODEL: the same architecture trained with vae train --perturb 0.2")
         }
         if metrics.contains(where: \.needsNeighbours) && neighbours == nil {
-            throw RequestError("--metric knn needs the encodings of the images the model trained on")
+            throw RequestError("--metric knn needs the encoder features of the images the model trained on")
         }
         if let background {
             guard background.configuration.shape == model.configuration.shape,
@@ -56,7 +56,7 @@ public struct AnomalyScorer {
     }
 
     public init(model: any VariationalModel, metric: AnomalyMetric, samples: Int?, seed: UInt64,
-                background: (any VariationalModel)? = nil, neighbours: LatentNeighbours? = nil) throws {
+                background: (any VariationalModel)? = nil, neighbours: FeatureNeighbours? = nil) throws {
         try self.init(model: model, metrics: [metric], samples: samples, seed: seed, background: background, neighbours: neighbours)
     }
 
@@ -99,7 +99,7 @@ public struct AnomalyScorer {
                 } ?? base(likelihood)
                 return zip(base(likelihood), backgroundScores).map { $0 - $1 }
             case .knn:
-                // init refuses knn without the reference encodings.
+                // init refuses knn without the reference features.
                 return neighbours?.distances(model: model, images: images, conditions: conditions) ?? []
             }
         }

@@ -27,15 +27,15 @@ public enum AnomalyMetric: String, CaseIterable, Sendable {
     /// it captures the population's background statistics, so the ratio
     /// keeps what is specific to the data.
     case ratio
-    /// The distance from the image's encoding to the k-th nearest of the
-    /// training images' encodings, each scaled to unit length
-    /// (`LatentNeighbours`: Sun et al., ICML 2022). Not a likelihood: it
+    /// The distance from the encoder's features of the image to the k-th
+    /// nearest of the training images' features, each scaled to unit length
+    /// (`FeatureNeighbours`: Sun et al., ICML 2022). Not a likelihood: it
     /// asks whether the encoder puts x where it puts the data it trained on.
     case knn
 
     /// Whether it needs a background model.
     public var needsBackground: Bool { self == .ratio }
-    /// Whether it needs the training images' encodings.
+    /// Whether it needs the training images' encoder features.
     public var needsNeighbours: Bool { self == .knn }
 
     /// The model's own score this metric is, or nil for those composed from

@@ -90,10 +90,11 @@ struct Anomaly: ParsableCommand {
         }
         if let json {
             func figures(_ metric: AnomalyMetric, _ r: AnomalyBenchmark.Result) -> [String: Any] {
-                var figures: [String: Any] = ["metric": metric.rawValue, "auroc": r.auroc, "average_precision": r.averagePrecision, "threshold": r.threshold,
-                 "test_fpr": r.outcome.falsePositiveRate, "test_tpr": r.outcome.truePositiveRate, "precision": r.outcome.precision,
-                 "samples": scorer.draws(metric), "mean_score_normal": r.meanScore(anomalous: false),
-                 "mean_score_anomalous": r.meanScore(anomalous: true)]
+                var figures: [String: Any] = [
+                    "metric": metric.rawValue, "auroc": r.auroc, "average_precision": r.averagePrecision, "threshold": r.threshold,
+                    "test_fpr": r.outcome.falsePositiveRate, "test_tpr": r.outcome.truePositiveRate, "precision": r.outcome.precision,
+                    "samples": scorer.draws(metric), "mean_score_normal": r.meanScore(anomalous: false),
+                    "mean_score_anomalous": r.meanScore(anomalous: true)]
                 if metric == .knn, let neighbours = scorer.neighbours { figures["neighbours"] = neighbours.k }
                 return figures
             }
@@ -128,7 +129,7 @@ extension AnomalyMetric {
         case .iw: "−log p(x), importance-weighted (nats)"
         case .complexity: "−log p(x) − L(x), complexity-corrected (nats)"
         case .ratio: "−log p(x) + log p_bg(x), likelihood ratio (nats)"
-        case .knn: "distance to the k-th nearest training encoding (unit length)"
+        case .knn: "distance to the k-th nearest training image's features (unit length)"
         }
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 import VAEData
 import VAEInference
 
-/// `--metric`, `--samples` and `--background`, shared by `score` and `anomaly`.
+/// `--metric`, `--samples`, `--background` and `--neighbours`, shared by `score` and `anomaly`.
 struct ScoringOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Anomaly score: nelbo (−ELBO in nats), recon (reconstruction term at z = μ), iw (importance-weighted −log p(x)), complexity (−log p(x) less the image's compressed length in nats, Serrà et al. 2020: a two-colour PNG for a Bernoulli model, 8-bit levels for --loss mse), ratio (−log p(x) less the background model's, Ren et al. 2019; needs --background), knn (the distance from the encoder's features of the image, its last hidden layer, to the k-th nearest features of the images the model trained on, all scaled to unit length, Sun et al. 2022), or all (vae anomaly: every one, ratio with --background).",
                                valueName: "metric"))
@@ -16,7 +16,7 @@ struct ScoringOptions: ParsableArguments {
     var background: String?
 
     @Option(help: ArgumentHelp("For --metric knn: which nearest training image's distance is the score.", valueName: "k"))
-    var neighbours = LatentNeighbours.defaultCount
+    var neighbours = FeatureNeighbours.defaultCount
 
     /// `--metric`: one metric, or every one.
     enum MetricChoice: ExpressibleByArgument, Equatable {
@@ -59,14 +59,14 @@ struct ScoringOptions: ParsableArguments {
     }
 
     /// A scorer for `loaded`'s model, with the background model loaded when
-    /// one is given, and for knn the encodings of the images it trained on
+    /// one is given, and for knn the encoder features of the images it trained on
     /// (of `trainingSplit`, the data set's training images, as its checkpoint records).
     func scorer(for loaded: Checkpoint.Loaded, seed: UInt64, trainingSplit: () throws -> ImageSet) throws -> AnomalyScorer {
         let backgroundModel = try background.map { try Checkpoint.load(path: $0).model }
         var metrics = self.metrics
         if metric == .all { metrics.removeAll { $0 == .iw && loaded.model.noisePerDraw == 0 } }
         let neighbours = try metrics.contains(where: \.needsNeighbours)
-            ? LatentNeighbours(model: loaded.model, reference: loaded.trainingData.split(try trainingSplit()).fit, k: self.neighbours) : nil
+            ? FeatureNeighbours(model: loaded.model, reference: loaded.trainingData.split(try trainingSplit()).fit, k: self.neighbours) : nil
         return try AnomalyScorer(model: loaded.model, metrics: metrics, samples: samples, seed: seed, background: backgroundModel,
                                  neighbours: neighbours)
     }

@@ -116,13 +116,13 @@ final class AnomalyTests: XCTestCase {
         XCTAssertGreaterThan(auroc("knn"), 0.6, "and the encoder puts them where no training digit is")
         XCTAssertEqual(figures.first { $0["metric"] as? String == "knn" }?["neighbours"] as? Int, 5)
         // Without a background model, all means every metric but the ratio; score takes one metric.
-        XCTAssertEqual(try vae("anomaly", "--metric", "all", "--samples", "5", "--json", "four.json").status, 0)
-        XCTAssertEqual((try json("four.json")["metrics"] as? [[String: Any]])?.count, 5)
+        XCTAssertEqual(try vae("anomaly", "--metric", "all", "--samples", "5", "--json", "no-ratio.json").status, 0)
+        XCTAssertEqual((try json("no-ratio.json")["metrics"] as? [[String: Any]])?.count, 5)
         let ratio = try vae("anomaly", "--metric", "ratio")
         XCTAssertNotEqual(ratio.status, 0)
         XCTAssertTrue(ratio.stderr.contains("--background"), ratio.stderr)
         // knn from the command line: the score is the distance to the k-th
-        // nearest training encoding, and k must be one the set can give.
+        // nearest training image's features, and k must be one the set can give.
         let knn = try vae("score", "test:0-4", "--metric", "knn", "--neighbours", "1", "-o", "knn.csv")
         XCTAssertEqual(knn.status, 0, knn.stderr)
         let distances = try String(contentsOfFile: Self.shared + "/knn.csv", encoding: .utf8).split(separator: "\n").dropFirst()

@@ -99,7 +99,7 @@ final class AnomalyScorerTests: XCTestCase {
     func testEveryMetricAtOnceAgreesWithEachAlone() throws {
         let (m, background) = (model(seed: 4), model(seed: 6))
         let images = self.images
-        let neighbours = try LatentNeighbours(model: m, reference: imageSet(images), k: 3)
+        let neighbours = try FeatureNeighbours(model: m, reference: imageSet(images), k: 3)
         let all = try AnomalyScorer(model: m, metrics: AnomalyMetric.allCases, samples: nil, seed: 9, background: background,
                                     neighbours: neighbours)
         let together = all.scoresByMetric(images, conditions: nil)
@@ -149,7 +149,7 @@ final class AnomalyScorerTests: XCTestCase {
         let referencePoints = reference.map(unit)
         XCTAssertEqual(referencePoints[0].count, 32)
         for k in [1, 5, 40] {
-            let neighbours = try LatentNeighbours(model: m, reference: imageSet(reference), k: k)
+            let neighbours = try FeatureNeighbours(model: m, reference: imageSet(reference), k: k)
             let distances = neighbours.distances(model: m, images: queries, conditions: nil)
             for (q, query) in queries.enumerated() {
                 let point = unit(query)
@@ -158,7 +158,7 @@ final class AnomalyScorerTests: XCTestCase {
             }
             if k == 1 { for q in 0..<3 { XCTAssertEqual(distances[q], 0, accuracy: 1e-3) } }
         }
-        XCTAssertThrowsError(try LatentNeighbours(model: m, reference: imageSet(reference), k: 41))
-        XCTAssertThrowsError(try LatentNeighbours(model: m, reference: imageSet(reference), k: 0))
+        XCTAssertThrowsError(try FeatureNeighbours(model: m, reference: imageSet(reference), k: 41))
+        XCTAssertThrowsError(try FeatureNeighbours(model: m, reference: imageSet(reference), k: 0))
     }
 }

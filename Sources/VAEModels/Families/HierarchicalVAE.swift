@@ -147,8 +147,7 @@ public final class HierarchicalVAE: VariationalModel {
     public func decodeMeans(_ z: Matrix, condition: Matrix?) -> Matrix { likelihood.means(decode(z, condition: condition)) }
 
     public func drawPosterior(_ x: Matrix, condition: Matrix?, noise: Matrix, draws: Int) -> Matrix {
-        let h = q1Body.forward(x)
-        let qz1 = q1.encode(h)
+        let qz1 = q1.encode(q1Body.forward(x))
         return q1.draw(qz1, noise: ColumnSlice(noise, columns: 0..<configuration.latent), draws: draws)
     }
 

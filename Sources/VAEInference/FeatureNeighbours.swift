@@ -22,7 +22,7 @@ import VAEModels
 /// take k = 2 throughout, Sun et al. k = 50 for CIFAR-10's 50,000 training
 /// images; the default, 5, was chosen on MNIST's held-out-digit table
 /// (README, "The held-out-digit table").
-public struct LatentNeighbours {
+public struct FeatureNeighbours {
     public static let defaultCount = 5
 
     /// Which neighbour's distance is the score (1 = the nearest).
