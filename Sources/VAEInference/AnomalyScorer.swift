@@ -37,6 +37,9 @@ public struct AnomalyScorer {
         if metrics.contains(where: \.needsNeighbours) && neighbours == nil {
             throw RequestError("--metric knn needs the encoder features of the images the model trained on")
         }
+        if let neighbours, neighbours.model !== model {
+            throw RequestError("--metric knn: the training images' features come from another model than the one scoring")
+        }
         if let background {
             guard background.configuration.shape == model.configuration.shape,
                   background.configuration.classes == model.configuration.classes else {
@@ -100,7 +103,7 @@ public struct AnomalyScorer {
                 return zip(base(likelihood), backgroundScores).map { $0 - $1 }
             case .knn:
                 // init refuses knn without the reference features.
-                return neighbours?.distances(model: model, images: images, conditions: conditions) ?? []
+                return neighbours?.distances(images: images, conditions: conditions) ?? []
             }
         }
     }

@@ -27,6 +27,8 @@ public struct FeatureNeighbours {
 
     /// Which neighbour's distance is the score (1 = the nearest).
     public let k: Int
+    /// The model whose encoder gives the features, of the reference and of every image scored.
+    public let model: any VariationalModel
     /// The training images' unit-length features, one row each.
     private let reference: Tensor
     public let referenceCount: Int
@@ -39,6 +41,7 @@ public struct FeatureNeighbours {
             throw RequestError("--metric knn: the \(k)-th nearest training image needs at least \(k) of them; the model trained on \(set.count)")
         }
         self.k = k
+        self.model = model
         referenceCount = set.count
         var points: Tensor?
         model.forEachBatch(of: set, batchSize: model.inferenceBatch) { x, c, range in
@@ -51,14 +54,14 @@ public struct FeatureNeighbours {
     }
 
     /// Each image's distance to its k-th nearest reference features (0 to 2).
-    public func distances(model: any VariationalModel, images: [[Float]], conditions: [[Float]]?) -> [Double] {
+    public func distances(images: [[Float]], conditions: [[Float]]?) -> [Double] {
         guard !images.isEmpty else { return [] }
         let queries = Tensor(shape: [images.count, dimensions])
         let points = queries.matrix(rows: images.count, columns: dimensions)
         var row = 0
         model.forEachBatch(of: images, conditions: conditions, width: model.configuration.inputSize, batchSize: model.inferenceBatch) { x, c in
             let point = model.encode(x, condition: c).features
-            precondition(point.columns == dimensions, "the model's features are not the reference's")
+            precondition(point.columns == dimensions, "a model's features have one width")
             copyUnitRows(point, into: points, firstRow: row)
             row += x.rows
         }

@@ -109,6 +109,8 @@ final class AnomalyScorerTests: XCTestCase {
             XCTAssertEqual(all.draws(metric), metric == .nelbo || metric == .recon ? 1 : metric == .knn ? 0 : 100, metric.rawValue)
         }
         XCTAssertThrowsError(try AnomalyScorer(model: m, metric: .knn, samples: nil, seed: 0))
+        // Features from one model, scored by another: refused.
+        XCTAssertThrowsError(try AnomalyScorer(model: background, metric: .knn, samples: nil, seed: 0, neighbours: neighbours))
     }
 
     /// 8-bit images as a set (the intensities rounded to levels).
@@ -150,7 +152,7 @@ final class AnomalyScorerTests: XCTestCase {
         XCTAssertEqual(referencePoints[0].count, 32)
         for k in [1, 5, 40] {
             let neighbours = try FeatureNeighbours(model: m, reference: imageSet(reference), k: k)
-            let distances = neighbours.distances(model: m, images: queries, conditions: nil)
+            let distances = neighbours.distances(images: queries, conditions: nil)
             for (q, query) in queries.enumerated() {
                 let point = unit(query)
                 let all = referencePoints.map { r in zip(point, r).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot() }.sorted()
