@@ -32,6 +32,14 @@ public final class FlowVAE: VariationalModel {
 
     var flow: Flow { configuration.flow! }
 
+    /// The planar steps' u, w, b start at a tenth of PyTorch's default
+    /// scale (the head's rows that give them). With the default, ‖u‖ and
+    /// ‖w‖ are ~2 for 50 latent dimensions, so wᵀz + b is ~2 and each step
+    /// moves z by ~‖û‖ ≈ 2 before anything is learnt: ten such steps
+    /// scramble the code the decoder starts from. At a tenth a step moves z
+    /// by ~0.3, mostly along w (û ≈ −0.31 w/‖w‖² while wᵀu is small).
+    static let planarInitialScale: Float = 0.1
+
     /// The head's outputs after μ and log σ²: the planar steps' parameters.
     static func extraOutputs(_ c: ModelConfiguration) -> Int {
         if case .planar(let k) = c.flow! { return PlanarFlow.parameterCount(steps: k, latent: c.latent) }
@@ -71,6 +79,7 @@ public final class FlowVAE: VariationalModel {
         var rng = RandomGenerator(seed: seed, stream: .initialisation)
         body.initialize(using: &rng)
         posterior.initialize(using: &rng)
+        if planar != nil { posterior.scaleExtraOutputs(by: Self.planarInitialScale) }
         iaf?.initialize(using: &rng)
         decoder.initialize(using: &rng)
     }

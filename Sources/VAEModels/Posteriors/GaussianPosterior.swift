@@ -83,6 +83,17 @@ public final class GaussianPosterior {
     /// PyTorch's default for the heads (one fan-in, so one bound serves both).
     public func initialize(using rng: inout RandomGenerator) { heads.initialize(using: &rng) }
 
+    /// Multiplies the extra outputs' weights and biases by `factor` (a
+    /// flow's parameters starting smaller than the heads' default).
+    public func scaleExtraOutputs(by factor: Float) {
+        let w = heads.weight, b = heads.parameters.bias.pointer
+        for o in (2 * latent)..<(2 * latent + extraOutputs) {
+            let row = w.row(o)
+            for i in 0..<w.columns { row[i] *= factor }
+            b[o] *= factor
+        }
+    }
+
     /// Buffers for `rows` draws (rows of h × draws each) and as many rows of h.
     public func reserve(rows: Int) {
         heads.reserve(batchSize: rows)
