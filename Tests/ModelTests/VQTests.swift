@@ -102,16 +102,17 @@ final class VQTests: XCTestCase {
     }
 
     /// Every prior parameter's gradient of the summed cross-entropy, also
-    /// with units dropped (the same ones in every pass: the same step).
+    /// with units dropped (the same ones in every pass: the same step), on
+    /// 4x4 grids and on 3x3 ones (9 positions: a block of eight and one more).
     func testPixelCNNGradients() {
-        for (classes, rate, kernel) in [(0, Float(0), 7), (3, 0, 7), (3, 0.3, 7), (0, 0, 3), (3, 0.3, 9)] {
+        for (classes, rate, kernel, side) in [(0, Float(0), 7, 4), (3, 0, 7, 4), (3, 0.3, 7, 4), (0, 0, 3, 4), (3, 0.3, 9, 4), (0, 0, 3, 3)] {
             let dropout = rate > 0 ? PriorDropout(rate: rate, seed: 9, step: 4) : nil
-            let grid = randomGrid(2 * 16, codes: 5, seed: 3)
+            let grid = randomGrid(2 * side * side, codes: 5, seed: 3)
             let labels: [Int32]? = classes > 0 ? [2, 0] : nil
             var nats = [Double](repeating: 0, count: 2)
             let shape = CodePrior(channels: 4, blocks: 2, inputKernel: kernel)
             let store = ParameterStore(specs: PixelCNN.specs(prefix: "prior", codes: 5, shape: shape, classes: classes))
-            let checked = PixelCNN(store: store, prefix: "prior", codes: 5, shape: shape, height: 4, width: 4, classes: classes)
+            let checked = PixelCNN(store: store, prefix: "prior", codes: 5, shape: shape, height: side, width: side, classes: classes)
             var rng = RandomGenerator(seed: 7)
             checked.initialize(using: &rng)
             func pass(gradient: Bool) -> Double {
@@ -135,6 +136,34 @@ final class VQTests: XCTestCase {
                 // The class that is not in the batch gets no gradient; the others do.
                 let d = store.gradients("prior.cond.weight")
                 XCTAssert((0..<4).allSatisfy { d[$0, 1] == 0 } && (0..<4).contains { d[$0, 2] != 0 })
+            }
+        }
+    }
+
+    /// The cross-entropy against log Σ_j e^(l_j) − l_code summed in Double,
+    /// on grids of 9, 4 and 16 positions (with and without a short block).
+    func testCrossEntropyAgainstTheSoftmax() {
+        for side in [3, 2, 4] {
+            let P = side * side, K = 6, images = 3
+            let shape = CodePrior(channels: 4, blocks: 1, inputKernel: 3)
+            let store = ParameterStore(specs: PixelCNN.specs(prefix: "prior", codes: K, shape: shape, classes: 0))
+            let pixelCNN = PixelCNN(store: store, prefix: "prior", codes: K, shape: shape, height: side, width: side, classes: 0)
+            var rng = RandomGenerator(seed: 12)
+            pixelCNN.initialize(using: &rng)
+            for i in 0..<store.values.count { store.values.pointer[i] *= 8 }   // logits well apart
+            let grid = randomGrid(images * P, codes: K, seed: 5)
+            var nats = [Double](repeating: 0, count: images)
+            grid.withUnsafeBufferPointer { g in
+                let logits = pixelCNN.forward(g.baseAddress!, images: images)
+                nats.withUnsafeMutableBufferPointer { pixelCNN.crossEntropy(logits, codes: g.baseAddress!, perImage: $0.baseAddress!) }
+                for b in 0..<images {
+                    var expected = 0.0
+                    for p in 0..<P {
+                        let l = (0..<K).map { Double(logits[b, $0 * P + p]) }, m = l.max()!
+                        expected += m + log(l.reduce(0) { $0 + exp($1 - m) }) - l[Int(grid[b * P + p])]
+                    }
+                    XCTAssertEqual(nats[b], expected, accuracy: 1e-5 * max(1, abs(expected)), "\(side)x\(side), image \(b)")
+                }
             }
         }
     }

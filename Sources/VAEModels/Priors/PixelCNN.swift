@@ -199,32 +199,57 @@ public final class PixelCNN {
     /// −log p(c_i | c_<i) summed over each image's positions, in nats, from
     /// the last `forward`'s logits (B, 1 values in `perImage`). With a
     /// `gradientScale`, keeps scale · (softmax − one-hot) for `backward`.
+    ///
+    /// A row holds code j's logits of all P positions side by side (K × P),
+    /// so each pass runs along the positions eight at a time: the maximum
+    /// over codes, e^(logit − max) (the eight-lane exponential) and their
+    /// sums, then the gradient in place of those exponentials.
     public func crossEntropy(_ logits: Matrix, codes grid: UnsafePointer<Int32>, perImage: UnsafeMutablePointer<Double>,
                              gradientScale: Float? = nil) {
-        let P = positions, K = codes
+        let P = positions, K = codes, lanes = FloatLanes.scalarCount, whole = P / lanes * lanes
         let d = dLogits.matrix(rows: logits.rows, columns: logits.columns)
         parallelRows(logits.rows, workPerRow: K * P) { images in
-            var probabilities = [Float](repeating: 0, count: K)
+            let maxima = UnsafeMutablePointer<Float>.allocate(capacity: P), sums = UnsafeMutablePointer<Float>.allocate(capacity: P)
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: gradientScale == nil ? K * P : 0)
+            defer { maxima.deallocate(); sums.deallocate(); scratch.deallocate() }
             for b in images {
-                let l = logits.row(b)
-                var total = 0.0
-                for p in 0..<P {
-                    var m = -Float.infinity
-                    for j in 0..<K { m = max(m, l[j * P + p]) }
-                    var sum: Float = 0
-                    for j in 0..<K {
-                        probabilities[j] = expf(l[j * P + p] - m)
-                        sum += probabilities[j]
+                let l = logits.row(b), e = gradientScale == nil ? scratch : d.row(b)
+                maxima.update(from: l, count: P)
+                sums.update(repeating: 0, count: P)
+                for j in 1..<K {
+                    let row = l + j * P
+                    for p in stride(from: 0, to: whole, by: lanes) {
+                        let m = FloatLanes(loading: maxima + p), v = FloatLanes(loading: row + p)
+                        m.replacing(with: v, where: v .> m).store(to: maxima + p)
                     }
-                    let code = Int(grid[b * P + p])
-                    total += Double(m + logf(sum) - l[code * P + p])
-                    if let scale = gradientScale {
-                        let g = d.row(b)
-                        for j in 0..<K { g[j * P + p] = scale * probabilities[j] / sum }
-                        g[code * P + p] -= scale
+                    for p in whole..<P { maxima[p] = max(maxima[p], row[p]) }
+                }
+                for j in 0..<K {
+                    let row = l + j * P, out = e + j * P
+                    for p in stride(from: 0, to: whole, by: lanes) {
+                        let x = exponentialOfNonPositive(FloatLanes(loading: row + p) - FloatLanes(loading: maxima + p))
+                        x.store(to: out + p)
+                        (FloatLanes(loading: sums + p) + x).store(to: sums + p)
+                    }
+                    for p in whole..<P {
+                        out[p] = exponentialOfNonPositive(FloatLanes(repeating: row[p] - maxima[p]))[0]
+                        sums[p] += out[p]
                     }
                 }
+                var total = 0.0
+                for p in 0..<P {
+                    total += Double(maxima[p] + logf(sums[p]) - l[Int(grid[b * P + p]) * P + p])
+                }
                 perImage[b] = total
+                guard let scale = gradientScale else { continue }
+                for j in 0..<K {
+                    let g = e + j * P
+                    for p in stride(from: 0, to: whole, by: lanes) {
+                        (scale * FloatLanes(loading: g + p) / FloatLanes(loading: sums + p)).store(to: g + p)
+                    }
+                    for p in whole..<P { g[p] = scale * g[p] / sums[p] }
+                }
+                for p in 0..<P { e[Int(grid[b * P + p]) * P + p] -= scale }
             }
         }
     }
