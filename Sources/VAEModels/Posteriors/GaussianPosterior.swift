@@ -85,7 +85,7 @@ public final class GaussianPosterior {
 
     /// Multiplies the extra outputs' weights and biases by `factor` (a
     /// flow's parameters starting smaller than the heads' default).
-    public func scaleExtraOutputs(by factor: Float) {
+    func scaleExtraOutputs(by factor: Float) {
         let w = heads.weight, b = heads.parameters.bias.pointer
         for o in (2 * latent)..<(2 * latent + extraOutputs) {
             let row = w.row(o)
