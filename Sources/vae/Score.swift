@@ -112,9 +112,10 @@ struct Score: ParsableCommand {
         if let json { try checkWritable(json, flag: "--json") }
         let loaded = try Checkpoint.load(path: modelOptions.model)
         if scoring.metric == .all { throw CLIError("--metric all goes with vae anomaly; vae score writes one score per image: choose one metric") }
+        // The images first: a bad path or file is reported before knn encodes every training image.
+        let images = try inputs.load(for: loaded)
         let reader = inputs.imageOptions.reader(for: loaded)
         let scorer = try scoring.scorer(for: loaded, seed: seedOptions.seed) { try reader.split(.train) }
-        let images = try inputs.load(for: loaded)
         let scores = scorer.scores(images.map(\.pixels),
                                    conditions: try inputs.imageOptions.conditions(for: images, loaded: loaded, modelPath: modelOptions.model))
         var chosen: Threshold?
