@@ -143,21 +143,41 @@ public struct WeightAndBias {
     /// threads, and each plane is summed eight lanes at a time: one running
     /// scalar sum made this a tenth of the conv model's step.
     public func accumulateChannelBiasGradient(_ dImages: Matrix, planeSize: Int) {
-        let dBias = self.dBias.pointer, whole = planeSize / FloatLanes.scalarCount * FloatLanes.scalarCount
+        let dBias = self.dBias.pointer
         parallelRows(self.dBias.count, workPerRow: dImages.rows * planeSize) { channels in
             for c in channels {
                 var total: Float = 0
-                for b in 0..<dImages.rows {
-                    let plane = dImages.row(b) + c * planeSize
-                    var lanes = FloatLanes(repeating: 0)
-                    for i in stride(from: 0, to: whole, by: FloatLanes.scalarCount) {
-                        lanes += FloatLanes(loading: plane + i)
-                    }
-                    if whole < planeSize { lanes += FloatLanes(loading: plane + whole, count: planeSize - whole) }
-                    total += lanes.sum()
-                }
+                for b in 0..<dImages.rows { total += Self.planeSum(dImages.row(b) + c * planeSize, count: planeSize) }
                 dBias[c] += total
             }
         }
+    }
+
+    /// For a pass that has each image's planes in cache: sums[c] = the sum
+    /// of image's plane c, for `addChannelBiasGradient` to add up later.
+    public func sumChannels(of image: UnsafePointer<Float>, planeSize: Int, into sums: UnsafeMutablePointer<Float>) {
+        for c in 0..<dBias.count { sums[c] = Self.planeSum(image + c * planeSize, count: planeSize) }
+    }
+
+    /// dBias[c] += Σ_b sums[b·channels + c] over `images` images' plane sums
+    /// (`sumChannels`), in image order: the same bits as
+    /// `accumulateChannelBiasGradient` of those images.
+    public func addChannelBiasGradient(planeSums sums: UnsafePointer<Float>, images: Int) {
+        let channels = dBias.count
+        for c in 0..<channels {
+            var total: Float = 0
+            for b in 0..<images { total += sums[b * channels + c] }
+            dBias.pointer[c] += total
+        }
+    }
+
+    /// One plane's sum, eight lanes at a time and then across the lanes.
+    @inline(__always)
+    static func planeSum(_ plane: UnsafePointer<Float>, count: Int) -> Float {
+        let whole = count / FloatLanes.scalarCount * FloatLanes.scalarCount
+        var lanes = FloatLanes(repeating: 0)
+        for i in stride(from: 0, to: whole, by: FloatLanes.scalarCount) { lanes += FloatLanes(loading: plane + i) }
+        if whole < count { lanes += FloatLanes(loading: plane + whole, count: count - whole) }
+        return lanes.sum()
     }
 }

@@ -80,7 +80,8 @@ final class ConvolutionTests: XCTestCase {
     /// x_b[c, oy·s − p + ky, ox·s − p + kx] (0 outside), for kernel offsets r
     /// = ky·k + kx: same-size stride-1 geometries (copied as shifted runs,
     /// among them the PixelCNN's masked 3x3 on a 7x7 grid and kernels wider
-    /// than the image) and others (gathered).
+    /// than the image), the doubling ones (split into even and odd pixels)
+    /// and others (gathered).
     func testIm2colMatchesTheDefinition() {
         let shapes: [(c: Int, h: Int, w: Int, k: Int, s: Int, p: Int, kept: [Int]?)] = [
             (3, 7, 7, 3, 1, 1, [0, 1, 2, 3, 4]), (2, 7, 7, 7, 1, 3, Array(0..<24)), (2, 4, 3, 5, 1, 2, nil), (1, 2, 9, 5, 1, 2, nil),
@@ -88,6 +89,9 @@ final class ConvolutionTests: XCTestCase {
             // Strides 2 and 3, long rows, a kernel overhanging the image.
             (1, 28, 28, 3, 2, 1, nil), (1, 5, 37, 3, 2, 1, nil), (2, 9, 40, 5, 2, 2, nil), (2, 11, 17, 3, 3, 1, nil),
             (2, 3, 3, 5, 2, 2, nil), (2, 14, 14, 4, 2, 1, nil),
+            // Doubling (3x3, stride 2, padding 1, twice the grid), split row by row: grids 7, 16, 9, 2 and 1 wide, and a tall one (14 wide above).
+            (2, 14, 14, 3, 2, 1, nil), (1, 32, 32, 3, 2, 1, nil), (2, 4, 18, 3, 2, 1, nil),
+            (2, 4, 4, 3, 2, 1, nil), (1, 2, 2, 3, 2, 1, nil), (1, 20, 6, 3, 2, 1, nil),
         ]
         for (n, t) in shapes.enumerated() {
             let g = ConvolutionGeometry(channels: t.c, height: t.h, width: t.w, kernel: t.k, stride: t.s, padding: t.p, keptOffsets: t.kept)

@@ -33,6 +33,10 @@ public final class ConvTranspose2d: Layer {
     /// thread's (per image for the narrow layer).
     private var input: Matrix?
     private var weightGradientTerms = Tensor(shape: [0])
+    /// Each image's bias-gradient terms, its planes' sums of dy, taken while
+    /// the image is in cache for im2col (a pass of their own read the whole
+    /// batch's dy again: 2% of the VQ-VAE's step).
+    private var biasGradientTerms = Tensor(shape: [0])
     /// Whether the weight gradient goes through `NarrowProducts`.
     public var hasNarrowWeightGradient: Bool { geometry.patchSize <= NarrowProducts.maximumTaps }
 
@@ -115,26 +119,28 @@ public final class ConvTranspose2d: Layer {
     /// columns_b = im2col(dy_b) in the thread's buffer, then while they are
     /// in cache dX_b = W × columns_b (already x's layout, (Cin, H·W)) and
     /// the thread's dW += X_b × columns_bᵀ; the threads' dW are added to the
-    /// gradient in part order. db += Σ spatial dy. (For the batch at once the
+    /// gradient in part order. db += Σ spatial dy, each image's plane sums
+    /// taken in the same loop and added in image order. (For the batch at once the
     /// columns were 29 MB for the VQ decoder's 64 → 32 layer, written to
     /// memory and read back by both products.) The narrow layer keeps the
     /// batch's columns, which `NarrowProducts` reads tap by tap.
     @discardableResult
     public func backward(_ dy: Matrix, inputGradient: Bool = true) -> Matrix {
         guard let x = input else { preconditionFailure("ConvTranspose2d.backward before forward") }
-        let g = geometry, rows = x.rows
+        let g = geometry, rows = x.rows, plane = g.height * g.width
         precondition(dy.rows == rows && dy.columns == outputSize)
-        parameters.accumulateChannelBiasGradient(dy, planeSize: g.height * g.width)
         if inputGradient && dInput.count < rows * inputSize { dInput = Tensor(shape: [rows * inputSize]) }
         let dx = dInput.matrix(rows: inputGradient ? rows : 0, columns: inputSize)
         if hasNarrowWeightGradient {
+            parameters.accumulateChannelBiasGradient(dy, planeSize: plane)
             narrowBackward(x, dy, dx: inputGradient ? dx : nil)
             return dx
         }
         let P = g.outputPixels, imageColumns = g.patchSize * P, split = ContiguousParts(rows)
         let scratch = columnsBuffer.tensor(count: split.parts * imageColumns).pointer
         if weightGradientTerms.count < split.parts * weight.count { weightGradientTerms = Tensor(shape: [split.parts * weight.count]) }
-        let terms = weightGradientTerms.pointer
+        if biasGradientTerms.count < rows * g.channels { biasGradientTerms = Tensor(shape: [rows * g.channels]) }
+        let terms = weightGradientTerms.pointer, planeSums = biasGradientTerms.pointer
         MatrixProductStatistics.note(ProductShape(m: inChannels, n: g.patchSize, k: rows * P, transposeB: true))
         if inputGradient { MatrixProductStatistics.note(ProductShape(m: inChannels, n: rows * P, k: g.patchSize)) }
         parallelParts(split.parts) { part in
@@ -142,6 +148,7 @@ public final class ConvTranspose2d: Layer {
             let partWeightGradient = Matrix(terms + part * weight.count, rows: inChannels, columns: g.patchSize)
             let images = split.range(part)
             for b in images {
+                parameters.sumChannels(of: dy.row(b), planeSize: plane, into: planeSums + b * g.channels)
                 g.im2col(Matrix(dy.row(b), rows: 1, columns: outputSize), 0..<1, into: columns.pointer, rowStride: P)
                 matrixProductPiece(MatrixProduct(Matrix(x.row(b), rows: inChannels, columns: P), .none, columns, .transposed,
                                                  into: partWeightGradient, beta: b == images.lowerBound ? 0 : 1))
@@ -150,6 +157,7 @@ public final class ConvTranspose2d: Layer {
                 }
             }
         }
+        parameters.addChannelBiasGradient(planeSums: planeSums, images: rows)
         let dW = parameters.dWeight.pointer
         for part in 0..<split.parts where !split.range(part).isEmpty {
             let term = terms + part * weight.count

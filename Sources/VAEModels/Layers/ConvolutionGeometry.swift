@@ -89,6 +89,10 @@ public struct ConvolutionGeometry: Equatable {
             shiftedIm2col(images, batch, into: columns, rowStride: rowStride, shifts: shifts)
             return
         }
+        if isDoubling {
+            im2colByPhase(images, batch, into: columns, rowStride: rowStride)
+            return
+        }
         forEachPatchRow(images, batch, columns: columns, rowStride: rowStride) { plane, line, index, mask in
             let source = UnsafeRawPointer(plane).assumingMemoryBound(to: UInt32.self)
             let target = UnsafeMutableRawPointer(line).assumingMemoryBound(to: UInt32.self)
@@ -245,6 +249,64 @@ public struct ConvolutionGeometry: Equatable {
                     }
                 }
             }
+        }
+    }
+
+    /// im2col for `isDoubling`, the adjoint walk of `col2imByPhase`: image
+    /// row y (even: kernel row 1 at grid row y/2; odd: kernel row 2 at
+    /// (y − 1)/2 and kernel row 0 at (y + 1)/2) split into its even pixels,
+    /// the kx = 1 line, and its odd ones, the kx = 2 line and, one column
+    /// on, the kx = 0 line. Kernel row 0 of grid row 0 and each kx = 0 line's
+    /// first entry lie in the padding: zeros. The same entries as the
+    /// gather, taken eight at a time from whole vectors of the row instead
+    /// of one load through the index table per entry.
+    private func im2colByPhase(_ images: Matrix, _ batch: Range<Int>, into columns: UnsafeMutablePointer<Float>, rowStride: Int) {
+        let w = outWidth, planeSize = height * width
+        for c in 0..<channels {
+            for b in batch {
+                let plane = images.row(b) + c * planeSize
+                let lines = { (ky: Int, oy: Int) in columns + (c * 9 + ky * 3) * rowStride + b * outputPixels + oy * w }
+                for kx in 0..<3 { (lines(0, 0) + kx * rowStride).initialize(repeating: 0, count: w) }
+                for y in 0..<height {
+                    let row = plane + y * width, m = y / 2
+                    if y % 2 == 0 {
+                        takeKernelRow(row, into: lines(1, m), rowStride: rowStride)
+                    } else {
+                        takeKernelRow(row, into: lines(2, m), rowStride: rowStride)
+                        if m + 1 < outHeight { takeKernelRow(row, into: lines(0, m + 1), rowStride: rowStride) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// k1[j] = row[2j], k2[j] = row[2j + 1], k0[j + 1] = row[2j + 1] for
+    /// j < w (k0's last only while j + 1 < w) and k0[0] = 0: one kernel
+    /// row's three lines, `rowStride` apart, from an image row 2w long.
+    @inline(__always)
+    private func takeKernelRow(_ row: UnsafePointer<Float>, into k0: UnsafeMutablePointer<Float>, rowStride: Int) {
+        let k1 = k0 + rowStride, k2 = k1 + rowStride, w = outWidth
+        k0[0] = 0
+        var j = 0
+        while j + 9 <= w {   // k0 is written at j + 1 ..< j + 9
+            let pair = UnsafeRawPointer(row + 2 * j).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(k1 + j).storeBytes(of: pair.evenHalf, as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(k2 + j).storeBytes(of: pair.oddHalf, as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(k0 + j + 1).storeBytes(of: pair.oddHalf, as: SIMD8<Float>.self)
+            j += 8
+        }
+        if j + 5 <= w {
+            let pair = UnsafeRawPointer(row + 2 * j).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(k1 + j).storeBytes(of: pair.evenHalf, as: SIMD4<Float>.self)
+            UnsafeMutableRawPointer(k2 + j).storeBytes(of: pair.oddHalf, as: SIMD4<Float>.self)
+            UnsafeMutableRawPointer(k0 + j + 1).storeBytes(of: pair.oddHalf, as: SIMD4<Float>.self)
+            j += 4
+        }
+        while j < w {
+            k1[j] = row[2 * j]
+            k2[j] = row[2 * j + 1]
+            if j + 1 < w { k0[j + 1] = row[2 * j + 1] }
+            j += 1
         }
     }
 

@@ -20,13 +20,25 @@ final class DirectConvolution {
     private var gradientRows = Tensor(shape: [0])
     /// The weights turned for the input gradient.
     private let turned: Tensor
-    /// The weight gradient's sums, per part: (outChannels, k·k) lanes.
+    /// The weight gradient's sums, per part: (outChannels, tapSlots) lanes.
     private var tapSums: [UnsafeMutablePointer<FloatLanes>] = []
+    /// The kernel's taps in groups of `tapsPerGroup`, each tap as its offset
+    /// ky·(W + 2p) + kx in a padded plane; the last group filled up with
+    /// repeats of the last tap, whose sums are never read.
+    private let tapOffsets: [Int]
+    private var tapSlots: Int { tapOffsets.count }
+    /// The weight gradient sums this many taps at once, in registers: nine
+    /// sums (a 3x3 kernel's) and the gradient's lanes leave room in the
+    /// sixteen vector registers, and every tap shares the gradient's load.
+    static let tapsPerGroup = 9
 
     init(geometry: ConvolutionGeometry, outChannels: Int) {
         self.geometry = geometry
         self.outChannels = outChannels
         turned = Tensor(shape: [geometry.channels * outChannels * geometry.kernel * geometry.kernel])
+        let k = geometry.kernel, taps = k * k, groups = (taps + Self.tapsPerGroup - 1) / Self.tapsPerGroup
+        let paddedWidth = geometry.width + 2 * geometry.padding
+        tapOffsets = (0..<(groups * Self.tapsPerGroup)).map { t in min(t, taps - 1) / k * paddedWidth + min(t, taps - 1) % k }
     }
 
     deinit { for sums in tapSums { sums.deallocate() } }
@@ -34,7 +46,7 @@ final class DirectConvolution {
     /// A padded buffer (and tap sums) for every part the thread count allows;
     /// buffers made before stay, with their zeros.
     private func reserveParts() {
-        let size = paddedCount(planes: max(geometry.channels, outChannels)), taps = outChannels * geometry.kernel * geometry.kernel
+        let size = paddedCount(planes: max(geometry.channels, outChannels)), taps = outChannels * tapSlots
         while paddedImages.count < max(1, BLASThreads.current) {
             paddedImages.append(Tensor(shape: [size]))
             tapSums.append(.allocate(capacity: taps))
@@ -95,6 +107,36 @@ final class DirectConvolution {
         }
     }
 
+    /// sums[t] += Σ_{i, q} d[i, q] · padded[i·(W + 2p) + 8q + offset_t] for
+    /// the group's nine taps t, d one plane of the gradient in lanes (rows of
+    /// `lanesPerRow` lanes): the nine sums stay in registers through the
+    /// plane (kept in memory, each tap's sum waited on its own store), in the
+    /// same order of additions as one tap at a time.
+    @inline(__always)
+    private func addTapGroup(_ d: UnsafePointer<Float>, lanesPerRow: Int, padded: UnsafePointer<Float>, group: Int,
+                             into sums: UnsafeMutablePointer<FloatLanes>) {
+        let PW = paddedWidth
+        let (o0, o1, o2) = (tapOffsets[group], tapOffsets[group + 1], tapOffsets[group + 2])
+        let (o3, o4, o5) = (tapOffsets[group + 3], tapOffsets[group + 4], tapOffsets[group + 5])
+        let (o6, o7, o8) = (tapOffsets[group + 6], tapOffsets[group + 7], tapOffsets[group + 8])
+        var (s0, s1, s2, s3, s4, s5, s6, s7, s8) = (sums[0], sums[1], sums[2], sums[3], sums[4], sums[5], sums[6], sums[7], sums[8])
+        for i in 0..<geometry.height {
+            for q in 0..<lanesPerRow {
+                let lanes = FloatLanes(loading: d + (i * lanesPerRow + q) * 8), at = padded + i * PW + 8 * q
+                s0 = lanes * FloatLanes(loading: at + o0) + s0
+                s1 = lanes * FloatLanes(loading: at + o1) + s1
+                s2 = lanes * FloatLanes(loading: at + o2) + s2
+                s3 = lanes * FloatLanes(loading: at + o3) + s3
+                s4 = lanes * FloatLanes(loading: at + o4) + s4
+                s5 = lanes * FloatLanes(loading: at + o5) + s5
+                s6 = lanes * FloatLanes(loading: at + o6) + s6
+                s7 = lanes * FloatLanes(loading: at + o7) + s7
+                s8 = lanes * FloatLanes(loading: at + o8) + s8
+            }
+        }
+        (sums[0], sums[1], sums[2], sums[3], sums[4], sums[5], sums[6], sums[7], sums[8]) = (s0, s1, s2, s3, s4, s5, s6, s7, s8)
+    }
+
     func forward(_ x: Matrix, weight: Matrix, bias: Matrix, into y: Matrix) {
         let g = geometry, plane = g.height * g.width
         reserveParts()
@@ -117,7 +159,7 @@ final class DirectConvolution {
     /// forward correlation of dy (padded) with the kernel turned by 180°
     /// and its channels swapped, dx[c] = Σ_o W[o, c] rotated ⋆ dy[o].
     func backward(_ dy: Matrix, input x: Matrix, weight: Matrix, dWeight: Matrix, dx: Matrix?) {
-        let g = geometry, H = g.height, W = g.width, k = g.kernel, plane = H * W, PW = paddedWidth
+        let g = geometry, H = g.height, W = g.width, k = g.kernel, plane = H * W
         // dy's rows zero-extended to whole lanes, (B, outChannels, H, lanes·8), read by every channel's sums.
         let lanesPerRow = (W + 7) / 8, extendedPlane = H * lanesPerRow * 8
         if gradientRows.count < x.rows * outChannels * extendedPlane { gradientRows = Tensor(shape: [x.rows * outChannels * extendedPlane]) }
@@ -134,24 +176,18 @@ final class DirectConvolution {
             // One image's plane of channel c, padded.
             let padded = paddedImages[part].pointer, sums = tapSums[part]
             for c in channels {
-                sums.initialize(repeating: FloatLanes(repeating: 0), count: outChannels * k * k)
+                sums.initialize(repeating: FloatLanes(repeating: 0), count: outChannels * tapSlots)
                 for b in 0..<x.rows {
                     pad(x.row(b) + c * plane, planes: 1, into: padded)
                     for o in 0..<outChannels {
-                        let gradient = gradientRows + (b * outChannels + o) * extendedPlane, taps = sums + o * k * k
-                        for i in 0..<H {
-                            for q in 0..<lanesPerRow {
-                                let d = FloatLanes(loading: gradient + (i * lanesPerRow + q) * 8)
-                                for ky in 0..<k {
-                                    let line = padded + (i + ky) * PW + 8 * q
-                                    for kx in 0..<k { taps[ky * k + kx] = d * FloatLanes(loading: line + kx) + taps[ky * k + kx] }
-                                }
-                            }
+                        let gradient = gradientRows + (b * outChannels + o) * extendedPlane
+                        for group in stride(from: 0, to: tapSlots, by: Self.tapsPerGroup) {
+                            addTapGroup(gradient, lanesPerRow: lanesPerRow, padded: padded, group: group, into: sums + o * tapSlots + group)
                         }
                     }
                 }
                 for o in 0..<outChannels {
-                    for t in 0..<(k * k) { dWeight.pointer[o * g.patchSize + c * k * k + t] += sums[o * k * k + t].sum() }
+                    for t in 0..<(k * k) { dWeight.pointer[o * g.patchSize + c * k * k + t] += sums[o * tapSlots + t].sum() }
                 }
             }
         }
