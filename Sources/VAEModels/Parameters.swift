@@ -155,14 +155,14 @@ public struct WeightAndBias {
 
     /// For a pass that has each image's planes in cache: sums[c] = the sum
     /// of image's plane c, for `addChannelBiasGradient` to add up later.
-    public func sumChannels(of image: UnsafePointer<Float>, planeSize: Int, into sums: UnsafeMutablePointer<Float>) {
+    func sumChannels(of image: UnsafePointer<Float>, planeSize: Int, into sums: UnsafeMutablePointer<Float>) {
         for c in 0..<dBias.count { sums[c] = Self.planeSum(image + c * planeSize, count: planeSize) }
     }
 
     /// dBias[c] += Σ_b sums[b·channels + c] over `images` images' plane sums
     /// (`sumChannels`), in image order: the same bits as
     /// `accumulateChannelBiasGradient` of those images.
-    public func addChannelBiasGradient(planeSums sums: UnsafePointer<Float>, images: Int) {
+    func addChannelBiasGradient(planeSums sums: UnsafePointer<Float>, images: Int) {
         let channels = dBias.count
         for c in 0..<channels {
             var total: Float = 0
