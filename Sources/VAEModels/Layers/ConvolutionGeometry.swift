@@ -233,47 +233,52 @@ public struct ConvolutionGeometry: Equatable {
     /// the general path; but each image row is loaded and stored once per
     /// kernel row instead of once per kernel offset, in whole vectors.
     private func col2imByPhase(_ columns: UnsafePointer<Float>, rowStride: Int, addingInto images: Matrix, _ batch: Range<Int>) {
+        forEachPhaseRow(images, batch, columns: UnsafeMutablePointer(mutating: columns), rowStride: rowStride) { row, lines in
+            addKernelRow(lines, rowStride: rowStride, into: row)
+        }
+    }
+
+    /// im2col for `isDoubling`, the adjoint walk of `col2imByPhase`: each
+    /// image row split into its even pixels, the kx = 1 line, and its odd
+    /// ones, the kx = 2 line and, one column on, the kx = 0 line. Kernel row
+    /// 0 of grid row 0 and each kx = 0 line's first entry lie in the
+    /// padding: zeros. The same entries as the gather, taken eight at a
+    /// time from whole vectors of the row instead of one load through the
+    /// index table per entry.
+    private func im2colByPhase(_ images: Matrix, _ batch: Range<Int>, into columns: UnsafeMutablePointer<Float>, rowStride: Int) {
+        forEachPhaseRow(images, batch, columns: columns, rowStride: rowStride) { row, lines in
+            takeKernelRow(row, into: lines, rowStride: rowStride)
+        } gridRowAbove: { lines in
+            for kx in 0..<3 { (lines + kx * rowStride).initialize(repeating: 0, count: outWidth) }
+        }
+    }
+
+    /// The walk of both `isDoubling` passes: for each channel c, image b in
+    /// `batch` and image row y, `body(row, lines)` with row y of channel c
+    /// of image b and, for each kernel row that reaches it in kernel-row
+    /// order (y even: ky = 1 at grid row y/2; y odd: ky = 0 at (y + 1)/2
+    /// while inside the grid, then ky = 2 at (y − 1)/2), the kx = 0 line of
+    /// that kernel row at that grid row (kx = 1 and 2 follow, `rowStride`
+    /// apart). `gridRowAbove(lines)` gets kernel row 0's lines at grid row
+    /// 0, which no image row reaches (they lie in the top padding).
+    @inline(__always)
+    private func forEachPhaseRow(_ images: Matrix, _ batch: Range<Int>, columns: UnsafeMutablePointer<Float>, rowStride: Int,
+                                 _ body: (_ row: UnsafeMutablePointer<Float>, _ lines: UnsafeMutablePointer<Float>) -> Void,
+                                 gridRowAbove: (_ lines: UnsafeMutablePointer<Float>) -> Void = { _ in }) {
         let w = outWidth, planeSize = height * width
         for c in 0..<channels {
             for b in batch {
                 let plane = images.row(b) + c * planeSize
                 // Kernel row ky's three lines for image b: kx = 0, 1, 2, each at the start of its grid row oy.
                 let lines = { (ky: Int, oy: Int) in columns + (c * 9 + ky * 3) * rowStride + b * outputPixels + oy * w }
+                gridRowAbove(lines(0, 0))
                 for y in 0..<height {
                     let row = plane + y * width, m = y / 2
                     if y % 2 == 0 {
-                        addKernelRow(lines(1, m), rowStride: rowStride, into: row)
+                        body(row, lines(1, m))
                     } else {
-                        if m + 1 < outHeight { addKernelRow(lines(0, m + 1), rowStride: rowStride, into: row) }
-                        addKernelRow(lines(2, m), rowStride: rowStride, into: row)
-                    }
-                }
-            }
-        }
-    }
-
-    /// im2col for `isDoubling`, the adjoint walk of `col2imByPhase`: image
-    /// row y (even: kernel row 1 at grid row y/2; odd: kernel row 2 at
-    /// (y − 1)/2 and kernel row 0 at (y + 1)/2) split into its even pixels,
-    /// the kx = 1 line, and its odd ones, the kx = 2 line and, one column
-    /// on, the kx = 0 line. Kernel row 0 of grid row 0 and each kx = 0 line's
-    /// first entry lie in the padding: zeros. The same entries as the
-    /// gather, taken eight at a time from whole vectors of the row instead
-    /// of one load through the index table per entry.
-    private func im2colByPhase(_ images: Matrix, _ batch: Range<Int>, into columns: UnsafeMutablePointer<Float>, rowStride: Int) {
-        let w = outWidth, planeSize = height * width
-        for c in 0..<channels {
-            for b in batch {
-                let plane = images.row(b) + c * planeSize
-                let lines = { (ky: Int, oy: Int) in columns + (c * 9 + ky * 3) * rowStride + b * outputPixels + oy * w }
-                for kx in 0..<3 { (lines(0, 0) + kx * rowStride).initialize(repeating: 0, count: w) }
-                for y in 0..<height {
-                    let row = plane + y * width, m = y / 2
-                    if y % 2 == 0 {
-                        takeKernelRow(row, into: lines(1, m), rowStride: rowStride)
-                    } else {
-                        takeKernelRow(row, into: lines(2, m), rowStride: rowStride)
-                        if m + 1 < outHeight { takeKernelRow(row, into: lines(0, m + 1), rowStride: rowStride) }
+                        if m + 1 < outHeight { body(row, lines(0, m + 1)) }
+                        body(row, lines(2, m))
                     }
                 }
             }
