@@ -171,6 +171,16 @@ public struct WeightAndBias {
         }
     }
 
+    /// dWeight += each part's weight-gradient terms (`weight.count` floats
+    /// apart, one per part of `split` that had images), in part order.
+    func addWeightGradientTerms(_ terms: UnsafePointer<Float>, split: ContiguousParts) {
+        let dW = dWeight.pointer
+        for part in 0..<split.parts where !split.range(part).isEmpty {
+            let term = terms + part * weight.count
+            for i in 0..<weight.count { dW[i] += term[i] }
+        }
+    }
+
     /// One plane's sum, eight lanes at a time and then across the lanes.
     @inline(__always)
     static func planeSum(_ plane: UnsafePointer<Float>, count: Int) -> Float {

@@ -9,7 +9,7 @@ final class ConvolutionTests: XCTestCase {
 
     // Shapes of the convolutional VAE (scaled down) and some awkward ones.
     // Both ways of computing the weight gradient are covered: sgemm, and
-    // NarrowProducts for ≤ 16 taps (Conv2d cases 0, 2, 3; ConvTranspose2d 2–5).
+    // NarrowProducts for ≤ 16 taps (Conv2d cases 0, 2, 3; ConvTranspose2d 2–5 and 7).
     let cases = [
         Case(cin: 1, cout: 3, h: 6, w: 6, k: 3, stride: 2, padding: 1, outputPadding: 1),
         Case(cin: 2, cout: 2, h: 5, w: 7, k: 3, stride: 1, padding: 0, outputPadding: 0),
@@ -22,6 +22,9 @@ final class ConvolutionTests: XCTestCase {
         // Rows longer than a block of 32 columns, and not whole lanes.
         Case(cin: 2, cout: 1, h: 3, w: 37, k: 3, stride: 1, padding: 1, outputPadding: 0),
         Case(cin: 3, cout: 3, h: 4, w: 11, k: 3, stride: 1, padding: 1, outputPadding: 0),
+        // Image by image (Conv2d cases 1, 4 and these): a doubling geometry and a same-size one to more channels.
+        Case(cin: 2, cout: 5, h: 6, w: 8, k: 3, stride: 2, padding: 1, outputPadding: 1),
+        Case(cin: 2, cout: 5, h: 4, w: 5, k: 3, stride: 1, padding: 1, outputPadding: 0),
     ]
 
     func fill(_ p: UnsafeMutablePointer<Float>, _ n: Int, seed: UInt64) {
@@ -158,8 +161,10 @@ final class ConvolutionTests: XCTestCase {
             let g = ConvolutionGeometry(channels: c.cin, height: c.h, width: c.w, kernel: c.k, stride: c.stride, padding: c.padding)
             let layer = Conv2d(name: "conv", store: store, geometry: g)
             XCTAssertEqual(layer.hasNarrowWeightGradient, [0, 2, 3].contains(n), "case \(n)")
+            XCTAssertEqual(layer.isImageByImage, [1, 4, 9, 10].contains(n), "case \(n)")
             fill(store.values.pointer, store.count, seed: UInt64(10 + n))
-            let batch = 2
+            // Three images: the threads take them image by image, two and one.
+            let batch = 3
             let x = Tensor(shape: [batch, g.inputSize])
             fill(x.pointer, x.count, seed: UInt64(20 + n))
             let xm = x.matrix(rows: batch, columns: g.inputSize)

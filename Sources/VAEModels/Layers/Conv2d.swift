@@ -3,15 +3,28 @@ import VAEEngine
 /// A 2-D convolution laid out as PyTorch's `nn.Conv2d` (no dilation, no groups).
 ///
 /// x: (B, Cin·H·W), weight: (Cout, Cin, k, k), bias: (Cout), y: (B, Cout·Hout·Wout),
-/// images row-major (channel, row, column). im2col lays the whole batch's
-/// patches side by side, columns (Cin·k·k, B·Hout·Wout), so the convolution of
-/// the batch is one product with a long inner dimension for sgemm:
-///   Y (Cout, B·Hout·Wout) = W (Cout, Cin·k·k) × columns,
-/// then Y is copied out image by image with the bias added.
+/// images row-major (channel, row, column). With columns_b = im2col(x_b),
+/// (Cin·k·k, Hout·Wout), the convolution of image b is one product,
+///   y_b (Cout, Hout·Wout) = W (Cout, Cin·k·k) × columns_b + bias,
+/// already in the image's layout; and backward is
+///   dW += Σ_b dy_b × columns_bᵀ,   db += Σ_b Σ_spatial dy_b,   dx_b = col2im(Wᵀ × dy_b).
 ///
-/// With few taps (Cin·k·k ≤ `NarrowProducts.maximumTaps`: the first,
-/// one-channel layer), the weight gradient is summed by `NarrowProducts`
-/// from dL/dy where it lies: sgemm ran that (32, 9) result at 33 GFLOP/s.
+/// It is computed image by image, each thread its own images, so that an
+/// image's columns (56 KB for the 32 → 64 stride-2 layer) are made, used
+/// and remade in backward while they are in cache. The whole batch's
+/// columns side by side made one long product, but wrote 7 MB to memory
+/// and read it back twice, with the output copied out of channel-major
+/// layout and dy gathered into it: a third of the conv model's step beside
+/// its products at two threads.
+///
+/// Two kinds of layer go other ways. A same-size convolution to a few
+/// channels (`DirectConvolution`) needs no columns at all. With few taps
+/// (Cin·k·k ≤ `NarrowProducts.maximumTaps`: the one-channel first layers),
+/// the weight gradient is summed by `NarrowProducts` from dL/dy where it
+/// lies (sgemm ran that (32, 9) result at 33 GFLOP/s), reading the batch's
+/// columns tap by tap; so those layers keep the batch's columns, one
+/// product for the batch, and copy its channel-major result out with the
+/// bias added.
 public final class Conv2d: Layer {
     public let geometry: ConvolutionGeometry
     public let outChannels: Int
@@ -21,29 +34,32 @@ public final class Conv2d: Layer {
     /// for them (the network uses each before the next layer's pass).
     private let outputBuffer: SharedBuffer
     private let inputGradientBuffer: SharedBuffer
-    /// The batch's columns: this layer's own, kept from forward for backward;
-    /// or the shared scratch's, which the layers of a network share,
-    /// refilled from the kept input in backward (an im2col more per step
-    /// for one patch matrix in place of one per layer).
+    /// The columns: each thread's image's, needed only within one pass; the
+    /// narrow layer's: the batch's, kept from forward for backward, or, in a
+    /// shared scratch, refilled from the kept input in backward.
     private let columnsBuffer: SharedBuffer
     private let refillsColumns: Bool
-    /// Y or dL/dY in channel-major layout (Cout, B·Hout·Wout), needed only
-    /// inside one call: this layer's own, or the shared scratch's.
+    /// The narrow layer's Y or dL/dY in channel-major layout (Cout, B·Hout·Wout),
+    /// needed only inside one call: this layer's own, or the shared scratch's.
     private let productBuffer: SharedBuffer
     /// The largest batch reserved for.
     private var reservedBatch = 0
-    /// The weight gradient's per-image terms, when few taps.
+    /// The weight gradient's terms: each thread's, or the narrow layer's per image.
     private var weightGradientTerms = Tensor(shape: [0])
+    /// Each image's plane sums of dy, taken while the image is in cache.
+    private var biasGradientTerms = Tensor(shape: [0])
     private var rows = 0
     /// Set for a same-size convolution to a few channels, computed without im2col.
     private let direct: DirectConvolution?
-    /// The input, kept for the direct path's backward and for refilling shared columns.
+    /// The input, kept for backward.
     private var input: Matrix?
     /// Where the columns' gradient goes: this layer's own, or one that the
     /// layers of a network share (it lives only inside one backward call).
     private let dColumnsBuffer: SharedBuffer
     /// Whether the weight gradient goes through `NarrowProducts`.
     public var hasNarrowWeightGradient: Bool { geometry.patchSize <= NarrowProducts.maximumTaps }
+    /// Whether the layer is computed image by image: neither direct nor narrow.
+    public var isImageByImage: Bool { direct == nil && !hasNarrowWeightGradient }
 
     public convenience init(name: String, store: ParameterStore, geometry: ConvolutionGeometry, sharedScratch: ConvolutionScratch? = nil,
                             sharedGradientColumns: SharedBuffer? = nil) {
@@ -91,9 +107,16 @@ public final class Conv2d: Layer {
         reservedBatch = batchSize
         _ = outputMatrix(rows: batchSize)
         if direct != nil { return }
+        if isImageByImage {
+            let parts = min(batchSize, concurrentParts)
+            _ = columnsBuffer.tensor(count: parts * g.patchSize * g.outputPixels)
+            weightGradientTerms = Tensor(shape: [parts * weight.count])
+            biasGradientTerms = Tensor(shape: [batchSize * outChannels])
+            return
+        }
         _ = columnsMatrix(rows: batchSize)
         _ = productMatrix(columns: batchSize * g.outputPixels)
-        if hasNarrowWeightGradient { weightGradientTerms = Tensor(shape: [batchSize * weight.count]) }
+        weightGradientTerms = Tensor(shape: [batchSize * weight.count])
     }
 
     public func forward(_ x: Matrix) -> Matrix {
@@ -102,17 +125,36 @@ public final class Conv2d: Layer {
         reserve(batchSize: x.rows)
         rows = x.rows
         input = x
-        if let direct {
-            let y = outputMatrix(rows: x.rows)
-            direct.forward(x, weight: weight, bias: parameters.bias, into: y)
-            return y
-        }
-        let cols = columns(of: x)
-        let yc = productMatrix(columns: cols.columns)
-        matrixProduct(weight, .none, cols, .none, into: yc)
         let y = outputMatrix(rows: x.rows)
-        addBias(to: yc.pointer, into: y)
+        if let direct {
+            direct.forward(x, weight: weight, bias: parameters.bias, into: y)
+        } else if isImageByImage {
+            forwardImageByImage(x, into: y)
+        } else {
+            let cols = columns(of: x)
+            let yc = productMatrix(columns: cols.columns)
+            matrixProduct(weight, .none, cols, .none, into: yc)
+            addBias(to: yc.pointer, into: y)
+        }
         return y
+    }
+
+    /// Each thread its own images: columns_b in the thread's buffer, then
+    /// y_b = bias, += W × columns_b. The bound counts the products as the one
+    /// product for the batch they make up.
+    private func forwardImageByImage(_ x: Matrix, into y: Matrix) {
+        let g = geometry, P = g.outputPixels, imageColumns = g.patchSize * P
+        let split = ContiguousParts(x.rows)
+        let scratch = columnsBuffer.tensor(count: split.parts * imageColumns).pointer
+        MatrixProductStatistics.note(ProductShape(m: outChannels, n: x.rows * P, k: g.patchSize))
+        parallelParts(split.parts) { part in
+            let columns = Matrix(scratch + part * imageColumns, rows: g.patchSize, columns: P)
+            for b in split.range(part) {
+                g.im2col(Matrix(x.row(b), rows: 1, columns: g.inputSize), 0..<1, into: columns.pointer, rowStride: P)
+                parameters.fillChannels(y.row(b), planeSize: P)
+                matrixProductPiece(MatrixProduct(weight, .none, columns, .none, into: Matrix(y.row(b), rows: outChannels, columns: P), beta: 1))
+            }
+        }
     }
 
     private func outputMatrix(rows: Int) -> Matrix {
@@ -155,50 +197,84 @@ public final class Conv2d: Layer {
         }
     }
 
-    /// dW += dY × columnsᵀ, db += Σ spatial dy, dx = col2im(Wᵀ × dY), with dY
-    /// the channel-major dL/dy: three products for the whole batch.
     @discardableResult
     public func backward(_ dy: Matrix, inputGradient: Bool = true) -> Matrix {
         let g = geometry
         precondition(dy.rows == rows && dy.columns == outputSize)
-        if let direct, let input {
-            parameters.accumulateChannelBiasGradient(dy, planeSize: g.outputPixels)
-            let dx = inputGradientMatrix(rows: inputGradient ? rows : 0)
-            direct.backward(dy, input: input, weight: weight, dWeight: parameters.dWeight, dx: inputGradient ? dx : nil)
-            return dx
-        }
-        let width = rows * g.outputPixels
         guard let input else { preconditionFailure("Conv2d.backward before forward") }
-        let cols = refillsColumns ? columns(of: input) : columnsMatrix(rows: rows)
-        let dyc = productMatrix(columns: width)
-        parameters.accumulateChannelBiasGradient(dy, planeSize: g.outputPixels)
-        // The products read dL/dy channel-major; the narrow sum reads it as it is.
-        if inputGradient || !hasNarrowWeightGradient { ChannelMajor.gather(dy, channels: outChannels, into: dyc.pointer) }
-        var weightGradient: MatrixProduct?
-        if hasNarrowWeightGradient {
-            NarrowProducts.accumulateWeightGradient(planes: dy, taps: cols.pointer, tapStride: width, into: parameters.dWeight,
-                                                    scratch: weightGradientTerms.matrix(rows: rows, columns: weight.count))
+        let dx = inputGradientMatrix(rows: inputGradient ? rows : 0)
+        if let direct {
+            parameters.accumulateChannelBiasGradient(dy, planeSize: g.outputPixels)
+            direct.backward(dy, input: input, weight: weight, dWeight: parameters.dWeight, dx: inputGradient ? dx : nil)
+        } else if isImageByImage {
+            backwardImageByImage(dy, input: input, dx: inputGradient ? dx : nil)
         } else {
-            weightGradient = MatrixProduct(dyc, .none, cols, .transposed, into: parameters.dWeight, beta: 1)
+            narrowBackward(dy, input: input, dx: inputGradient ? dx : nil)
         }
-        guard inputGradient else {
-            matrixProducts(weightGradient, nil)
-            return inputGradientMatrix(rows: 0)
+        return dx
+    }
+
+    /// Each thread its own images, as in forward: columns_b = im2col(x_b)
+    /// remade in the thread's buffer, then while they are in cache the
+    /// thread's dW += dy_b × columns_bᵀ and dx_b = col2im(Wᵀ × dy_b); the
+    /// threads' dW are added to the gradient in part order, the images'
+    /// plane sums of dy to db in image order.
+    private func backwardImageByImage(_ dy: Matrix, input x: Matrix, dx: Matrix?) {
+        let g = geometry, P = g.outputPixels, imageColumns = g.patchSize * P
+        let split = ContiguousParts(rows)
+        let scratch = columnsBuffer.tensor(count: split.parts * imageColumns).pointer
+        let dScratch = dColumnsBuffer.tensor(count: dx == nil ? 0 : split.parts * imageColumns).pointer
+        if weightGradientTerms.count < split.parts * weight.count { weightGradientTerms = Tensor(shape: [split.parts * weight.count]) }
+        if biasGradientTerms.count < rows * outChannels { biasGradientTerms = Tensor(shape: [rows * outChannels]) }
+        let terms = weightGradientTerms.pointer, planeSums = biasGradientTerms.pointer
+        MatrixProductStatistics.note(ProductShape(m: outChannels, n: g.patchSize, k: rows * P, transposeB: true))
+        if dx != nil { MatrixProductStatistics.note(ProductShape(m: g.patchSize, n: rows * P, k: outChannels, transposeA: true)) }
+        parallelParts(split.parts) { part in
+            let columns = Matrix(scratch + part * imageColumns, rows: g.patchSize, columns: P)
+            let dColumns = Matrix(dScratch + part * imageColumns, rows: g.patchSize, columns: P)
+            let partWeightGradient = Matrix(terms + part * weight.count, rows: outChannels, columns: g.patchSize)
+            let images = split.range(part)
+            for b in images {
+                let dyImage = Matrix(dy.row(b), rows: outChannels, columns: P)
+                parameters.sumChannels(of: dy.row(b), planeSize: P, into: planeSums + b * outChannels)
+                g.im2col(Matrix(x.row(b), rows: 1, columns: g.inputSize), 0..<1, into: columns.pointer, rowStride: P)
+                matrixProductPiece(MatrixProduct(dyImage, .none, columns, .transposed,
+                                                 into: partWeightGradient, beta: b == images.lowerBound ? 0 : 1))
+                guard let dx else { continue }
+                matrixProductPiece(MatrixProduct(weight, .transposed, dyImage, .none, into: dColumns))
+                let dxImage = Matrix(dx.row(b), rows: 1, columns: g.inputSize)
+                dxImage.pointer.update(repeating: 0, count: g.inputSize)
+                g.col2im(dColumns.pointer, rowStride: P, addingInto: dxImage, 0..<1)
+            }
         }
+        parameters.addChannelBiasGradient(planeSums: planeSums, images: rows)
+        parameters.addWeightGradientTerms(terms, split: split)
+    }
+
+    /// The narrow layer: dW += Σ_b dy_b × columns_bᵀ summed by
+    /// `NarrowProducts` from dy where it lies and the batch's columns, db +=
+    /// Σ spatial dy, dx = col2im(Wᵀ × dY) with dY the channel-major dy.
+    private func narrowBackward(_ dy: Matrix, input: Matrix, dx: Matrix?) {
+        let g = geometry, width = rows * g.outputPixels
+        let cols = refillsColumns ? columns(of: input) : columnsMatrix(rows: rows)
+        parameters.accumulateChannelBiasGradient(dy, planeSize: g.outputPixels)
+        NarrowProducts.accumulateWeightGradient(planes: dy, taps: cols.pointer, tapStride: width, into: parameters.dWeight,
+                                                scratch: weightGradientTerms.matrix(rows: rows, columns: weight.count))
+        guard let dx else { return }
+        let dyc = productMatrix(columns: width)
+        ChannelMajor.gather(dy, channels: outChannels, into: dyc.pointer)
         let dcols = dColumnsBuffer.tensor(count: cols.count).matrix(rows: g.patchSize, columns: width)
-        matrixProducts(weightGradient, MatrixProduct(weight, .transposed, dyc, .none, into: dcols))
-        let dx = inputGradientMatrix(rows: rows)
+        matrixProduct(weight, .transposed, dyc, .none, into: dcols)
         parallelRows(rows, workPerRow: g.patchSize * g.outputPixels) { images in
             dx.row(images.lowerBound).update(repeating: 0, count: images.count * g.inputSize)
             g.col2im(dcols.pointer, rowStride: width, addingInto: dx, images)
         }
-        return dx
     }
 }
 
 /// The buffers of `Conv2d`s whose passes run one after another and which
-/// keep nothing between forward and backward but their input: the patch
-/// matrix and the channel-major product; and, where the network uses each
+/// keep nothing between forward and backward but their input: the columns
+/// and (for narrow layers) the channel-major product; and, where the network uses each
 /// layer's output or input gradient before the next layer's pass writes
 /// its own (a residual block's output, added to h at once), those too.
 public final class ConvolutionScratch {

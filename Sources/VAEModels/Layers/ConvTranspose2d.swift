@@ -158,11 +158,7 @@ public final class ConvTranspose2d: Layer {
             }
         }
         parameters.addChannelBiasGradient(planeSums: planeSums, images: rows)
-        let dW = parameters.dWeight.pointer
-        for part in 0..<split.parts where !split.range(part).isEmpty {
-            let term = terms + part * weight.count
-            for i in 0..<weight.count { dW[i] += term[i] }
-        }
+        parameters.addWeightGradientTerms(terms, split: split)
         return dx
     }
 

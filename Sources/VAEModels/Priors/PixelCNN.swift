@@ -98,12 +98,12 @@ public final class PixelCNN {
                                 height: height, width: width)
         let same1 = ConvolutionGeometry(channels: shape.channels, height: height, width: width, kernel: 1, stride: 1, padding: 0)
         // The convolutions' passes run one after another, so one buffer holds
-        // each one's columns in turn (refilled from its kept input in
-        // backward: 16 MB a block at batch 128), one its product, one the
-        // columns' gradient. The blocks' outputs are added to h at once, and
-        // every input gradient but the last layer's is used before the next
-        // backward pass: one buffer each (3.2 MB at batch 128). The 1x1
-        // layers' outputs are kept: the next layer's input, and the logits.
+        // each one's columns in turn (each thread's image's, remade from the
+        // kept input in backward), one the columns' gradient. The blocks'
+        // outputs are added to h at once, and every input gradient but the
+        // last layer's is used before the next backward pass: one buffer each
+        // (3.2 MB at batch 128). The 1x1 layers' outputs are kept: the next
+        // layer's input, and the logits.
         let scratch = ConvolutionScratch(), gradientColumns = SharedBuffer(), inputGradients = SharedBuffer()
         let blockScratch = scratch.sharing(output: SharedBuffer(), inputGradient: inputGradients)
         blocks = (0..<shape.blocks).map {
