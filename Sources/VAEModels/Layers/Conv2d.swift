@@ -14,17 +14,14 @@ import VAEEngine
 /// and remade in backward while they are in cache. The whole batch's
 /// columns side by side made one long product, but wrote 7 MB to memory
 /// and read it back twice, with the output copied out of channel-major
-/// layout and dy gathered into it: a third of the conv model's step beside
-/// its products at two threads.
+/// layout and dy gathered into it.
 ///
 /// Two kinds of layer go other ways. A same-size convolution to a few
 /// channels (`DirectConvolution`) needs no columns at all. With few taps
 /// (Cin·k·k ≤ `NarrowProducts.maximumTaps`: the one-channel first layers),
 /// the weight gradient is summed by `NarrowProducts` from dL/dy where it
 /// lies (sgemm ran that (32, 9) result at 33 GFLOP/s), reading the batch's
-/// columns tap by tap; so those layers keep the batch's columns, one
-/// product for the batch, and copy its channel-major result out with the
-/// bias added.
+/// columns tap by tap: those layers' backward makes the batch's columns.
 public final class Conv2d: Layer {
     public let geometry: ConvolutionGeometry
     public let outChannels: Int
@@ -34,14 +31,9 @@ public final class Conv2d: Layer {
     /// for them (the network uses each before the next layer's pass).
     private let outputBuffer: SharedBuffer
     private let inputGradientBuffer: SharedBuffer
-    /// The columns: each thread's image's, needed only within one pass; the
-    /// narrow layer's: the batch's, kept from forward for backward, or, in a
-    /// shared scratch, refilled from the kept input in backward.
+    /// The columns, needed only within one pass: each thread's image's, or
+    /// in the narrow layer's backward the batch's.
     private let columnsBuffer: SharedBuffer
-    private let refillsColumns: Bool
-    /// The narrow layer's Y or dL/dY in channel-major layout (Cout, B·Hout·Wout),
-    /// needed only inside one call: this layer's own, or the shared scratch's.
-    private let productBuffer: SharedBuffer
     /// The largest batch reserved for.
     private var reservedBatch = 0
     /// The weight gradient's terms: each thread's, or the narrow layer's per image.
@@ -58,7 +50,7 @@ public final class Conv2d: Layer {
     private let dColumnsBuffer: SharedBuffer
     /// Whether the weight gradient goes through `NarrowProducts`.
     public var hasNarrowWeightGradient: Bool { geometry.patchSize <= NarrowProducts.maximumTaps }
-    /// Whether the layer is computed image by image: neither direct nor narrow.
+    /// Whether backward goes image by image too: neither direct nor narrow.
     public var isImageByImage: Bool { direct == nil && !hasNarrowWeightGradient }
 
     public convenience init(name: String, store: ParameterStore, geometry: ConvolutionGeometry, sharedScratch: ConvolutionScratch? = nil,
@@ -70,17 +62,15 @@ public final class Conv2d: Layer {
 
     /// Over a weight (Cout, patchSize) and bias held elsewhere (a masked
     /// convolution's packed copy of the taps it keeps).
-    /// `sharedScratch`: buffers for the columns and the channel-major
-    /// product that other layers use too (the input then has to stay as it
-    /// is until backward); `sharedGradientColumns`: one for the columns'
-    /// gradient. The layers' passes run one at a time.
+    /// `sharedScratch`: buffers for the columns (and maybe the output and
+    /// input gradient) that other layers use too; `sharedGradientColumns`:
+    /// one for the columns' gradient. The layers' passes run one at a time,
+    /// and the input has to stay as it is until backward.
     public init(parameters: WeightAndBias, geometry: ConvolutionGeometry, sharedScratch: ConvolutionScratch? = nil,
                 sharedGradientColumns: SharedBuffer? = nil) {
         columnsBuffer = sharedScratch?.columns ?? SharedBuffer()
-        productBuffer = sharedScratch?.product ?? SharedBuffer()
         outputBuffer = sharedScratch?.output ?? SharedBuffer()
         inputGradientBuffer = sharedScratch?.inputGradient ?? SharedBuffer()
-        refillsColumns = sharedScratch != nil
         dColumnsBuffer = sharedGradientColumns ?? SharedBuffer()
         self.geometry = geometry
         outChannels = parameters.weight.rows
@@ -112,11 +102,10 @@ public final class Conv2d: Layer {
             _ = columnsBuffer.tensor(count: parts * g.patchSize * g.outputPixels)
             weightGradientTerms = Tensor(shape: [parts * weight.count])
             biasGradientTerms = Tensor(shape: [batchSize * outChannels])
-            return
+        } else {
+            _ = columnsMatrix(rows: batchSize)
+            weightGradientTerms = Tensor(shape: [batchSize * weight.count])
         }
-        _ = columnsMatrix(rows: batchSize)
-        _ = productMatrix(columns: batchSize * g.outputPixels)
-        weightGradientTerms = Tensor(shape: [batchSize * weight.count])
     }
 
     public func forward(_ x: Matrix) -> Matrix {
@@ -128,20 +117,17 @@ public final class Conv2d: Layer {
         let y = outputMatrix(rows: x.rows)
         if let direct {
             direct.forward(x, weight: weight, bias: parameters.bias, into: y)
-        } else if isImageByImage {
-            forwardImageByImage(x, into: y)
         } else {
-            let cols = columns(of: x)
-            let yc = productMatrix(columns: cols.columns)
-            matrixProduct(weight, .none, cols, .none, into: yc)
-            addBias(to: yc.pointer, into: y)
+            forwardImageByImage(x, into: y)
         }
         return y
     }
 
     /// Each thread its own images: columns_b in the thread's buffer, then
     /// y_b = bias, += W × columns_b. The bound counts the products as the one
-    /// product for the batch they make up.
+    /// product for the batch they make up. (The narrow layer's one product
+    /// over the batch's columns wrote a channel-major result that a pass of
+    /// its own copied out with the bias: 3.2 MB twice for conv's first layer.)
     private func forwardImageByImage(_ x: Matrix, into y: Matrix) {
         let g = geometry, P = g.outputPixels, imageColumns = g.patchSize * P
         let split = ContiguousParts(x.rows)
@@ -170,10 +156,6 @@ public final class Conv2d: Layer {
         return columnsBuffer.tensor(count: g.patchSize * width).matrix(rows: g.patchSize, columns: width)
     }
 
-    private func productMatrix(columns width: Int) -> Matrix {
-        productBuffer.tensor(count: outChannels * width).matrix(rows: outChannels, columns: width)
-    }
-
     /// im2col of the batch x: (patch, B·Hout·Wout).
     private func columns(of x: Matrix) -> Matrix {
         let g = geometry, cols = columnsMatrix(rows: x.rows), width = cols.columns
@@ -182,19 +164,6 @@ public final class Conv2d: Layer {
             g.im2col(x, images, into: cols.pointer, rowStride: width)
         }
         return cols
-    }
-
-    /// y[b, c, i] = Y[c, b·P + i] + bias[c]: the product copied out image by image.
-    private func addBias(to source: UnsafePointer<Float>, into y: Matrix) {
-        let plane = geometry.outputPixels, width = y.rows * plane, bias = parameters.bias.pointer
-        parallelRows(y.rows, workPerRow: y.columns) { images in
-            for b in images {
-                for c in 0..<outChannels {
-                    let out = y.row(b) + c * plane, src = source + c * width + b * plane, value = bias[c]
-                    for i in 0..<plane { out[i] = src[i] + value }
-                }
-            }
-        }
     }
 
     @discardableResult
@@ -240,58 +209,64 @@ public final class Conv2d: Layer {
                 g.im2col(Matrix(x.row(b), rows: 1, columns: g.inputSize), 0..<1, into: columns.pointer, rowStride: P)
                 matrixProductPiece(MatrixProduct(dyImage, .none, columns, .transposed,
                                                  into: partWeightGradient, beta: b == images.lowerBound ? 0 : 1))
-                guard let dx else { continue }
-                matrixProductPiece(MatrixProduct(weight, .transposed, dyImage, .none, into: dColumns))
-                let dxImage = Matrix(dx.row(b), rows: 1, columns: g.inputSize)
-                dxImage.pointer.update(repeating: 0, count: g.inputSize)
-                g.col2im(dColumns.pointer, rowStride: P, addingInto: dxImage, 0..<1)
+                if let dx { inputGradient(of: b, dy: dyImage, columns: dColumns, into: dx) }
             }
         }
         parameters.addChannelBiasGradient(planeSums: planeSums, images: rows)
         parameters.addWeightGradientTerms(terms, split: split)
     }
 
-    /// The narrow layer: dW += Σ_b dy_b × columns_bᵀ summed by
-    /// `NarrowProducts` from dy where it lies and the batch's columns, db +=
-    /// Σ spatial dy, dx = col2im(Wᵀ × dY) with dY the channel-major dy.
+    /// dx_b = col2im(Wᵀ × dy_b), Wᵀ × dy_b in `columns` (one image's).
+    private func inputGradient(of b: Int, dy dyImage: Matrix, columns: Matrix, into dx: Matrix) {
+        let g = geometry
+        matrixProductPiece(MatrixProduct(weight, .transposed, dyImage, .none, into: columns))
+        let dxImage = Matrix(dx.row(b), rows: 1, columns: g.inputSize)
+        dxImage.pointer.update(repeating: 0, count: g.inputSize)
+        g.col2im(columns.pointer, rowStride: g.outputPixels, addingInto: dxImage, 0..<1)
+    }
+
+    /// The narrow layer: the batch's columns made again, dW += Σ_b dy_b ×
+    /// columns_bᵀ summed by `NarrowProducts` from dy where it lies and them,
+    /// db += Σ spatial dy; dx image by image as for the other layers.
     private func narrowBackward(_ dy: Matrix, input: Matrix, dx: Matrix?) {
-        let g = geometry, width = rows * g.outputPixels
-        let cols = refillsColumns ? columns(of: input) : columnsMatrix(rows: rows)
-        parameters.accumulateChannelBiasGradient(dy, planeSize: g.outputPixels)
+        let g = geometry, P = g.outputPixels, width = rows * P
+        let cols = columns(of: input)
+        parameters.accumulateChannelBiasGradient(dy, planeSize: P)
         NarrowProducts.accumulateWeightGradient(planes: dy, taps: cols.pointer, tapStride: width, into: parameters.dWeight,
                                                 scratch: weightGradientTerms.matrix(rows: rows, columns: weight.count))
         guard let dx else { return }
-        let dyc = productMatrix(columns: width)
-        ChannelMajor.gather(dy, channels: outChannels, into: dyc.pointer)
-        let dcols = dColumnsBuffer.tensor(count: cols.count).matrix(rows: g.patchSize, columns: width)
-        matrixProduct(weight, .transposed, dyc, .none, into: dcols)
-        parallelRows(rows, workPerRow: g.patchSize * g.outputPixels) { images in
-            dx.row(images.lowerBound).update(repeating: 0, count: images.count * g.inputSize)
-            g.col2im(dcols.pointer, rowStride: width, addingInto: dx, images)
+        let split = ContiguousParts(rows), imageColumns = g.patchSize * P
+        let dScratch = dColumnsBuffer.tensor(count: split.parts * imageColumns).pointer
+        MatrixProductStatistics.note(ProductShape(m: g.patchSize, n: width, k: outChannels, transposeA: true))
+        parallelParts(split.parts) { part in
+            let dColumns = Matrix(dScratch + part * imageColumns, rows: g.patchSize, columns: P)
+            for b in split.range(part) {
+                inputGradient(of: b, dy: Matrix(dy.row(b), rows: outChannels, columns: P), columns: dColumns, into: dx)
+            }
         }
     }
 }
 
 /// The buffers of `Conv2d`s whose passes run one after another and which
-/// keep nothing between forward and backward but their input: the columns
-/// and (for narrow layers) the channel-major product; and, where the network uses each
-/// layer's output or input gradient before the next layer's pass writes
-/// its own (a residual block's output, added to h at once), those too.
+/// keep nothing between forward and backward but their input: the columns;
+/// and, where the network uses each layer's output or input gradient before
+/// the next layer's pass writes its own (a residual block's output, added
+/// to h at once), those too.
 public final class ConvolutionScratch {
-    let columns: SharedBuffer, product: SharedBuffer
+    let columns: SharedBuffer
     let output: SharedBuffer?, inputGradient: SharedBuffer?
 
     public init() {
-        (columns, product, output, inputGradient) = (SharedBuffer(), SharedBuffer(), nil, nil)
+        (columns, output, inputGradient) = (SharedBuffer(), nil, nil)
     }
 
-    private init(columns: SharedBuffer, product: SharedBuffer, output: SharedBuffer?, inputGradient: SharedBuffer?) {
-        (self.columns, self.product, self.output, self.inputGradient) = (columns, product, output, inputGradient)
+    private init(columns: SharedBuffer, output: SharedBuffer?, inputGradient: SharedBuffer?) {
+        (self.columns, self.output, self.inputGradient) = (columns, output, inputGradient)
     }
 
-    /// The same patch and product buffers, with these for the outputs and input gradients.
+    /// The same columns buffer, with these for the outputs and input gradients.
     public func sharing(output: SharedBuffer?, inputGradient: SharedBuffer?) -> ConvolutionScratch {
-        ConvolutionScratch(columns: columns, product: product, output: output, inputGradient: inputGradient)
+        ConvolutionScratch(columns: columns, output: output, inputGradient: inputGradient)
     }
 }
 

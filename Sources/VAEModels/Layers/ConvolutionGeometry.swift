@@ -410,32 +410,3 @@ public struct ConvolutionGeometry: Equatable {
         }
     }
 }
-
-/// A batch of images passes between layers as (B, C·P): image by image, each
-/// channel's P pixels contiguous. One product per batch wants (C, B·P):
-/// channel by channel, the batch's images side by side. These copy between the two.
-enum ChannelMajor {
-    /// dst[c, b·P + i] = src[b, c·P + i].
-    static func gather(_ src: Matrix, channels: Int, into dst: UnsafeMutablePointer<Float>) {
-        let plane = src.columns / channels, width = src.rows * plane
-        parallelRows(src.rows, workPerRow: src.columns) { images in
-            for b in images {
-                for c in 0..<channels {
-                    (dst + c * width + b * plane).update(from: src.row(b) + c * plane, count: plane)
-                }
-            }
-        }
-    }
-
-    /// dst[b, c·P + i] = src[c, b·P + i].
-    static func scatter(_ src: UnsafePointer<Float>, channels: Int, into dst: Matrix) {
-        let plane = dst.columns / channels, width = dst.rows * plane
-        parallelRows(dst.rows, workPerRow: dst.columns) { images in
-            for b in images {
-                for c in 0..<channels {
-                    (dst.row(b) + c * plane).update(from: src + c * width + b * plane, count: plane)
-                }
-            }
-        }
-    }
-}
