@@ -9,7 +9,7 @@ final class ConvolutionTests: XCTestCase {
 
     // Shapes of the convolutional VAE (scaled down) and some awkward ones.
     // Both ways of computing the weight gradient are covered: sgemm, and
-    // NarrowProducts for ≤ 16 taps (Conv2d cases 0, 2, 3; ConvTranspose2d 2–5 and 7).
+    // NarrowProducts for ≤ 16 taps (Conv2d cases 0, 2, 3; ConvTranspose2d 2–5, 7 and 11).
     let cases = [
         Case(cin: 1, cout: 3, h: 6, w: 6, k: 3, stride: 2, padding: 1, outputPadding: 1),
         Case(cin: 2, cout: 2, h: 5, w: 7, k: 3, stride: 1, padding: 0, outputPadding: 0),
@@ -25,6 +25,8 @@ final class ConvolutionTests: XCTestCase {
         // Image by image (Conv2d cases 1, 4 and these): a doubling geometry and a same-size one to more channels.
         Case(cin: 2, cout: 5, h: 6, w: 8, k: 3, stride: 2, padding: 1, outputPadding: 1),
         Case(cin: 2, cout: 5, h: 4, w: 5, k: 3, stride: 1, padding: 1, outputPadding: 0),
+        // A 1x1 convolution whose columns are the image itself (the PixelCNN's and the VQ-VAE's projections).
+        Case(cin: 17, cout: 5, h: 3, w: 4, k: 1, stride: 1, padding: 0, outputPadding: 0),
     ]
 
     func fill(_ p: UnsafeMutablePointer<Float>, _ n: Int, seed: UInt64) {
@@ -161,7 +163,7 @@ final class ConvolutionTests: XCTestCase {
             let g = ConvolutionGeometry(channels: c.cin, height: c.h, width: c.w, kernel: c.k, stride: c.stride, padding: c.padding)
             let layer = Conv2d(name: "conv", store: store, geometry: g)
             XCTAssertEqual(layer.hasNarrowWeightGradient, [0, 2, 3].contains(n), "case \(n)")
-            XCTAssertEqual(layer.isImageByImage, [1, 4, 9, 10].contains(n), "case \(n)")
+            XCTAssertEqual(layer.isImageByImage, [1, 4, 9, 10, 11].contains(n), "case \(n)")
             fill(store.values.pointer, store.count, seed: UInt64(10 + n))
             // Three images: the threads take them image by image, two and one.
             let batch = 3
@@ -185,7 +187,7 @@ final class ConvolutionTests: XCTestCase {
             let layer = ConvTranspose2d(name: "up", store: store, inChannels: c.cin, outChannels: c.cout, height: c.h, width: c.w,
                                         kernel: c.k, stride: c.stride, padding: c.padding, outputPadding: c.outputPadding)
             let (outH, outW) = (layer.geometry.height, layer.geometry.width)
-            XCTAssertEqual(layer.hasNarrowWeightGradient, [2, 3, 4, 5, 7].contains(n), "case \(n)")
+            XCTAssertEqual(layer.hasNarrowWeightGradient, [2, 3, 4, 5, 7, 11].contains(n), "case \(n)")
             XCTAssertEqual(outH, (c.h - 1) * c.stride - 2 * c.padding + c.k + c.outputPadding)
             fill(store.values.pointer, store.count, seed: UInt64(40 + n))
             // Three images: the forward pass's threads take them image by image, two and one.

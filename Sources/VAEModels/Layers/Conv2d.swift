@@ -52,6 +52,11 @@ public final class Conv2d: Layer {
     public var hasNarrowWeightGradient: Bool { geometry.patchSize <= NarrowProducts.maximumTaps }
     /// Whether backward goes image by image too: neither direct nor narrow.
     public var isImageByImage: Bool { direct == nil && !hasNarrowWeightGradient }
+    /// A 1x1 convolution with stride 1 and no padding: each image's columns
+    /// are the image itself, (Cin, H·W), so it needs no im2col or col2im.
+    private var columnsAreTheImage: Bool {
+        geometry.kernel == 1 && geometry.stride == 1 && geometry.padding == 0 && geometry.offsets == [0]
+    }
 
     public convenience init(name: String, store: ParameterStore, geometry: ConvolutionGeometry, sharedScratch: ConvolutionScratch? = nil,
                             sharedGradientColumns: SharedBuffer? = nil) {
@@ -136,9 +141,9 @@ public final class Conv2d: Layer {
         parallelParts(split.parts) { part in
             let columns = Matrix(scratch + part * imageColumns, rows: g.patchSize, columns: P)
             for b in split.range(part) {
-                g.im2col(Matrix(x.row(b), rows: 1, columns: g.inputSize), 0..<1, into: columns.pointer, rowStride: P)
                 parameters.fillChannels(y.row(b), planeSize: P)
-                matrixProductPiece(MatrixProduct(weight, .none, columns, .none, into: Matrix(y.row(b), rows: outChannels, columns: P), beta: 1))
+                matrixProductPiece(MatrixProduct(weight, .none, self.columns(of: x, image: b, in: columns), .none,
+                                                 into: Matrix(y.row(b), rows: outChannels, columns: P), beta: 1))
             }
         }
     }
@@ -154,6 +159,14 @@ public final class Conv2d: Layer {
     private func columnsMatrix(rows: Int) -> Matrix {
         let g = geometry, width = rows * g.outputPixels
         return columnsBuffer.tensor(count: g.patchSize * width).matrix(rows: g.patchSize, columns: width)
+    }
+
+    /// Image b's columns: im2col(x_b) in `buffer`, or x_b itself for a 1x1 convolution.
+    private func columns(of x: Matrix, image b: Int, in buffer: Matrix) -> Matrix {
+        let g = geometry
+        if columnsAreTheImage { return Matrix(x.row(b), rows: g.channels, columns: g.outputPixels) }
+        g.im2col(Matrix(x.row(b), rows: 1, columns: g.inputSize), 0..<1, into: buffer.pointer, rowStride: g.outputPixels)
+        return buffer
     }
 
     /// im2col of the batch x: (patch, B·Hout·Wout).
@@ -206,8 +219,7 @@ public final class Conv2d: Layer {
             for b in images {
                 let dyImage = Matrix(dy.row(b), rows: outChannels, columns: P)
                 parameters.sumChannels(of: dy.row(b), planeSize: P, into: planeSums + b * outChannels)
-                g.im2col(Matrix(x.row(b), rows: 1, columns: g.inputSize), 0..<1, into: columns.pointer, rowStride: P)
-                matrixProductPiece(MatrixProduct(dyImage, .none, columns, .transposed,
+                matrixProductPiece(MatrixProduct(dyImage, .none, self.columns(of: x, image: b, in: columns), .transposed,
                                                  into: partWeightGradient, beta: b == images.lowerBound ? 0 : 1))
                 if let dx { inputGradient(of: b, dy: dyImage, columns: dColumns, into: dx) }
             }
@@ -216,9 +228,14 @@ public final class Conv2d: Layer {
         parameters.addWeightGradientTerms(terms, split: split)
     }
 
-    /// dx_b = col2im(Wᵀ × dy_b), Wᵀ × dy_b in `columns` (one image's).
+    /// dx_b = col2im(Wᵀ × dy_b), Wᵀ × dy_b in `columns` (one image's); for
+    /// a 1x1 convolution, Wᵀ × dy_b itself.
     private func inputGradient(of b: Int, dy dyImage: Matrix, columns: Matrix, into dx: Matrix) {
         let g = geometry
+        if columnsAreTheImage {
+            matrixProductPiece(MatrixProduct(weight, .transposed, dyImage, .none, into: Matrix(dx.row(b), rows: g.channels, columns: g.outputPixels)))
+            return
+        }
         matrixProductPiece(MatrixProduct(weight, .transposed, dyImage, .none, into: columns))
         let dxImage = Matrix(dx.row(b), rows: 1, columns: g.inputSize)
         dxImage.pointer.update(repeating: 0, count: g.inputSize)
