@@ -4,10 +4,9 @@ import VAEEngine
 /// (no dilation, no groups): the adjoint of a convolution, so it upsamples.
 ///
 /// x: (B, Cin·H·W), weight: (Cin, Cout, k, k), bias: (Cout), y: (B, Cout·Hout·Wout)
-/// with Hout = (H − 1)·stride − 2·padding + k + outputPadding. With X the
-/// batch in channel-major layout (Cin, B·H·W), one product gives every
-/// image's columns side by side:
-///   columns (Cout·k·k, B·H·W) = Wᵀ (Cout·k·k, Cin) × X,   y_b = col2im(columns_b) + b,
+/// with Hout = (H − 1)·stride − 2·padding + k + outputPadding. Image b's
+/// input x_b is already (Cin, H·W), and one product gives its columns:
+///   columns_b (Cout·k·k, H·W) = Wᵀ (Cout·k·k, Cin) × x_b,   y_b = col2im(columns_b) + b,
 /// where col2im is taken over the *output* image's geometry (whose im2col
 /// would give H·W columns) — exactly a convolution's backward pass.
 ///
