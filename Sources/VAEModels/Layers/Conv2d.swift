@@ -54,9 +54,8 @@ public final class Conv2d: Layer {
     public var isImageByImage: Bool { direct == nil && !hasNarrowWeightGradient }
     /// A 1x1 convolution with stride 1 and no padding: each image's columns
     /// are the image itself, (Cin, H·W), so it needs no im2col or col2im.
-    private var columnsAreTheImage: Bool {
-        geometry.kernel == 1 && geometry.stride == 1 && geometry.padding == 0 && geometry.offsets == [0]
-    }
+    /// Decided once (read for every image of every pass).
+    private let columnsAreTheImage: Bool
 
     public convenience init(name: String, store: ParameterStore, geometry: ConvolutionGeometry, sharedScratch: ConvolutionScratch? = nil,
                             sharedGradientColumns: SharedBuffer? = nil) {
@@ -82,6 +81,7 @@ public final class Conv2d: Layer {
         self.parameters = parameters
         precondition(parameters.weight.columns == geometry.patchSize, "the weight does not fit the geometry")
         direct = DirectConvolution.applies(geometry, outChannels: outChannels) ? DirectConvolution(geometry: geometry, outChannels: outChannels) : nil
+        columnsAreTheImage = geometry.kernel == 1 && geometry.stride == 1 && geometry.padding == 0 && geometry.offsets == [0]
     }
 
     public static func specs(name: String, inChannels: Int, outChannels: Int, kernel: Int) -> [ParameterSpec] {
