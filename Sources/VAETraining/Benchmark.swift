@@ -25,8 +25,10 @@ public struct BenchmarkResult {
     /// architecture's benchmark to the end of its training steps (before the
     /// 10k-image batches): the kernel's peak, reset when the benchmark starts.
     public let trainingPeakMiB: Double
-    /// The bound of each measured pass, in the same run.
+    /// The bound of each measured pass, in the same run. Training's is the
+    /// median of `trainingRounds` (by fraction).
     public let training: ProductBound
+    public let trainingRounds: [ProductBound]
     public let encoding: ProductBound
     public let decoding: ProductBound
     /// The importance-weighted estimate as `vae eval --iw-samples` runs it,
@@ -86,14 +88,16 @@ public func benchmark(name: String, configuration: ModelConfiguration, train: Im
     let warmup = 20
     let trainer = Trainer(model: model, optimizer: Adam(parameters: model.parameters), settings: settings,
                           train: train.subset(0..<min(train.count, (batches + warmup) * batchSize)), test: nil)
-    var steps = 0
-    _ = try trainer.trainEpoch(shouldStop: { steps += 1; return steps >= warmup })
-    let training = try measuringProducts { _ = try trainer.trainEpoch() }   // the remaining `batches` steps
+    let steps = { (count: Int) in
+        var taken = 0
+        _ = try trainer.trainEpoch(shouldStop: { taken += 1; return taken >= count })
+    }
+    try steps(warmup)
+    let training = try timedInRounds(trainer.batchesPerEpoch - warmup, steps)
     let elapsed = training.seconds, gemmSeconds = training.productSeconds
     let gflops = training.flops / max(gemmSeconds, 1e-12) / 1e9
     let samples = Double(trainer.batchesPerEpoch * batchSize - warmup * batchSize)
-    let trainingPeak = peakResidentMemorySinceResetMiB()
-    let trainingBound = ProductBound(shapes: training.shapes, passes: trainer.batchesPerEpoch - warmup, seconds: elapsed)
+    let trainingPeak = training.peakMiB
 
     // The model-level passes over one batch of 10k rows, as PyTorch's
     // `model.encode(x)` and `model.decode(z)` are timed in the reference.
@@ -111,7 +115,8 @@ public func benchmark(name: String, configuration: ModelConfiguration, train: Im
                            matrixProductFraction: gemmSeconds / elapsed, gflops: gflops,
                            encodeSeconds: encode.seconds, decodeSeconds: decode.seconds,
                            encodeGFLOPS: encode.gflops, decodeGFLOPS: decode.gflops, imagesCoded: count,
-                           trainingPeakMiB: trainingPeak, training: trainingBound, encoding: encode.bound, decoding: decode.bound,
+                           trainingPeakMiB: trainingPeak, training: training.median, trainingRounds: training.rounds,
+                           encoding: encode.bound, decoding: decode.bound,
                            importance: importance)
 }
 
@@ -121,7 +126,9 @@ public func benchmark(name: String, configuration: ModelConfiguration, train: Im
 public struct PriorBenchmark {
     public let gridsPerSecond: Double
     public let peakMiB: Double
+    /// The median round's bound, and every round's.
     public let training: ProductBound
+    public let trainingRounds: [ProductBound]
 }
 
 /// Times `batches` prior steps after a warm-up, on the codes the VQ-VAE
@@ -147,10 +154,43 @@ public func priorBenchmark(configuration: ModelConfiguration, train: ImageSet, s
         optimizer.update()
     }
     for b in 0..<warmup { step(b) }
-    let run = measuringProducts { for b in warmup..<steps { step(b) } }
-    let timed = steps - warmup
-    return PriorBenchmark(gridsPerSecond: Double(timed * batchSize) / run.seconds, peakMiB: peakResidentMemorySinceResetMiB(),
-                          training: ProductBound(shapes: run.shapes, passes: timed, seconds: run.seconds))
+    var next = warmup
+    let run = timedInRounds(steps - warmup) { count in
+        for b in next..<(next + count) { step(b) }
+        next += count
+    }
+    return PriorBenchmark(gridsPerSecond: Double((steps - warmup) * batchSize) / run.seconds, peakMiB: run.peakMiB,
+                          training: run.median, trainingRounds: run.rounds)
+}
+
+/// `count` steps (`run(n)` takes the next n) timed in `rounds` rounds, each
+/// round's products then timed alone on their shapes: the whole time, its
+/// products' time and FLOPs, each round's bound, the median round's (by
+/// fraction), and the peak resident memory since the last reset up to the
+/// end of the first round's steps: every later round repeats the same steps
+/// in the same buffers, and the products timed alone leave operands and
+/// OpenBLAS's packing buffers of their own (4 MiB for conv) that are not the
+/// step's. This machine's speed switches between two levels (sgemm
+/// at 110–125 or 150–168 GFLOP/s), at times within a second; with every
+/// step first and every shape after, a switch between the two set the
+/// steps of one speed against the bound of the other, and a run reported
+/// 67% or 110% of its bound. A round takes a second or less, so most
+/// rounds see one speed, and the median sets aside those that do not.
+private func timedInRounds(_ count: Int, rounds: Int = 8, _ run: (Int) throws -> Void) rethrows
+    -> (seconds: Double, productSeconds: Double, flops: Double, rounds: [ProductBound], median: ProductBound, peakMiB: Double) {
+    let perRound = max(1, (count + rounds - 1) / rounds)
+    var seconds = 0.0, productSeconds = 0.0, flops = 0.0, bounds: [ProductBound] = [], peak = 0.0
+    var done = 0
+    while done < count {
+        let n = min(perRound, count - done)
+        let round = try measuringProducts { try run(n) }
+        (seconds, productSeconds, flops) = (seconds + round.seconds, productSeconds + round.productSeconds, flops + round.flops)
+        if bounds.isEmpty { peak = peakResidentMemorySinceResetMiB() }
+        bounds.append(ProductBound(shapes: round.shapes, passes: n, seconds: round.seconds))
+        done += n
+    }
+    let median = bounds.sorted { $0.fraction < $1.fraction }[bounds.count / 2]
+    return (seconds, productSeconds, flops, bounds, median, peak)
 }
 
 /// K = 5000 importance samples for each of 16 test images (after the same

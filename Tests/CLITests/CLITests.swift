@@ -52,7 +52,8 @@ final class CLITests: FolderTestCase {
         XCTAssertEqual(run.status, 0, run.stderr)
         XCTAssert(run.stdout.contains("mlp400 bound: a step's products"), run.stdout)
         let doc = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/bench.json"))) as! [String: Any]
-        let figures = try XCTUnwrap(doc["mlp400"] as? [String: Double])
+        let entry = try XCTUnwrap(doc["mlp400"] as? [String: Any])
+        let figures = entry.compactMapValues { $0 as? Double }
         // 784-400-20 with its mirror: each layer's product forward and two
         // backward, but the first layer's input gradient (x needs none).
         let layers = 784 * 400 + 400 * 40 + 20 * 400 + 400 * 784
@@ -66,6 +67,13 @@ final class CLITests: FolderTestCase {
             XCTAssertTrue(value.isFinite && value > 0, "\(key) \(value)")
         }
         XCTAssertEqual(figures["bound_fraction"]!, figures["bound_ms"]! / figures["step_ms"]!, accuracy: 1e-9)
+        // Ten steps in rounds of two, each timed against its own products:
+        // the fraction stated is the median round's.
+        let rounds = try XCTUnwrap(entry["bound_fraction_rounds"] as? [Double])
+        XCTAssertEqual(rounds.count, 5)
+        XCTAssertTrue(rounds.allSatisfy { $0.isFinite && $0 > 0 }, "\(rounds)")
+        XCTAssertEqual(figures["bound_fraction"]!, rounds.sorted()[2])
+        XCTAssert(run.stdout.contains("(the median of 5 rounds, "), run.stdout)
     }
 
     func testTrainResumeAndSample() throws {
