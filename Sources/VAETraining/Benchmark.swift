@@ -167,15 +167,15 @@ public func priorBenchmark(configuration: ModelConfiguration, train: ImageSet, s
 /// round's products then timed alone on their shapes: the whole time, its
 /// products' time and FLOPs, each round's bound, the median round's (by
 /// fraction), and the peak resident memory since the last reset up to the
-/// end of the first round's steps: every later round repeats the same steps
-/// in the same buffers, and the products timed alone leave operands and
-/// OpenBLAS's packing buffers of their own (4 MiB for conv) that are not the
-/// step's. This machine's speed switches between two levels (sgemm
-/// at 110–125 or 150–168 GFLOP/s), at times within a second; with every
-/// step first and every shape after, a switch between the two set the
-/// steps of one speed against the bound of the other, and a run reported
-/// 67% or 110% of its bound. A round takes a second or less, so most
-/// rounds see one speed, and the median sets aside those that do not.
+/// end of the first round's steps (every later round repeats the same steps
+/// in the same buffers; the products timed alone have operands, and
+/// OpenBLAS packing buffers, that are not the step's).
+///
+/// Why rounds: the machine's speed can switch between two levels within
+/// seconds (BENCHMARKS.md). With every step first and every shape after, a
+/// switch set one speed's steps against the other's bound. A round is
+/// short, so most rounds see one speed, and the median sets aside those
+/// that do not.
 private func timedInRounds(_ count: Int, rounds: Int = 8, _ run: (Int) throws -> Void) rethrows
     -> (seconds: Double, productSeconds: Double, flops: Double, rounds: [ProductBound], median: ProductBound, peakMiB: Double) {
     let perRound = max(1, (count + rounds - 1) / rounds)
