@@ -22,8 +22,10 @@ public struct BenchmarkResult {
     public let decodeGFLOPS: Double
     public let imagesCoded: Int
     /// Peak resident memory of the process from the start of this
-    /// architecture's benchmark to the end of its training steps (before the
-    /// 10k-image batches): the kernel's peak, reset when the benchmark starts.
+    /// architecture's benchmark to the end of its first round of timed
+    /// training steps (the later rounds repeat them in the same buffers;
+    /// before any product is timed alone and before the 10k-image batches):
+    /// the kernel's peak, reset when the benchmark starts.
     public let trainingPeakMiB: Double
     /// The bound of each measured pass, in the same run. Training's is the
     /// median of `trainingRounds` (by fraction).
