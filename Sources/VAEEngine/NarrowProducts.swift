@@ -9,8 +9,9 @@
 ///
 /// The operands, for every image b of a batch:
 /// - planes_b (C, P): row b of `planes`, C planes of P pixels each;
-/// - taps_b (T, P): at `taps + b·P`, rows `tapStride` apart (the batch's
-///   im2col columns, images side by side).
+/// - taps_b (T, P): at `taps + b·imageStride`, rows `tapStride` apart: the
+///   batch's im2col columns, images side by side (imageStride P, tapStride
+///   B·P), or image after image (imageStride T·P, tapStride P).
 ///
 /// Each result is computed the same way whatever the batch split, so results
 /// do not depend on the thread count.
@@ -24,23 +25,25 @@ public enum NarrowProducts {
     /// efficiency grows with the result's width).
     public static let maximumTaps = 16
 
-    /// gradient (C, T) += Σ_b planes_b × taps_bᵀ over all rows of `planes`.
+    /// gradient (C, T) += Σ_b planes_b × taps_bᵀ over all rows of `planes`;
+    /// `imageStride` nil: P, the images side by side.
     /// Each image's (C, T) terms go to row b of `scratch` (at least B rows of
     /// C·T), split between the threads; then every entry sums its column of
     /// terms in image order. Per plane, four taps at a time: one load of the
     /// plane serves four independent sums.
-    public static func accumulateWeightGradient(planes: Matrix, taps: UnsafePointer<Float>, tapStride: Int,
+    public static func accumulateWeightGradient(planes: Matrix, taps: UnsafePointer<Float>, tapStride: Int, imageStride: Int? = nil,
                                                 into gradient: Matrix, scratch: Matrix) {
         let channels = gradient.rows, tapCount = gradient.columns, pixels = planes.columns / channels
+        let imageStride = imageStride ?? pixels
         precondition(channels * pixels == planes.columns, "planes of \(planes.columns) values do not split into \(channels)")
         precondition(scratch.rows >= planes.rows && scratch.columns == channels * tapCount, "scratch too small")
-        precondition(tapStride >= planes.rows * pixels, "rows of taps shorter than the batch's pixels")
+        precondition(tapStride >= pixels && imageStride >= pixels, "rows of taps shorter than an image's pixels")
         let images = planes.rows, lanes = FloatLanes.scalarCount, whole = pixels / lanes * lanes
         // As sgemm: planes (C, B·P) times tapsᵀ (B·P, T).
         MatrixProductStatistics.note(ProductShape(m: channels, n: tapCount, k: images * pixels, transposeB: true))
         parallelRows(images, workPerRow: planes.columns * tapCount) { batch in
             for b in batch {
-                let tapsOfImage = taps + b &* pixels, image = UnsafePointer(planes.row(b)), terms = scratch.row(b)
+                let tapsOfImage = taps + b &* imageStride, image = UnsafePointer(planes.row(b)), terms = scratch.row(b)
                 for c in 0..<channels {
                     let plane = image + c &* pixels
                     var k = 0

@@ -30,8 +30,6 @@ public final class ConvTranspose2d: Layer {
     /// thread's (per image for the narrow layer).
     private var input: Matrix?
     private var weightGradientTerms = Tensor(shape: [0])
-    /// The narrow layer's backward: each thread's image's columns, beside the batch's.
-    private var imageColumnsScratch = Tensor(shape: [0])
     /// Each image's bias-gradient terms, its planes' sums of dy, taken while
     /// the image is in cache for im2col (a pass of their own read the whole
     /// batch's dy again: 2% of the VQ-VAE's step).
@@ -161,30 +159,26 @@ public final class ConvTranspose2d: Layer {
         return dx
     }
 
-    /// The one-channel layer: columns = im2col(dy) for the batch, dW summed
-    /// by `NarrowProducts` from x where it lies; then image by image, each
-    /// thread its own, dx_b = W × im2col(dy_b) straight into the image's
-    /// layout (one product over the batch's columns wrote (Cin, B·H·W),
-    /// 3.2 MB for the conv decoder's last layer, and a pass copied it out).
+    /// The one-channel layer, image by image, each thread its own: columns_b
+    /// = im2col(dy_b), image after image in the batch's buffer, and while
+    /// they are in cache dx_b = W × columns_b straight into the image's
+    /// layout; then dW summed by `NarrowProducts` from x where it lies and
+    /// the columns tap by tap. (One product over the batch's columns wrote
+    /// (Cin, B·H·W), 3.2 MB for the conv decoder's last layer, and a pass
+    /// copied it out.)
     private func narrowBackward(_ x: Matrix, _ dy: Matrix, dx: Matrix?) {
-        let g = geometry, rows = x.rows, P = g.outputPixels, width = rows * P
-        let cols = columnsBuffer.tensor(count: g.patchSize * width).matrix(rows: g.patchSize, columns: width)
-        parallelRows(rows, workPerRow: g.patchSize * P) { images in
-            g.im2col(dy, images, into: cols.pointer, rowStride: width)
-        }
-        NarrowProducts.accumulateWeightGradient(planes: x, taps: cols.pointer, tapStride: width, into: parameters.dWeight,
-                                                scratch: weightGradientTerms.matrix(rows: rows, columns: weight.count))
-        guard let dx else { return }
-        let split = ContiguousParts(rows), imageColumns = g.patchSize * P
-        if imageColumnsScratch.count < split.parts * imageColumns { imageColumnsScratch = Tensor(shape: [split.parts * imageColumns]) }
-        let scratch = imageColumnsScratch.pointer
-        MatrixProductStatistics.note(ProductShape(m: inChannels, n: width, k: g.patchSize))
+        let g = geometry, rows = x.rows, P = g.outputPixels, imageColumns = g.patchSize * P
+        let cols = columnsBuffer.tensor(count: rows * imageColumns).pointer
+        let split = ContiguousParts(rows)
+        if dx != nil { MatrixProductStatistics.note(ProductShape(m: inChannels, n: rows * P, k: g.patchSize)) }
         parallelParts(split.parts) { part in
-            let columns = Matrix(scratch + part * imageColumns, rows: g.patchSize, columns: P)
             for b in split.range(part) {
+                let columns = Matrix(cols + b * imageColumns, rows: g.patchSize, columns: P)
                 g.im2col(Matrix(dy.row(b), rows: 1, columns: outputSize), 0..<1, into: columns.pointer, rowStride: P)
-                matrixProductPiece(MatrixProduct(weight, .none, columns, .none, into: Matrix(dx.row(b), rows: inChannels, columns: P)))
+                if let dx { matrixProductPiece(MatrixProduct(weight, .none, columns, .none, into: Matrix(dx.row(b), rows: inChannels, columns: P))) }
             }
         }
+        NarrowProducts.accumulateWeightGradient(planes: x, taps: cols, tapStride: P, imageStride: imageColumns, into: parameters.dWeight,
+                                                scratch: weightGradientTerms.matrix(rows: rows, columns: weight.count))
     }
 }
